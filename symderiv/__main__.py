@@ -1,0 +1,3 @@
+from symderiv.cli import main
+
+raise SystemExit(main())

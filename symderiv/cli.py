@@ -1,0 +1,156 @@
+"""The ``symderiv`` command line: a thin dispatcher over ``symderiv.commands``.
+
+Only the standard library is imported here and in the command modules' top
+level, so ``symderiv --help`` is instant; each command imports SymPy / numpy
+inside its ``run``.
+
+Exit codes: 0 ok, 1 a check failed, 2 bad input (one-line message, no
+traceback), 3 internal error (a bug in symderiv; one line, set
+``SYMDERIV_DEBUG=1`` for the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import re
+import signal
+import sys
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+from symderiv.errors import EXIT_BAD_INPUT, InputError
+
+# subcommand -> (module in symderiv.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "chain": ("chain", "Problem 1: a scalar reaching the loss along two paths (1st/2nd order, naive rule)"),
+    "softmax": ("softmax", "Problem 2: the softmax Jacobian and its backward rule"),
+    "verify": ("verify", "run every proof and numeric check; exit 1 if any verdict is unexpected"),
+    "latex": ("latex", "write the derivations as a standalone LaTeX document (optionally a PDF)"),
+    "check": ("check", "check every equation in your own Markdown/LaTeX writeup"),
+    "train": ("train", "Problem 3: train an MLP on handwritten digits with the engine"),
+}
+
+DEFAULT_TIME_LIMIT_S = 120
+
+
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """argparse prints usage plus a message; bad input here gets one line and exit 2."""
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[name-defined]
+        sys.stderr.write(f"symderiv: error: {message} (see: {self.prog} --help)\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineErrorParser(
+        prog="symderiv",
+        description="Verify backpropagation derivations exactly (SymPy) and numerically (numpy engine).",
+        epilog="Exit codes: 0 ok, 1 a check failed, 2 bad input, 3 internal error.",
+    )
+    from symderiv import __version__
+
+    parser.add_argument("--version", action="version", version=f"symderiv {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        _command_module(module_name).add_arguments(command_parser)
+    return parser
+
+
+def _command_module(module_name: str):
+    return importlib.import_module(f"symderiv.commands.{module_name}")
+
+
+_NEGATIVE_VALUE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+
+def _join_negative_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Rewrite ``--at -1000,2,3`` as ``--at=-1000,2,3``.
+
+    argparse only accepts a value that starts with '-' when it looks like a
+    single number, so a list such as ``-1000,2,3`` would be taken for an
+    option. Options that take a value are read off the parser itself.
+    """
+    takes_value: set[str] = set()
+    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for action_group in [parser] + [p for s in subparsers for p in s.choices.values()]:
+        for action in action_group._actions:
+            if action.option_strings and action.nargs != 0:
+                takes_value.update(action.option_strings)
+    joined: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in takes_value and i + 1 < len(argv) and _NEGATIVE_VALUE.match(argv[i + 1]):
+            joined.append(f"{token}={argv[i + 1]}")
+            i += 2
+            continue
+        joined.append(token)
+        i += 1
+    return joined
+
+
+class _TimeLimitExceeded(Exception):
+    pass
+
+
+@contextmanager
+def _time_limit(seconds: int | None) -> Iterator[None]:
+    """Bound the wall time of a command (SIGALRM; a no-op where unavailable)."""
+    if not seconds or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def on_alarm(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise _TimeLimitExceeded
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(_join_negative_values(parser, args_list))
+    if not args.command:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    module = _command_module(COMMANDS[args.command][0])
+    limit = getattr(module, "TIME_LIMIT_S", DEFAULT_TIME_LIMIT_S)
+    try:
+        with _time_limit(limit):
+            return int(module.run(args))
+    except InputError as exc:
+        _fail(str(exc))
+        return EXIT_BAD_INPUT
+    except _TimeLimitExceeded:
+        _fail(f"gave up after {limit} s: the input is too expensive to process")
+        return EXIT_BAD_INPUT
+    except (RecursionError, MemoryError, OverflowError) as exc:
+        _fail(f"input too large or too deeply nested ({type(exc).__name__})")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug in symderiv, not the user's fault
+        if os.environ.get("SYMDERIV_DEBUG"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (set SYMDERIV_DEBUG=1 for a traceback)")
+        return 3
+
+
+def _fail(message: str) -> None:
+    first_line = message.strip().splitlines()[0] if message.strip() else "error"
+    sys.stderr.write(f"symderiv: error: {first_line}\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

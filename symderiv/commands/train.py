@@ -1,0 +1,15 @@
+"""`symderiv train` (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+import argparse
+
+from symderiv.errors import InputError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    raise InputError("'symderiv train' is not available in this version")
