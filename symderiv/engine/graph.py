@@ -1,0 +1,295 @@
+"""The computation graph: an explicit object, no module-level state.
+
+A :class:`Graph` owns its nodes (inputs, parameters, constants and op nodes).
+Running it never mutates the graph: :meth:`Graph.forward` returns an
+:class:`Evaluation` (the values), the backward passes return dictionaries.
+Parameters keep their arrays on the node (``node.value``) so SGD can update
+them in place.
+
+Three ways through the graph backwards:
+
+* :meth:`Graph.backward` — first order, cotangents accumulated over children;
+* :meth:`Graph.hessian_vector_product` — exact second order by
+  forward-over-reverse: tangents ẋ go forward with the values, then the
+  backward pass carries (g, ġ) where ġ is the derivative of the cotangent
+  along the tangent direction, so ġ at a parameter is H·v;
+* :meth:`Graph.naive_second_order` — the *wrong* rule of PROBLEMS.md
+  (δ²_out = 1; δ²_u = Σ_children δ²_v · ∂²v/∂u²), kept to show what it misses.
+
+Topological order is computed iteratively (no recursion limit) and cached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from symderiv.engine.ops import Op, Registry, default_registry
+
+
+@dataclass(eq=False)
+class Node:
+    """A node of one graph. Hashing is by identity, so nodes key dictionaries."""
+
+    index: int
+    kind: str  # "input" | "parameter" | "constant" | "op"
+    name: str
+    op: Op | None = None
+    inputs: tuple["Node", ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+    value: np.ndarray | None = None  # parameters and constants only
+
+    def __repr__(self) -> str:
+        if self.kind == "op":
+            args = ", ".join(i.name for i in self.inputs)
+            return f"<{self.name} = {self.op.name}({args})>"
+        return f"<{self.kind} {self.name}>"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Values of one forward pass (and, for second order, the tangents)."""
+
+    schedule: tuple[Node, ...]
+    values: Mapping[Node, Any]
+    tangents: Mapping[Node, Any] = field(default_factory=dict)
+
+    def __getitem__(self, node: Node) -> Any:
+        return self.values[node]
+
+
+@dataclass(frozen=True)
+class SecondOrder:
+    """Gradient and Hessian-vector product from one forward-over-reverse pass."""
+
+    value: Any
+    gradients: Mapping[Node, np.ndarray]
+    hvp: Mapping[Node, np.ndarray]
+
+
+class Graph:
+    def __init__(self, registry: Registry | None = None):
+        self.registry = registry if registry is not None else default_registry()
+        self.nodes: list[Node] = []
+        self._schedules: dict[tuple[int, ...], tuple[Node, ...]] = {}
+
+    # -- building ------------------------------------------------------------
+    def _add(self, node: Node) -> Node:
+        self.nodes.append(node)
+        self._schedules.clear()
+        return node
+
+    def input(self, name: str) -> Node:
+        """A value supplied at each run through the ``feed`` mapping."""
+        return self._add(Node(len(self.nodes), "input", name))
+
+    def parameter(self, name: str, value: Any) -> Node:
+        """A trainable array owned by the node (update ``node.value`` in place)."""
+        return self._add(Node(len(self.nodes), "parameter", name, value=np.asarray(value)))
+
+    def constant(self, value: Any, name: str | None = None) -> Node:
+        return self._add(Node(len(self.nodes), "constant", name or repr(value), value=np.asarray(value)))
+
+    def apply(self, op: str | Op, *inputs: Node, name: str | None = None, **params: Any) -> Node:
+        """A computed node ``op(*inputs, **params)``; ``op`` is a registry name or an :class:`Op`."""
+        resolved = self.registry[op] if isinstance(op, str) else op
+        if len(inputs) != resolved.arity:
+            raise ValueError(f"op {resolved.name!r} takes {resolved.arity} inputs, got {len(inputs)}")
+        for node in inputs:
+            if not isinstance(node, Node) or self.nodes[node.index] is not node:
+                raise ValueError(f"input {node!r} does not belong to this graph")
+        label = name or f"{resolved.name}{len(self.nodes)}"
+        return self._add(Node(len(self.nodes), "op", label, resolved, tuple(inputs), dict(params)))
+
+    # -- order ---------------------------------------------------------------
+    def schedule(self, outputs: Sequence[Node]) -> tuple[Node, ...]:
+        """The ancestors of ``outputs`` in topological order (iterative DFS, cached)."""
+        key = tuple(node.index for node in outputs)
+        cached = self._schedules.get(key)
+        if cached is not None:
+            return cached
+        order: list[Node] = []
+        state: dict[Node, int] = {}  # 1 = on the stack, 2 = emitted
+        for root in outputs:
+            stack: list[tuple[Node, int]] = [(root, 0)]
+            while stack:
+                node, next_child = stack.pop()
+                if next_child == 0:
+                    if state.get(node) == 2:
+                        continue
+                    state[node] = 1
+                if next_child < len(node.inputs):
+                    stack.append((node, next_child + 1))
+                    child = node.inputs[next_child]
+                    if state.get(child) is None:
+                        stack.append((child, 0))
+                    elif state[child] == 1:
+                        raise ValueError(f"cycle through {child!r}")
+                else:
+                    state[node] = 2
+                    order.append(node)
+        result = tuple(order)
+        self._schedules[key] = result
+        return result
+
+    # -- forward ---------------------------------------------------------------
+    def _leaf_value(self, node: Node, feed: Mapping[Node, Any]) -> Any:
+        if node.kind == "input":
+            try:
+                return feed[node]
+            except KeyError:
+                raise ValueError(f"no value fed for input {node.name!r}") from None
+        return node.value
+
+    def forward(self, feed: Mapping[Node, Any], outputs: Sequence[Node]) -> Evaluation:
+        schedule = self.schedule(outputs)
+        values: dict[Node, Any] = {}
+        for node in schedule:
+            if node.op is None:
+                values[node] = self._leaf_value(node, feed)
+            else:
+                values[node] = node.op.forward(*[values[i] for i in node.inputs], **node.params)
+        return Evaluation(schedule, values)
+
+    # -- first order -----------------------------------------------------------
+    def _requires(self, schedule: Sequence[Node], wrt: Iterable[Node]) -> dict[Node, bool]:
+        """Which nodes lie on a path from ``wrt`` (their cotangents are needed)."""
+        wanted = set(wrt)
+        requires: dict[Node, bool] = {}
+        for node in schedule:
+            requires[node] = node in wanted or (
+                node.op is not None
+                and any(requires[i] and d for i, d in zip(node.inputs, node.op.differentiable))
+            )
+        return requires
+
+    def _default_wrt(self, schedule: Sequence[Node]) -> list[Node]:
+        return [node for node in schedule if node.kind == "parameter"]
+
+    def backward(
+        self,
+        evaluation: Evaluation,
+        output: Node,
+        wrt: Sequence[Node] | None = None,
+        seed: Any = None,
+    ) -> dict[Node, np.ndarray]:
+        """Cotangents of ``output`` (seeded with ``seed``, default ones) at the ``wrt``
+        nodes (default: every parameter). With the default seed on a scalar loss
+        these are the gradients; on a vector of independent points, the
+        pointwise derivatives."""
+        schedule = evaluation.schedule
+        wrt = self._default_wrt(schedule) if wrt is None else list(wrt)
+        requires = self._requires(schedule, wrt)
+        values = evaluation.values
+        grads: dict[Node, Any] = {output: np.ones_like(values[output]) if seed is None else seed}
+        for node in reversed(schedule):
+            g = grads.get(node)
+            if g is None or node.op is None:
+                continue
+            needs = tuple(requires[i] and d for i, d in zip(node.inputs, node.op.differentiable))
+            if not any(needs):
+                continue
+            inputs = tuple(values[i] for i in node.inputs)
+            contributions = node.op.vjp(g, values[node], inputs, needs, **node.params)
+            for child, contribution in zip(node.inputs, contributions):
+                if contribution is not None:
+                    _accumulate(grads, child, contribution)
+        return {node: _as_gradient(grads.get(node), values[node]) for node in wrt}
+
+    # -- exact second order ---------------------------------------------------
+    def hessian_vector_product(
+        self,
+        feed: Mapping[Node, Any],
+        output: Node,
+        direction: Mapping[Node, Any],
+        wrt: Sequence[Node] | None = None,
+        seed: Any = None,
+    ) -> SecondOrder:
+        """Gradient and H·v at the ``wrt`` nodes, v given by ``direction``
+        (node -> tangent array; absent nodes have zero tangent). Forward-over-reverse."""
+        schedule = self.schedule([output])
+        values: dict[Node, Any] = {}
+        tangents: dict[Node, Any] = {}
+        for node in schedule:
+            if node.op is None:
+                values[node] = self._leaf_value(node, feed)
+                tangent = direction.get(node)
+                tangents[node] = None if tangent is None else np.asarray(tangent)
+            else:
+                inputs = tuple(values[i] for i in node.inputs)
+                values[node] = out = node.op.forward(*inputs, **node.params)
+                in_tangents = tuple(tangents[i] for i in node.inputs)
+                tangents[node] = (
+                    None if all(t is None for t in in_tangents)
+                    else node.op.jvp(in_tangents, out, inputs, **node.params)
+                )
+        wrt = self._default_wrt(schedule) if wrt is None else list(wrt)
+        requires = self._requires(schedule, wrt)
+        grads: dict[Node, Any] = {output: np.ones_like(values[output]) if seed is None else seed}
+        grad_tangents: dict[Node, Any] = {}
+        for node in reversed(schedule):
+            g = grads.get(node)
+            if g is None or node.op is None:
+                continue
+            needs = tuple(requires[i] and d for i, d in zip(node.inputs, node.op.differentiable))
+            if not any(needs):
+                continue
+            inputs = tuple(values[i] for i in node.inputs)
+            out = values[node]
+            op, params = node.op, node.params
+            first = op.vjp(g, out, inputs, needs, **params)
+            g_dot = grad_tangents.get(node)
+            through_g_dot = op.vjp(g_dot, out, inputs, needs, **params) if g_dot is not None else (None,) * op.arity
+            in_tangents = tuple(tangents[i] for i in node.inputs)
+            through_x_dot = op.vjp_tangent(g, out, tangents[node], inputs, in_tangents, needs, **params)
+            for child, c1, c2, c3 in zip(node.inputs, first, through_g_dot, through_x_dot):
+                if c1 is not None:
+                    _accumulate(grads, child, c1)
+                for c in (c2, c3):
+                    if c is not None:
+                        _accumulate(grad_tangents, child, c)
+        return SecondOrder(
+            value=values[output],
+            gradients={n: _as_gradient(grads.get(n), values[n]) for n in wrt},
+            hvp={n: _as_gradient(grad_tangents.get(n), values[n]) for n in wrt},
+        )
+
+    # -- the naive rule --------------------------------------------------------
+    def naive_second_order(
+        self, evaluation: Evaluation, output: Node, wrt: Sequence[Node] | None = None
+    ) -> dict[Node, np.ndarray]:
+        """δ² by the naive rule: δ²_output = 1; δ²_u = Σ_children δ²_v · ∂²v/∂u².
+        Not a derivative (see PROBLEMS.md); kept to demonstrate why."""
+        schedule = evaluation.schedule
+        wrt = [n for n in schedule if n.kind in ("input", "parameter")] if wrt is None else list(wrt)
+        requires = self._requires(schedule, wrt)
+        values = evaluation.values
+        d2: dict[Node, Any] = {output: np.ones_like(values[output])}
+        for node in reversed(schedule):
+            incoming = d2.get(node)
+            if incoming is None or node.op is None:
+                continue
+            needs = tuple(requires[i] and d for i, d in zip(node.inputs, node.op.differentiable))
+            if not any(needs):
+                continue
+            inputs = tuple(values[i] for i in node.inputs)
+            contributions = node.op.naive_vjp(incoming, values[node], inputs, needs, **node.params)
+            for child, contribution in zip(node.inputs, contributions):
+                if contribution is not None:
+                    _accumulate(d2, child, contribution)
+        return {node: _as_gradient(d2.get(node), values[node]) for node in wrt}
+
+
+def _accumulate(table: dict[Node, Any], node: Node, contribution: Any) -> None:
+    """Sum contributions from several children; never in place, because a
+    contribution may be a read-only broadcast view or shared with another node."""
+    existing = table.get(node)
+    table[node] = contribution if existing is None else existing + contribution
+
+
+def _as_gradient(gradient: Any, like: Any) -> np.ndarray:
+    if gradient is None:
+        return np.zeros_like(np.asarray(like, dtype=np.result_type(like, np.float64) if np.asarray(like).dtype.kind in "iub" else np.asarray(like).dtype))
+    return np.asarray(gradient)

@@ -1,0 +1,602 @@
+"""Every primitive op of the engine, each declared once with everything it needs.
+
+An :class:`Op` carries, side by side:
+
+* ``forward(*inputs, **params)`` — the numpy value (leading axis = minibatch);
+* ``vjp(g, out, inputs, needs, **params)`` — cotangents of the inputs, one per
+  input (``None`` where ``needs`` is False or the input is not differentiable);
+* ``jvp(tangents, out, inputs, **params)`` — the output tangent (forward mode);
+* ``vjp_tangent(g, out, out_tangent, inputs, tangents, needs, **params)`` — what
+  exact second order needs: the derivative of ``vjp`` along the input tangents
+  with ``g`` held fixed. Forward-over-reverse then gives Hessian-vector
+  products: d/dt vjp(g + t·ġ, x + t·ẋ) = vjp(ġ, x) + vjp_tangent(g, x, ẋ);
+* ``naive_vjp(d2, out, inputs, needs, **params)`` — the *naive* second-order
+  rule of PROBLEMS.md, per scalar edge u→v: Σ_v δ²_v · ∂²v/∂u²;
+* ``sympy_meaning(sp, *inputs, **params)`` — what the op means, on SymPy
+  matrices (rows = minibatch), used by the tests and by ``verify``.
+
+``None`` stands for an exact zero throughout (no tangent, no contribution), so
+linear ops cost nothing in second order.
+
+Ops are plain data; :func:`build_registry` collects them explicitly and
+:meth:`Registry.check_complete` rejects an op with a missing piece. Nothing
+is registered as a side effect of importing this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+Array = np.ndarray
+Cotangents = tuple  # tuple[Array | None, ...], one entry per input
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    arity: int
+    forward: Callable[..., Array]
+    vjp: Callable[..., Cotangents]
+    jvp: Callable[..., Array | None]
+    vjp_tangent: Callable[..., Cotangents]
+    naive_vjp: Callable[..., Cotangents]
+    sympy_meaning: Callable[..., Any]
+    doc: str
+    differentiable: tuple[bool, ...] = ()
+    elementwise: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.differentiable:
+            object.__setattr__(self, "differentiable", (True,) * self.arity)
+
+
+# ---------------------------------------------------------------------------
+# small helpers shared by the op declarations
+
+def unbroadcast(grad: Array, shape: tuple[int, ...]) -> Array:
+    """Sum ``grad`` over the axes numpy broadcasting added or stretched to reach its shape."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(axis for axis, size in enumerate(shape) if size == 1 and grad.shape[axis] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    return np.shape(value)
+
+
+def _add_opt(a: Array | None, b: Array | None) -> Array | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+def _row_sum(a: Array) -> Array:
+    return a.sum(axis=-1, keepdims=True)
+
+
+def _stable_softmax(x: Array) -> Array:
+    shifted = x - x.max(axis=-1, keepdims=True)  # no overflow for any finite input
+    e = np.exp(shifted)
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
+
+
+def _stable_log_softmax(x: Array) -> Array:
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _rows(sp, matrix):
+    return [list(matrix.row(i)) for i in range(matrix.rows)]
+
+
+# ---------------------------------------------------------------------------
+# elementwise unary ops: f, f' and f'' are all an op needs
+
+def _unary(
+    name: str,
+    forward: Callable[..., Array],
+    d1: Callable[..., Array],
+    d2: Callable[..., Array] | None,
+    sympy_scalar: Callable[..., Any],
+    doc: str,
+) -> Op:
+    """d1(x, y, **params) = f'(x), d2(x, y, **params) = f''(x), where y = f(x);
+    d2 is None for linear ops (f'' = 0)."""
+
+    def vjp(g, out, inputs, needs, **params):
+        return (g * d1(inputs[0], out, **params),)
+
+    def jvp(tangents, out, inputs, **params):
+        t = tangents[0]
+        return None if t is None else t * d1(inputs[0], out, **params)
+
+    def vjp_tangent(g, out, out_tangent, inputs, tangents, needs, **params):
+        t = tangents[0]
+        if t is None or d2 is None:
+            return (None,)
+        return (g * d2(inputs[0], out, **params) * t,)
+
+    def naive_vjp(d2_out, out, inputs, needs, **params):
+        if d2 is None:
+            return (None,)
+        return (d2_out * d2(inputs[0], out, **params),)
+
+    def meaning(sp, a, **params):
+        return a.applyfunc(lambda t: sympy_scalar(sp, t, **params))
+
+    return Op(name, 1, forward, vjp, jvp, vjp_tangent, naive_vjp, meaning, doc, elementwise=True)
+
+
+def _sigmoid(x: Array) -> Array:
+    # 1/(1+exp(-x)) == (1 + tanh(x/2))/2, which never overflows
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
+
+
+def _unary_ops() -> list[Op]:
+    return [
+        _unary("neg", np.negative, lambda x, y: -1.0, None, lambda sp, t: -t, "-x"),
+        _unary("exp", np.exp, lambda x, y: y, lambda x, y: y, lambda sp, t: sp.exp(t), "exp(x)"),
+        _unary(
+            "log", np.log, lambda x, y: 1.0 / x, lambda x, y: -1.0 / (x * x),
+            lambda sp, t: sp.log(t), "natural log, x > 0",
+        ),
+        _unary(
+            "sqrt", np.sqrt, lambda x, y: 0.5 / y, lambda x, y: -0.25 / (x * y),
+            lambda sp, t: sp.sqrt(t), "square root, x > 0 for derivatives",
+        ),
+        _unary("sin", np.sin, lambda x, y: np.cos(x), lambda x, y: -y, lambda sp, t: sp.sin(t), "sin(x)"),
+        _unary("cos", np.cos, lambda x, y: -np.sin(x), lambda x, y: -y, lambda sp, t: sp.cos(t), "cos(x)"),
+        _unary(
+            "tanh", np.tanh, lambda x, y: 1.0 - y * y, lambda x, y: -2.0 * y * (1.0 - y * y),
+            lambda sp, t: sp.tanh(t), "tanh(x)",
+        ),
+        _unary(
+            "sigmoid", _sigmoid, lambda x, y: y * (1.0 - y),
+            lambda x, y: y * (1.0 - y) * (1.0 - 2.0 * y),
+            lambda sp, t: 1 / (1 + sp.exp(-t)), "logistic sigmoid 1/(1+exp(-x)), evaluated stably",
+        ),
+        _unary(
+            "relu", lambda x: np.maximum(x, 0), lambda x, y: (x > 0).astype(x.dtype),
+            lambda x, y: np.zeros_like(x),
+            lambda sp, t: sp.Max(0, t), "max(x, 0); derivative taken as 0 at x = 0",
+        ),
+        _unary(
+            "pow", lambda x, p: np.power(x, p),
+            lambda x, y, p: p * np.power(x, p - 1), lambda x, y, p: p * (p - 1) * np.power(x, p - 2),
+            lambda sp, t, p: t ** sp.nsimplify(p), "x**p for a constant exponent p",
+        ),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# elementwise binary ops (numpy broadcasting; cotangents are unbroadcast)
+
+def _binary_ops() -> list[Op]:
+    def add_vjp(g, out, inputs, needs):
+        a, b = inputs
+        return (unbroadcast(g, _shape(a)) if needs[0] else None, unbroadcast(g, _shape(b)) if needs[1] else None)
+
+    def sub_vjp(g, out, inputs, needs):
+        a, b = inputs
+        return (unbroadcast(g, _shape(a)) if needs[0] else None, unbroadcast(-g, _shape(b)) if needs[1] else None)
+
+    def mul_vjp(g, out, inputs, needs):
+        a, b = inputs
+        return (
+            unbroadcast(g * b, _shape(a)) if needs[0] else None,
+            unbroadcast(g * a, _shape(b)) if needs[1] else None,
+        )
+
+    def mul_jvp(tangents, out, inputs):
+        (a, b), (ta, tb) = inputs, tangents
+        return _add_opt(None if ta is None else ta * b, None if tb is None else a * tb)
+
+    def mul_vjp_tangent(g, out, out_tangent, inputs, tangents, needs):
+        (a, b), (ta, tb) = inputs, tangents
+        return (
+            unbroadcast(g * tb, _shape(a)) if needs[0] and tb is not None else None,
+            unbroadcast(g * ta, _shape(b)) if needs[1] and ta is not None else None,
+        )
+
+    def div_vjp(g, out, inputs, needs):
+        a, b = inputs
+        return (
+            unbroadcast(g / b, _shape(a)) if needs[0] else None,
+            unbroadcast(-g * out / b, _shape(b)) if needs[1] else None,
+        )
+
+    def div_jvp(tangents, out, inputs):
+        (a, b), (ta, tb) = inputs, tangents
+        return _add_opt(None if ta is None else ta / b, None if tb is None else -tb * out / b)
+
+    def div_vjp_tangent(g, out, out_tangent, inputs, tangents, needs):
+        # d/dt (g/b) = -g·ḃ/b²;  d/dt (-g·a/b²) = -g·ȧ/b² + 2·g·a·ḃ/b³
+        (a, b), (ta, tb) = inputs, tangents
+        grad_a = None if tb is None or not needs[0] else unbroadcast(-g * tb / (b * b), _shape(a))
+        grad_b = None
+        if needs[1]:
+            parts = _add_opt(
+                None if ta is None else -g * ta / (b * b),
+                None if tb is None else 2.0 * g * a * tb / (b * b * b),
+            )
+            grad_b = None if parts is None else unbroadcast(parts, _shape(b))
+        return (grad_a, grad_b)
+
+    def div_naive(d2, out, inputs, needs):
+        a, b = inputs  # ∂²(a/b)/∂a² = 0, ∂²(a/b)/∂b² = 2a/b³
+        return (None, unbroadcast(d2 * 2.0 * a / (b * b * b), _shape(b)) if needs[1] else None)
+
+    def linear_tangent_none(*args, **kwargs):
+        return (None, None)
+
+    def elementwise_meaning(combine):
+        def meaning(sp, a, b):
+            a, b = _broadcast_sympy(sp, a, b)
+            return sp.Matrix(a.rows, a.cols, lambda i, j: combine(a[i, j], b[i, j]))
+
+        return meaning
+
+    return [
+        Op(
+            "add", 2, np.add, add_vjp,
+            lambda t, out, inputs: _add_opt(t[0], t[1]),
+            linear_tangent_none, linear_tangent_none,
+            elementwise_meaning(lambda p, q: p + q), "a + b (broadcasting)", elementwise=True,
+        ),
+        Op(
+            "sub", 2, np.subtract, sub_vjp,
+            lambda t, out, inputs: _add_opt(t[0], None if t[1] is None else -t[1]),
+            linear_tangent_none, linear_tangent_none,
+            elementwise_meaning(lambda p, q: p - q), "a - b (broadcasting)", elementwise=True,
+        ),
+        Op(
+            "mul", 2, np.multiply, mul_vjp, mul_jvp, mul_vjp_tangent, linear_tangent_none,
+            elementwise_meaning(lambda p, q: p * q), "a * b elementwise (broadcasting)", elementwise=True,
+        ),
+        Op(
+            "div", 2, np.divide, div_vjp, div_jvp, div_vjp_tangent, div_naive,
+            elementwise_meaning(lambda p, q: p / q), "a / b elementwise (broadcasting)", elementwise=True,
+        ),
+    ]
+
+
+def _broadcast_sympy(sp, a, b):
+    """Broadcast two SymPy matrices like numpy does for 2-D arrays."""
+    rows, cols = max(a.rows, b.rows), max(a.cols, b.cols)
+
+    def stretch(m):
+        if (m.rows, m.cols) == (rows, cols):
+            return m
+        return sp.Matrix(rows, cols, lambda i, j: m[i % m.rows, j % m.cols])
+
+    return stretch(a), stretch(b)
+
+
+# ---------------------------------------------------------------------------
+# linear algebra: weight gradients are matmuls, never a broadcast outer
+# product summed over the batch
+
+def _linear_algebra_ops() -> list[Op]:
+    def matmul_vjp(g, out, inputs, needs):
+        a, b = inputs
+        return (g @ b.T if needs[0] else None, a.T @ g if needs[1] else None)
+
+    def matmul_jvp(tangents, out, inputs):
+        (a, b), (ta, tb) = inputs, tangents
+        return _add_opt(None if ta is None else ta @ b, None if tb is None else a @ tb)
+
+    def matmul_vjp_tangent(g, out, out_tangent, inputs, tangents, needs):
+        (a, b), (ta, tb) = inputs, tangents
+        return (
+            g @ tb.T if needs[0] and tb is not None else None,
+            ta.T @ g if needs[1] and ta is not None else None,
+        )
+
+    def affine_forward(x, w, b):
+        out = x @ w
+        out += b
+        return out
+
+    def affine_vjp(g, out, inputs, needs):
+        x, w, b = inputs
+        return (
+            g @ w.T if needs[0] else None,
+            x.T @ g if needs[1] else None,
+            g.sum(axis=0) if needs[2] else None,
+        )
+
+    def affine_jvp(tangents, out, inputs):
+        (x, w, b), (tx, tw, tb) = inputs, tangents
+        result = _add_opt(None if tx is None else tx @ w, None if tw is None else x @ tw)
+        return _add_opt(result, tb)
+
+    def affine_vjp_tangent(g, out, out_tangent, inputs, tangents, needs):
+        (x, w, b), (tx, tw, tb) = inputs, tangents
+        return (
+            g @ tw.T if needs[0] and tw is not None else None,
+            tx.T @ g if needs[1] and tx is not None else None,
+            None,
+        )
+
+    def none3(*args, **kwargs):
+        return (None, None, None)
+
+    def none2(*args, **kwargs):
+        return (None, None)
+
+    return [
+        Op(
+            "matmul", 2, np.matmul, matmul_vjp, matmul_jvp, matmul_vjp_tangent, none2,
+            lambda sp, a, b: a * b, "a @ b for a (batch, k), b (k, m)",
+        ),
+        Op(
+            "affine", 3, affine_forward, affine_vjp, affine_jvp, affine_vjp_tangent, none3,
+            lambda sp, x, w, b: sp.Matrix(
+                x.rows, w.cols, lambda i, j: (x * w)[i, j] + (b[j] if 1 in (b.rows, b.cols) else b[i, j])
+            ),
+            "x @ W + b for x (batch, k), W (k, m), b (m,)",
+        ),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# reductions
+
+def _reduction_ops() -> list[Op]:
+    def expand_like(g, x, axis, keepdims):
+        if axis is not None and not keepdims:
+            g = np.expand_dims(g, axis)
+        return np.broadcast_to(g, np.shape(x))
+
+    def count(x, axis):
+        return np.size(x) if axis is None else np.shape(x)[axis]
+
+    def none1(*args, **kwargs):
+        return (None,)
+
+    def sum_meaning(sp, a, axis=None, keepdims=False):
+        if axis is None:
+            return sp.Matrix([[sum(a)]])
+        if axis in (0, -2):
+            return sp.Matrix([[sum(a.col(j)) for j in range(a.cols)]])
+        return sp.Matrix([[sum(a.row(i))] for i in range(a.rows)])
+
+    def mean_meaning(sp, a, axis=None, keepdims=False):
+        n = a.rows * a.cols if axis is None else (a.rows if axis in (0, -2) else a.cols)
+        return sum_meaning(sp, a, axis, keepdims) / n
+
+    return [
+        Op(
+            "sum", 1, lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
+            lambda g, out, inputs, needs, axis=None, keepdims=False: (expand_like(g, inputs[0], axis, keepdims),),
+            lambda t, out, inputs, axis=None, keepdims=False: None if t[0] is None else np.sum(t[0], axis=axis, keepdims=keepdims),
+            none1, none1, sum_meaning, "sum over `axis` (all axes by default)",
+        ),
+        Op(
+            "mean", 1, lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
+            lambda g, out, inputs, needs, axis=None, keepdims=False: (
+                expand_like(g / count(inputs[0], axis), inputs[0], axis, keepdims),
+            ),
+            lambda t, out, inputs, axis=None, keepdims=False: None if t[0] is None else np.mean(t[0], axis=axis, keepdims=keepdims),
+            none1, none1, mean_meaning, "mean over `axis` (all axes by default); the batch-averaged loss",
+        ),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# softmax family (rows of the last axis), all stable for any finite input
+
+def _softmax_ops() -> list[Op]:
+    def softmax_vjp(g, out, inputs, needs):
+        y = out
+        return (y * (g - _row_sum(y * g)),)  # EDF's rule: y ⊙ (∇y − y·∇y)
+
+    def softmax_jvp(tangents, out, inputs):
+        t = tangents[0]
+        return None if t is None else out * (t - _row_sum(out * t))
+
+    def softmax_vjp_tangent(g, out, out_tangent, inputs, tangents, needs):
+        if out_tangent is None:
+            return (None,)
+        y, ydot = out, out_tangent
+        return (ydot * (g - _row_sum(y * g)) - y * _row_sum(ydot * g),)
+
+    def softmax_naive(d2, out, inputs, needs):
+        # Σ_j δ²_j ∂²y_j/∂x_i² with ∂²y_j/∂x_i² = y_j(δ_ij − y_i)² − y_j y_i (1 − y_i)
+        # simplifies to y_i (1 − 2 y_i)(δ²_i − Σ_j δ²_j y_j).
+        y = out
+        return (y * (1.0 - 2.0 * y) * (d2 - _row_sum(d2 * y)),)
+
+    def softmax_meaning(sp, a):
+        rows = []
+        for row in _rows(sp, a):
+            total = sum(sp.exp(t) for t in row)
+            rows.append([sp.exp(t) / total for t in row])
+        return sp.Matrix(rows)
+
+    def log_softmax_vjp(g, out, inputs, needs):
+        return (g - np.exp(out) * _row_sum(g),)
+
+    def log_softmax_jvp(tangents, out, inputs):
+        t = tangents[0]
+        return None if t is None else t - _row_sum(np.exp(out) * t)
+
+    def log_softmax_vjp_tangent(g, out, out_tangent, inputs, tangents, needs):
+        t = tangents[0]
+        if t is None:
+            return (None,)
+        y = np.exp(out)
+        ydot = y * (t - _row_sum(y * t))
+        return (-ydot * _row_sum(g),)
+
+    def log_softmax_naive(d2, out, inputs, needs):
+        y = np.exp(out)  # ∂²l_j/∂x_i² = −y_i (1 − y_i) for every j
+        return (-y * (1.0 - y) * _row_sum(d2),)
+
+    def log_softmax_meaning(sp, a):
+        rows = []
+        for row in _rows(sp, a):
+            lse = sp.log(sum(sp.exp(t) for t in row))
+            rows.append([t - lse for t in row])
+        return sp.Matrix(rows)
+
+    def picked(a, labels):
+        return a[np.arange(a.shape[0]), labels]
+
+    def nll_vjp(g, out, inputs, needs):
+        logp, labels = inputs
+        grad = np.zeros_like(logp)
+        grad[np.arange(logp.shape[0]), labels] = -g
+        return (grad, None)
+
+    def nll_meaning(sp, logp, labels):
+        return sp.Matrix([[-logp[i, int(labels[i])]] for i in range(logp.rows)])
+
+    def none2(*args, **kwargs):
+        return (None, None)
+
+    def cross_entropy_forward(x, labels):
+        shifted = x - x.max(axis=-1, keepdims=True)
+        lse = np.log(np.exp(shifted).sum(axis=-1))
+        return lse - picked(shifted, labels)
+
+    def cross_entropy_softmax(x, out, labels):
+        # y = exp(x − logsumexp(x)) and logsumexp(x) = out + x[label]: no second pass over max
+        return np.exp(x - (out + picked(x, labels))[:, None])
+
+    def cross_entropy_vjp(g, out, inputs, needs):
+        x, labels = inputs
+        grad = cross_entropy_softmax(x, out, labels)
+        grad[np.arange(x.shape[0]), labels] -= 1.0
+        grad *= g[:, None]
+        return (grad, None)
+
+    def cross_entropy_jvp(tangents, out, inputs):
+        (x, labels), t = inputs, tangents[0]
+        if t is None:
+            return None
+        y = cross_entropy_softmax(x, out, labels)
+        return (y * t).sum(axis=-1) - picked(t, labels)
+
+    def cross_entropy_vjp_tangent(g, out, out_tangent, inputs, tangents, needs):
+        (x, labels), t = inputs, tangents[0]
+        if t is None:
+            return (None, None)
+        y = cross_entropy_softmax(x, out, labels)
+        return (g[:, None] * y * (t - _row_sum(y * t)), None)
+
+    def cross_entropy_naive(d2, out, inputs, needs):
+        x, labels = inputs
+        y = cross_entropy_softmax(x, out, labels)
+        return (d2[:, None] * y * (1.0 - y), None)
+
+    def cross_entropy_meaning(sp, a, labels):
+        return nll_meaning(sp, log_softmax_meaning(sp, a), labels)
+
+    return [
+        Op(
+            "softmax", 1, _stable_softmax, softmax_vjp, softmax_jvp, softmax_vjp_tangent, softmax_naive,
+            softmax_meaning, "softmax over the last axis (row max subtracted first)",
+        ),
+        Op(
+            "log_softmax", 1, _stable_log_softmax, log_softmax_vjp, log_softmax_jvp,
+            log_softmax_vjp_tangent, log_softmax_naive, log_softmax_meaning,
+            "log-softmax over the last axis (row max subtracted first)",
+        ),
+        Op(
+            "nll", 2, lambda logp, labels: -picked(logp, labels), nll_vjp,
+            lambda t, out, inputs: None if t[0] is None else -picked(t[0], inputs[1]),
+            none2, none2, nll_meaning,
+            "negative log-likelihood per example: -logp[b, label_b]; labels are integers",
+            differentiable=(True, False),
+        ),
+        Op(
+            "cross_entropy", 2, cross_entropy_forward, cross_entropy_vjp, cross_entropy_jvp,
+            cross_entropy_vjp_tangent, cross_entropy_naive, cross_entropy_meaning,
+            "fused nll(log_softmax(x), labels) per example; backward is softmax(x) − onehot",
+            differentiable=(True, False),
+        ),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# the registry
+
+#: The ops the engine promises (issue: core). check_complete() insists on them.
+REQUIRED_OPS = (
+    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "sin", "cos", "tanh",
+    "sigmoid", "relu", "matmul", "affine", "sum", "mean", "softmax", "log_softmax", "nll",
+)
+
+_OP_FIELDS = ("forward", "vjp", "jvp", "vjp_tangent", "naive_vjp", "sympy_meaning")
+
+
+@dataclass(frozen=True)
+class Registry:
+    ops: Mapping[str, Op] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Op:
+        try:
+            return self.ops[name]
+        except KeyError:
+            known = ", ".join(sorted(self.ops))
+            raise KeyError(f"unknown op {name!r}; known ops: {known}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.ops
+
+    def __iter__(self):
+        return iter(self.ops.values())
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def check_complete(self, required: Sequence[str] = REQUIRED_OPS) -> None:
+        """Raise ValueError naming every missing op and every op with a missing piece."""
+        problems = [f"missing op {name!r}" for name in required if name not in self.ops]
+        for op in self.ops.values():
+            for field_name in _OP_FIELDS:
+                if not callable(getattr(op, field_name, None)):
+                    problems.append(f"op {op.name!r} has no {field_name}")
+            if len(op.differentiable) != op.arity:
+                problems.append(f"op {op.name!r}: differentiable has {len(op.differentiable)} entries for arity {op.arity}")
+            if not op.doc:
+                problems.append(f"op {op.name!r} is undocumented")
+        if problems:
+            raise ValueError("incomplete op registry: " + "; ".join(problems))
+
+
+def build_registry(ops: Iterable[Op]) -> Registry:
+    """Collect ops into a registry, rejecting duplicate names, and check it."""
+    table: dict[str, Op] = {}
+    for op in ops:
+        if op.name in table:
+            raise ValueError(f"duplicate op name {op.name!r}")
+        table[op.name] = op
+    registry = Registry(table)
+    registry.check_complete()
+    return registry
+
+
+def core_ops() -> list[Op]:
+    """Every primitive op, in a fixed order (declared in this module only)."""
+    return [*_unary_ops(), *_binary_ops(), *_linear_algebra_ops(), *_reduction_ops(), *_softmax_ops()]
+
+
+@lru_cache(maxsize=1)
+def default_registry() -> Registry:
+    """The registry of :func:`core_ops`, built (and checked) on first use."""
+    return build_registry(core_ops())
