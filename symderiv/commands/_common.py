@@ -1,0 +1,67 @@
+"""Small helpers shared by the command modules (standard library only)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+from symderiv.errors import InputError
+
+MAX_LIST_LENGTH = 64
+MAX_ABS_VALUE = 1e300
+
+
+def parse_number(text: str, what: str) -> float:
+    """A finite float; ``float()`` parses literals only (it never evaluates code)."""
+    stripped = text.strip()
+    if len(stripped) > 64:
+        raise InputError(f"{what}: number too long")
+    try:
+        value = float(stripped)
+    except ValueError:
+        raise InputError(f"{what}: {stripped!r} is not a number") from None
+    if not math.isfinite(value):
+        raise InputError(f"{what}: {stripped!r} is not a finite number")
+    if abs(value) > MAX_ABS_VALUE:
+        raise InputError(f"{what}: {stripped!r} is too large")
+    return value
+
+
+def parse_number_list(text: str, what: str) -> list[float]:
+    """Comma-separated finite numbers, e.g. ``-1000,2,3``."""
+    items = text.split(",")
+    if len(items) > MAX_LIST_LENGTH:
+        raise InputError(f"{what}: at most {MAX_LIST_LENGTH} values")
+    values = []
+    for position, item in enumerate(items, start=1):
+        if not item.strip():
+            raise InputError(f"{what}: value {position} is empty")
+        values.append(parse_number(item, f"{what} value {position}"))
+    return values
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, -0.0 to 0.0, non-finite floats to strings."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return _clean(value.tolist())
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return value + 0.0
+    return value
+
+
+def print_json(payload: dict) -> None:
+    sys.stdout.write(json.dumps(_clean(payload), indent=2, ensure_ascii=False) + "\n")
+
+
+def fmt(value: float) -> str:
+    return f"{value + 0.0:.15g}"

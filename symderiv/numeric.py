@@ -1,0 +1,270 @@
+"""The bridge from exact to numeric: vectorised evaluation, tolerances, witnesses.
+
+* SymPy results are evaluated with ``lambdify`` to numpy over whole arrays of
+  points (never per-point ``subs``/``evalf``).
+* Close calls are settled with mpmath at ``MP_DPS`` digits: a float64
+  reference can itself be inaccurate under cancellation, so where engine and
+  reference disagree by more than the tolerance, the reference is recomputed
+  in high precision before any verdict.
+* Central finite differences are a third, independent witness, with an error
+  bound computed from the step and SymPy's higher derivatives.
+
+Tolerance model (stated in the README): two float computations of the same
+sum of terms t_k agree to within ``ULPS · eps · Σ_k |t_k|``, where eps is the
+dtype's machine epsilon (2.2e-16 for float64, 1.2e-7 for float32) and
+ULPS = 64. The scale is the sum of the magnitudes of the terms, not the
+magnitude of the result, because rounding errors are proportional to the
+former; so cancellation does not cause false alarms, and a wrong term (whose
+size is comparable to the scale) is still caught.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import sympy
+
+ULPS = 64
+MP_DPS = 50
+
+
+def machine_epsilon(dtype: np.dtype | type = np.float64) -> float:
+    return float(np.finfo(dtype).eps)
+
+
+def tolerance(scale: np.ndarray | float, dtype: np.dtype | type = np.float64) -> np.ndarray:
+    """Allowed |a − b| for two evaluations of a quantity whose terms sum to ``scale`` in magnitude."""
+    eps = machine_epsilon(dtype)
+    return ULPS * eps * np.maximum(np.abs(scale), np.finfo(dtype).tiny)
+
+
+def _numpy_modules() -> list:
+    """lambdify's namespace: numpy, plus the distributions SymPy writes for the
+    derivatives of Max/ReLU. Points are sampled away from kinks, where
+    DiracDelta is 0."""
+    return [
+        {
+            "DiracDelta": lambda t, k=0: np.zeros_like(np.asarray(t, dtype=np.float64)),
+            "Heaviside": lambda t, h0=0.5: np.heaviside(t, h0),
+        },
+        "numpy",
+    ]
+
+
+def lambdify_many(exprs: Sequence["sympy.Expr"], args: Sequence["sympy.Symbol"]) -> Callable[..., np.ndarray]:
+    """One compiled numpy function returning all ``exprs`` stacked on a new first axis."""
+    import sympy as sp
+
+    compiled = sp.lambdify(list(args), list(exprs), modules=_numpy_modules())
+
+    def evaluate(*values: np.ndarray) -> np.ndarray:
+        shape = np.broadcast_shapes(*(np.shape(v) for v in values)) if values else ()
+        with np.errstate(all="ignore"):
+            results = compiled(*values)
+        return np.array([np.broadcast_to(np.asarray(r, dtype=np.float64), shape) for r in results])
+
+    return evaluate
+
+
+def lambdify_vectorised(expr: "sympy.Expr", args: Sequence["sympy.Symbol"]) -> Callable[..., np.ndarray]:
+    """numpy function of ``args`` for ``expr``, broadcast to the inputs' common shape
+    (a constant would otherwise come back as a Python scalar)."""
+    import sympy as sp
+
+    compiled = sp.lambdify(list(args), expr, modules=_numpy_modules())
+
+    def evaluate(*values: np.ndarray) -> np.ndarray:
+        shape = np.broadcast_shapes(*(np.shape(v) for v in values))
+        with np.errstate(all="ignore"):
+            result = compiled(*values)
+        return np.array(np.broadcast_to(np.asarray(result, dtype=np.float64), shape))
+
+    return evaluate
+
+
+def lambdify_mpmath(expr: "sympy.Expr", args: Sequence["sympy.Symbol"]) -> Callable[..., object]:
+    """Scalar mpmath function of ``args`` for ``expr`` (call inside ``mpmath.workdps``)."""
+    import sympy as sp
+
+    return sp.lambdify(list(args), expr, modules="mpmath")
+
+
+def high_precision(
+    expr: "sympy.Expr", args: Sequence["sympy.Symbol"], points: Sequence[Sequence[float]], dps: int = MP_DPS
+) -> np.ndarray:
+    """Evaluate ``expr`` at each point with mpmath at ``dps`` digits, rounded to float64."""
+    import mpmath
+
+    function = lambdify_mpmath(expr, args)
+    values = []
+    with mpmath.workdps(dps):
+        for point in points:
+            values.append(float(function(*[mpmath.mpf(float(v)) for v in point])))
+    return np.array(values, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How well a computed array matches an exact reference."""
+
+    max_error: float  # max |computed − reference|
+    max_scaled_error: float  # max |computed − reference| / tolerance (≤ 1 means agreement)
+    points: int
+    settled_in_high_precision: int  # points whose reference was recomputed with mpmath
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.max_scaled_error <= 1.0)
+
+
+def agree(
+    computed: np.ndarray,
+    reference: np.ndarray,
+    scale: np.ndarray,
+    *,
+    exact: tuple["sympy.Expr", Sequence["sympy.Symbol"], np.ndarray] | None = None,
+    dtype: np.dtype | type = np.float64,
+) -> Agreement:
+    """Compare ``computed`` with ``reference`` under :func:`tolerance` of ``scale``.
+
+    ``exact = (expr, args, points)`` lets points that fail be re-decided against
+    the expression evaluated with mpmath (``points`` has one row per element).
+    Non-finite values never agree."""
+    computed = np.asarray(computed, dtype=np.float64).ravel()
+    reference = np.asarray(reference, dtype=np.float64).ravel().copy()
+    allowed = np.broadcast_to(tolerance(np.asarray(scale, dtype=np.float64), dtype), computed.shape).ravel()
+    with np.errstate(invalid="ignore"):
+        error = np.abs(computed - reference)
+    failing = ~(error <= allowed)
+    settled = 0
+    if exact is not None and failing.any():
+        expr, args, points = exact
+        rows = np.flatnonzero(failing)
+        reference[rows] = high_precision(expr, args, np.asarray(points)[rows])
+        settled = len(rows)
+        with np.errstate(invalid="ignore"):
+            error = np.abs(computed - reference)
+    finite = np.isfinite(error)
+    worst = float(np.max(error[finite])) if finite.any() else float("inf")
+    scaled = np.where(finite, error / allowed, np.inf)
+    return Agreement(
+        max_error=worst if finite.all() else float("inf"),
+        max_scaled_error=float(np.max(scaled)) if scaled.size else 0.0,
+        points=computed.size,
+        settled_in_high_precision=settled,
+    )
+
+
+@dataclass(frozen=True)
+class FiniteDifference:
+    """Central differences and their error bound at each point."""
+
+    value: np.ndarray
+    error_bound: np.ndarray
+
+
+def central_difference(
+    function: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    order: int,
+    *,
+    value_scale: np.ndarray,
+    next_derivative: np.ndarray,
+) -> FiniteDifference:
+    """First (order 1) or second (order 2) derivative by central differences.
+
+    Steps are the classical optimum, h = eps^(1/3)·s (order 1) and
+    h = eps^(1/4)·s (order 2) with s = max(1, |x|). The error bound is
+    truncation plus rounding, h²/6·|f'''| + eps·|f|/h for order 1 and
+    h²/12·|f''''| + 4·eps·|f|/h² for order 2, with f''' or f'''' (``next_derivative``)
+    from SymPy and |f| (``value_scale``) from the function; times a safety factor 10."""
+    eps = machine_epsilon(np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    s = np.maximum(1.0, np.abs(x))
+    if order == 1:
+        h = eps ** (1 / 3) * s
+        h = (x + h) - x  # make the step exactly representable
+        value = (function(x + h) - function(x - h)) / (2 * h)
+        bound = h * h / 6 * np.abs(next_derivative) + eps * np.abs(value_scale) / h
+    elif order == 2:
+        h = eps ** (1 / 4) * s
+        h = (x + h) - x
+        value = (function(x + h) - 2 * function(x) + function(x - h)) / (h * h)
+        bound = h * h / 12 * np.abs(next_derivative) + 4 * eps * np.abs(value_scale) / (h * h)
+    else:
+        raise ValueError("order must be 1 or 2")
+    return FiniteDifference(value, 10 * bound + 10 * eps * np.abs(value))
+
+
+def rounding_scale(expr: "sympy.Expr", args: Sequence["sympy.Symbol"], values: Sequence[np.ndarray]) -> np.ndarray:
+    """A first-order bound M on the rounding error of evaluating ``expr``: error ≲ eps·M.
+
+    Walks the expression tree once (iteratively), carrying for every
+    subexpression its value v and magnitude m, with the classical rules
+    m(a + b) = m(a) + m(b),  m(a·b) = |a·b|·(m(a)/|a| + m(b)/|b|),
+    m(f(a)) = |f(a)| + |f'(a)|·m(a),  m(leaf) = |leaf|.
+    Cancellation anywhere inside (1 − 2y, e^{-2x} − e^{-x}, …) therefore
+    widens the tolerance exactly where float evaluation loses digits, and
+    nowhere else. Subexpressions it does not know are treated as leaves."""
+    import sympy as sp
+
+    point = dict(zip(args, (np.asarray(v, dtype=np.float64) for v in values)))
+    shape = np.broadcast_shapes(*(np.shape(v) for v in point.values())) if point else ()
+    tiny = np.finfo(np.float64).tiny
+    memo: dict = {}
+    stack = [(expr, False)]
+    with np.errstate(all="ignore"):
+        while stack:
+            node, ready = stack.pop()
+            if node in memo:
+                continue
+            if node in point:
+                v = np.broadcast_to(point[node], shape)
+                memo[node] = (v, np.abs(v))
+                continue
+            if node.is_Number or not node.free_symbols:
+                v = np.full(shape, float(node)) if node.is_real is not False else np.full(shape, np.nan)
+                memo[node] = (v, np.abs(v))
+                continue
+            children = node.args
+            known = isinstance(node, (sp.Add, sp.Mul, sp.Pow, sp.exp, sp.log, sp.sin, sp.cos, sp.tanh))
+            if not known:
+                v = np.broadcast_to(lambdify_vectorised(node, list(point))(*point.values()), shape)
+                memo[node] = (v, np.abs(v))
+                continue
+            if not ready:
+                stack.append((node, True))
+                stack.extend((c, False) for c in children if c not in memo)
+                continue
+            vals = [memo[c][0] for c in children]
+            mags = [memo[c][1] for c in children]
+            if isinstance(node, sp.Add):
+                v, m = sum(vals), sum(mags)
+            elif isinstance(node, sp.Mul):
+                v = np.prod(vals, axis=0)
+                m = np.abs(v) * sum(mg / np.maximum(np.abs(vl), tiny) for vl, mg in zip(vals, mags))
+                m = np.where(np.abs(v) > 0, m, np.prod(mags, axis=0))
+            elif isinstance(node, sp.Pow):
+                base, exponent = vals
+                v = np.power(base, exponent)
+                m_base, m_exp = mags
+                m = np.abs(v) * (1 + np.abs(exponent) * m_base / np.maximum(np.abs(base), tiny))
+                if not children[1].is_Number:
+                    m = m + np.abs(v * np.log(np.abs(base))) * m_exp
+            else:
+                (a,), (ma,) = vals, mags
+                f, df = {
+                    sp.exp: (np.exp, np.exp),
+                    sp.log: (np.log, lambda t: 1 / t),
+                    sp.sin: (np.sin, np.cos),
+                    sp.cos: (np.cos, np.sin),
+                    sp.tanh: (np.tanh, lambda t: 1 - np.tanh(t) ** 2),
+                }[type(node)]
+                v = f(a)
+                m = np.abs(v) + np.abs(df(a)) * ma
+            memo[node] = (v, m)
+    return np.asarray(memo[expr][1], dtype=np.float64)

@@ -1,0 +1,38 @@
+"""Plain-text (unicode) printing of derivations in the notation of PROBLEMS.md.
+
+Partial derivatives of the abstract loss print as subscripts (f_y, f_yz) and
+derivatives of g, h as primes (g', g''), through a SymPy ``StrPrinter``
+subclass (``_print_<Class>`` dispatch, no string surgery).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sympy.core.function import AppliedUndef
+from sympy.printing.str import StrPrinter
+
+if TYPE_CHECKING:
+    import sympy
+
+
+class DerivationPrinter(StrPrinter):
+    def _print_Derivative(self, expr):
+        inner = expr.expr
+        if isinstance(inner, AppliedUndef):
+            name = inner.func.__name__
+            counts = expr.variable_count
+            if len(inner.args) == 1 and len(counts) == 1:
+                order = counts[0][1]
+                return name + ("'" * order if order <= 3 else f"^({order})")
+            return name + "_" + "".join(str(v) * k for v, k in counts)
+        return super()._print_Derivative(expr)
+
+    def _print_Function(self, expr):
+        if isinstance(expr, AppliedUndef) and expr.func.__name__ == "f":
+            return "f"
+        return super()._print_Function(expr)
+
+
+def text(expr: "sympy.Expr") -> str:
+    return DerivationPrinter().doprint(expr)
