@@ -1,0 +1,46 @@
+"""The finite-difference baseline of benchmarks/gradcheck_comparison.py behaves as the README says."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from backward_corpus import BUGS, CORRECT
+
+_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "gradcheck_comparison.py"
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    spec = importlib.util.spec_from_file_location("gradcheck_comparison", _PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _case(cases, name):
+    return next(c for c in cases if c.name == name)
+
+
+def test_fd_baseline_passes_correct_rules_and_catches_gross_bugs(comparison):
+    for case in CORRECT:
+        if case.domain == (-3.0, 3.0):
+            assert comparison.fd_gradcheck(case)[0], case.name
+    for name in ("softmax wrong sign", "softmax diagonal-only Jacobian", "layer norm missing y*mean(gy*y)"):
+        assert not comparison.fd_gradcheck(_case(BUGS, name))[0], name
+
+
+def test_fd_baseline_misses_small_scale_errors_that_check_backward_catches(comparison):
+    for name in ("softmax scale error 1e-7", "softmax scale error 1e-4", "tanh scale error 1e-7"):
+        assert comparison.fd_gradcheck(_case(BUGS, name))[0], name
+    # At tight tolerances 1e-4 is caught, 1e-7 still is not.
+    tight = dict(rtol=comparison.FD_TIGHT_RTOL, atol=comparison.FD_TIGHT_ATOL)
+    assert not comparison.fd_gradcheck(_case(BUGS, "softmax scale error 1e-4"), **tight)[0]
+    assert comparison.fd_gradcheck(_case(BUGS, "softmax scale error 1e-7"), **tight)[0]
+
+
+def test_fd_baseline_on_a_single_example_misses_batch_axis_bugs(comparison):
+    for name in ("softmax first row's y.gy for all rows", "softmax missing keepdims", "layer norm first row's sigma"):
+        assert comparison.fd_gradcheck(_case(BUGS, name), batch=1)[0], name
