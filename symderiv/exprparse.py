@@ -299,6 +299,13 @@ class _Validator:
     def check(self, node: _Node, exp_nesting: int = 0) -> None:
         if node.kind in ("num", "var", "const"):
             return
+        if node.kind == "pow" and _free_of_variables(node.children[1]):
+            try:
+                p = self.constant_value(node.children[1])
+            except InputError:
+                raise self.error(f"exponent is too large (more than {MAX_EXPONENT} in magnitude)", node) from None
+            if abs(p) > MAX_EXPONENT:
+                raise self.error(f"exponent {p:g} is larger than {MAX_EXPONENT} in magnitude", node)
         if _free_of_variables(node):
             self.constant_value(node)
         nesting = exp_nesting
