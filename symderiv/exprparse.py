@@ -15,7 +15,8 @@ Bounds, so that no input can make SymPy hang:
 * every constant subexpression must evaluate to a finite float of magnitude at
   most ``MAX_MAGNITUDE`` (``exp(exp(exp(exp(1))))`` is rejected);
 * exponentials (exp, and powers with a variable exponent) nest at most
-  ``MAX_EXP_NESTING`` deep.
+  ``MAX_EXP_NESTING`` deep;
+* the tree has at most ``MAX_NODES`` numbers, names and operations.
 
 Grammar (``^`` and ``**`` are the same operator, right-associative; unary
 minus binds looser than power, so ``-x**2`` is ``-(x**2)``)::
@@ -30,6 +31,7 @@ minus binds looser than power, so ``-x**2`` is ``-(x**2)``)::
 from __future__ import annotations
 
 import math
+import operator
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -46,6 +48,7 @@ MAX_DIGITS = 30
 MAX_MAGNITUDE = 1e100
 MAX_EXPONENT = 64
 MAX_EXP_NESTING = 3
+MAX_NODES = 256
 
 # name -> (float evaluator for constant folding, SymPy builder); all take one argument
 _FUNCTIONS: dict[str, tuple[Callable[[float], float], Callable]] = {}
@@ -77,6 +80,14 @@ def _function_table() -> dict[str, tuple[Callable[[float], float], Callable]]:
 FUNCTION_NAMES = ("exp", "log", "ln", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid")
 CONSTANT_NAMES = ("pi", "E")
 _EXPONENTIAL = {"exp"}
+# the binary operators, shared by constant folding (floats) and SymPy building
+_ARITHMETIC = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "div": operator.truediv,
+    "pow": operator.pow,
+}
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
@@ -241,6 +252,15 @@ class _Parser:
         return _Node("call", name.column, name.text, (argument,))
 
 
+def _count_nodes(node: _Node) -> int:
+    count, stack = 0, [node]
+    while stack:
+        current = stack.pop()
+        count += 1
+        stack.extend(current.children)
+    return count
+
+
 def _free_of_variables(node: _Node) -> bool:
     stack = [node]
     while stack:
@@ -282,19 +302,11 @@ class _Validator:
         if kind == "call":
             return _function_table()[node.value][0](self._evaluate(children[0]))
         a, b = (self._evaluate(child) for child in children)
-        if kind == "add":
-            return a + b
-        if kind == "sub":
-            return a - b
-        if kind == "mul":
-            return a * b
-        if kind == "div":
-            return a / b
         if kind == "pow":
             if abs(b) > MAX_EXPONENT:
                 raise OverflowError
             return math.pow(a, b)
-        raise AssertionError(kind)
+        return _ARITHMETIC[kind](a, b)
 
     def check(self, node: _Node, exp_nesting: int = 0) -> None:
         if node.kind in ("num", "var", "const"):
@@ -341,19 +353,9 @@ def _to_sympy(node: _Node, symbols: dict[str, "sympy.Symbol"]) -> "sympy.Expr":
     if kind == "call":
         return _function_table()[node.value][1](_to_sympy(children[0], symbols))  # type: ignore[index]
     a, b = (_to_sympy(child, symbols) for child in children)
-    if kind == "add":
-        return a + b
-    if kind == "sub":
-        return a - b
-    if kind == "mul":
-        return a * b
-    if kind == "div":
-        if b == 0:
-            raise InputError(f"division by zero at column {node.column}")
-        return a / b
-    if kind == "pow":
-        return a**b
-    raise AssertionError(kind)
+    if kind == "div" and b == 0:
+        raise InputError(f"division by zero at column {node.column}")
+    return _ARITHMETIC[kind](a, b)
 
 
 def parse_expression(
@@ -372,6 +374,8 @@ def parse_expression(
     if "\x00" in text:
         raise InputError(f"{what}: NUL character in expression")
     tree = _Parser(text, what, variables).parse()
+    if _count_nodes(tree) > MAX_NODES:
+        raise InputError(f"{what}: more than {MAX_NODES} numbers, names and operations")
     _Validator(what).check(tree)
     import sympy as sp
 

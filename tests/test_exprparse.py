@@ -68,6 +68,8 @@ HOSTILE = [
     ("", "empty expression"),
     ("x\x00", "NUL"),
     ("x ; y", "unexpected character ';'"),
+    ("x+" * 490 + "x", "more than 256"),
+    ("1+" * 490 + "1", "more than 256"),
 ]
 
 
