@@ -117,3 +117,16 @@ def test_hostile_input_exits_2_with_one_line(argv):
     assert len(lines) == 1 and lines[0].startswith("symderiv: error: "), result.stderr
     assert "Traceback" not in result.stderr and "pwned" not in result.stdout
     assert elapsed < 20  # whole process incl. interpreter start on a busy CI machine
+
+
+def test_console_script_entry_point():
+    import shutil
+
+    script = shutil.which("symderiv")
+    if script is None:
+        pytest.skip("console script not on PATH (package not installed)")
+    result = subprocess.run([script, "softmax", "--n", "2", "--json"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["identity_holds"] is True
+    bad = subprocess.run([script, "chain", "--g", "import os"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
