@@ -241,6 +241,20 @@ def test_same_seed_same_curves_different_seed_different_curves(capsys):
     assert first["train_loss"] != other["train_loss"]
 
 
+def test_a_diverging_run_is_reported_in_strict_json_without_warnings(capsys):
+    code = main(["train", "--activation", "relu", "--lr", "1e5", "--epochs", "3", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.err == ""  # no numpy overflow warnings
+
+    def reject(constant):
+        raise AssertionError(f"not strict JSON: {constant}")
+
+    (run,) = json.loads(captured.out, parse_constant=reject)["runs"]
+    assert run["diverged"] is True
+    assert run["epochs_run"] == 1 and run["train_loss"] == [None]
+
+
 def test_network_forward_matches_plain_numpy():
     data = load_digits()
     arch = Architecture(64, (20,), 10, "sigmoid")
@@ -351,6 +365,26 @@ def test_check_catches_a_weight_gradient_off_by_a_tenth_of_a_percent(capsys, mon
     assert code == 1
     assert "gradient check failed: not training" in out
     assert "run 1/1" not in out
+
+
+def test_check_fails_on_nan_gradients_and_on_a_crashing_backward(capsys, monkeypatch):
+    _break(monkeypatch, "sigmoid", lambda g, out, inputs, needs: (g * np.nan,))
+    code = main(["train", "--check", "--hidden", "8", "--json"])
+    report = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
+    assert code == 1
+    assert {p["name"]: p["ok"] for p in report["check"][0]["parameters"]} == {
+        "W1": False, "b1": False, "W2": True, "b2": True,
+    }
+
+    def crash(g, out, inputs, needs):
+        raise FloatingPointError("boom")
+
+    _break(monkeypatch, "sigmoid", crash)
+    code = main(["train", "--check", "--hidden", "8"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "backward pass raised FloatingPointError: boom" in out
+    assert "op sigmoid: check_backward FAILED" in out
 
 
 def test_gradcheck_localises_the_broken_parameter(monkeypatch):

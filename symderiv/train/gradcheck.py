@@ -1,0 +1,317 @@
+"""``symderiv train --check``: is the network's gradient right before we train on it?
+
+Two independent checks, both in float64:
+
+1. **Whole network, every parameter.** The engine's backward pass on a small
+   batch of real training images is compared, entry by entry, with central
+   finite differences of the engine's own forward loss,
+   ``(L(θ + h·e_i) − L(θ − h·e_i)) / 2h``. For each parameter array every
+   entry is checked up to ``max_entries`` (then a seeded sample that always
+   includes the largest-gradient entry).
+
+   Tolerance, from float64's unit roundoff u = 2⁻⁵²: with h = u^(1/3)·max(1, |θ_i|)
+   the truncation error is ≈ h²·|L'''|/6 and the rounding error ≈ u·|L|/h,
+   both ≈ u^(2/3) ≈ 4e-11 for a loss and derivatives of order one. An entry
+   passes if ``|backward − fd| ≤ ATOL + RTOL·|fd|`` with ATOL = 1e-8 and
+   RTOL = 1e-6 (a margin of ~100× over the expected error; a wrong rule is
+   off by the size of the gradient itself, typically 1e-4 … 1e-1).
+
+   ReLU has a kink at 0, where a finite difference straddling it is not a
+   derivative: the batch is drawn only from images whose every ReLU input is
+   at least ``KINK_MARGIN`` away from 0, far beyond what a step of h moves it.
+
+2. **Each op the network uses**, through :func:`symderiv.check_backward`:
+   the op's ``vjp`` against the exact SymPy derivative of an independently
+   written formula (affine, sigmoid, relu, per-example cross-entropy for every
+   label, mean).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from symderiv.engine.ops import Op
+from symderiv.train.data import Dataset
+from symderiv.train.model import MLP, Architecture
+
+UNIT_ROUNDOFF = float(np.finfo(np.float64).eps)
+STEP_FACTOR = UNIT_ROUNDOFF ** (1.0 / 3.0)
+ATOL = 1e-8
+RTOL = 1e-6
+KINK_MARGIN = 1e-3
+DEFAULT_BATCH = 8
+DEFAULT_MAX_ENTRIES = 5000
+CANDIDATE_POOL = 256  # training images considered when avoiding ReLU kinks
+
+
+@dataclass(frozen=True)
+class ParameterCheck:
+    name: str
+    shape: tuple[int, ...]
+    entries_checked: int
+    entries_total: int
+    max_abs_error: float
+    max_abs_gradient: float
+    failures: int  # entries outside ATOL + RTOL·|fd|
+    worst_index: tuple[int, ...]
+    worst_backward: float
+    worst_finite_difference: float
+
+    @property
+    def ok(self) -> bool:
+        return self.failures == 0
+
+
+@dataclass(frozen=True)
+class OpCheck:
+    op: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class GradientCheck:
+    architecture: str
+    batch_size: int
+    parameters: tuple[ParameterCheck, ...]
+    ops: tuple[OpCheck, ...]
+    ops_unavailable: str | None  # why the op checks could not run, if they could not
+    backward_error: str | None = None  # the network's backward pass raised (a failure)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.backward_error is None
+            and all(p.ok for p in self.parameters)
+            and all(o.ok for o in self.ops)
+        )
+
+
+# ---------------------------------------------------------------------------
+# 1. whole network vs finite differences
+
+class BackwardCrashed(Exception):
+    """The backward pass raised instead of returning gradients."""
+
+
+def _relu_inputs(model: MLP) -> list:
+    return [node.inputs[0] for node in model.graph.schedule([model.loss]) if node.op is not None and node.op.name == "relu"]
+
+
+def _check_batch(model: MLP, dataset: Dataset, batch_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A small batch of training images (float64), clear of ReLU kinks."""
+    rng = np.random.default_rng(seed)
+    pool = rng.permutation(dataset.x_train.shape[0])[:CANDIDATE_POOL]
+    x = dataset.x_train[pool].astype(np.float64)
+    y = dataset.y_train[pool]
+    kink_nodes = _relu_inputs(model)
+    if kink_nodes:
+        evaluation = model.graph.forward({model.x: x, model.labels: y}, kink_nodes)
+        clearance = np.min([np.min(np.abs(evaluation[n]), axis=1) for n in kink_nodes], axis=0)
+        clear = np.flatnonzero(clearance >= KINK_MARGIN)
+    else:
+        clear = np.arange(x.shape[0])
+    if clear.size == 0:
+        raise RuntimeError("no training image keeps every ReLU input away from its kink")
+    chosen = clear[:batch_size]
+    return x[chosen], y[chosen]
+
+
+def _entries_to_check(gradient: np.ndarray, max_entries: int, rng: np.random.Generator) -> np.ndarray:
+    size = gradient.size
+    if size <= max_entries:
+        return np.arange(size)
+    largest = int(np.argmax(np.abs(gradient)))
+    sample = rng.choice(size, size=max_entries - 1, replace=False)
+    return np.unique(np.concatenate([[largest], sample]))
+
+
+def check_parameters(
+    model: MLP, x: np.ndarray, labels: np.ndarray, max_entries: int, seed: int
+) -> tuple[ParameterCheck, ...]:
+    feed = {model.x: x, model.labels: labels}
+    evaluation = model.graph.forward(feed, [model.loss])
+    try:
+        gradients = model.graph.backward(evaluation, model.loss, model.parameters)
+    except Exception as exc:  # noqa: BLE001 - a backward rule that crashes fails the check
+        message = str(exc).splitlines()[0] if str(exc) else ""
+        raise BackwardCrashed(f"the engine's backward pass raised {type(exc).__name__}: {message}".rstrip(": ")) from None
+    rng = np.random.default_rng(seed)
+
+    def loss() -> float:
+        return float(model.graph.forward(feed, [model.loss])[model.loss])
+
+    results = []
+    for node in model.parameters:
+        theta = node.value.flat  # perturb the array itself in place, restore exactly
+        backward = np.asarray(gradients[node], dtype=np.float64).reshape(-1)
+        entries = _entries_to_check(backward, max_entries, rng)
+        fd = np.empty(entries.size)
+        for k, i in enumerate(entries):
+            original = theta[i]
+            h = STEP_FACTOR * max(1.0, abs(original))
+            theta[i] = original + h
+            plus = loss()
+            theta[i] = original - h
+            minus = loss()
+            theta[i] = original
+            # the step actually taken, after rounding θ ± h
+            fd[k] = (plus - minus) / ((original + h) - (original - h))
+        got = backward[entries]
+        error = np.abs(got - fd)
+        # written so that a NaN anywhere counts as a failure, never as a pass
+        ratio = np.where(np.isfinite(error), error / (ATOL + RTOL * np.abs(fd)), np.inf)
+        bad = ~(ratio <= 1.0)
+        worst = int(np.argmax(ratio))
+        results.append(
+            ParameterCheck(
+                name=node.name,
+                shape=tuple(node.value.shape),
+                entries_checked=int(entries.size),
+                entries_total=int(node.value.size),
+                max_abs_error=float(np.max(error)) if np.isfinite(error).all() else float("inf"),
+                max_abs_gradient=float(np.max(np.abs(fd))),
+                failures=int(np.count_nonzero(bad)),
+                worst_index=tuple(int(v) for v in np.unravel_index(entries[worst], node.value.shape)),
+                worst_backward=float(got[worst]),
+                worst_finite_difference=float(fd[worst]),
+            )
+        )
+    return tuple(results)
+
+
+# ---------------------------------------------------------------------------
+# 2. each op against exact SymPy derivatives of independently written formulas
+
+OpCase = tuple[str, Callable, Callable, int]  # (label, forward(xs), backward(x, y, gy), n)
+
+
+def _elementwise_case(op: Op, formula: Callable, n: int = 4) -> list[OpCase]:
+    def forward(xs):
+        return [formula(v) for v in xs]
+
+    def backward(x, y, gy):
+        return op.vjp(gy, y, (x,), (True,))[0]
+
+    return [(op.name, forward, backward, n)]
+
+
+def _affine_cases(op: Op, k: int = 3, m: int = 2) -> list[OpCase]:
+    # one check point = (x of length k, W of k×m, b of m) flattened into n inputs
+    n = k + k * m + m
+
+    def forward(xs):
+        x, w, b = xs[:k], xs[k:k + k * m], xs[k + k * m:]
+        return [sum(x[i] * w[i * m + j] for i in range(k)) + b[j] for j in range(m)]
+
+    def backward(x, y, gy):
+        rows = []
+        for r in range(x.shape[0]):
+            xr, w, b = x[r, :k][None, :], x[r, k:k + k * m].reshape(k, m), x[r, k + k * m:]
+            gx, gw, gb = op.vjp(gy[r][None, :], y[r][None, :], (xr, w, b), (True, True, True))
+            rows.append(np.concatenate([gx.ravel(), gw.ravel(), gb.ravel()]))
+        return np.array(rows)
+
+    return [("affine", forward, backward, n)]
+
+
+def _cross_entropy_cases(op: Op, sp, classes: int = 4) -> list[OpCase]:
+    cases = []
+    for label in range(classes):
+        def forward(xs, label=label):
+            return sp.log(sum(sp.exp(v) for v in xs)) - xs[label]
+
+        def backward(x, y, gy, label=label):
+            labels = np.full(x.shape[0], label, dtype=np.intp)
+            return op.vjp(gy[:, 0], y[:, 0], (x, labels), (True, False))[0]
+
+        cases.append((f"cross_entropy (label {label})", forward, backward, classes))
+    return cases
+
+
+def _mean_cases(op: Op, n: int = 5) -> list[OpCase]:
+    # the network takes the mean over the whole batch (axis=None): check that path row by row
+    def forward(xs):
+        return sum(xs) / len(xs)
+
+    def backward(x, y, gy):
+        return np.array([op.vjp(gy[r, 0], y[r, 0], (x[r],), (True,))[0] for r in range(x.shape[0])])
+
+    return [("mean", forward, backward, n)]
+
+
+def _op_cases(model: MLP, sp) -> list[OpCase]:
+    cases: list[OpCase] = []
+    for name in model.ops_used():
+        op = model.graph.registry[name]
+        if name == "sigmoid":
+            cases += _elementwise_case(op, lambda t: 1 / (1 + sp.exp(-t)))
+        elif name == "relu":
+            cases += _elementwise_case(op, lambda t: sp.Max(0, t))
+        elif name == "affine":
+            cases += _affine_cases(op)
+        elif name == "cross_entropy":
+            cases += _cross_entropy_cases(op, sp)
+        elif name == "mean":
+            cases += _mean_cases(op)
+        else:  # pragma: no cover - the MLP uses only the ops above
+            raise ValueError(f"no reference formula for op {name!r}")
+    return cases
+
+
+def check_ops(model: MLP, seed: int) -> tuple[tuple[OpCheck, ...], str | None]:
+    try:
+        from symderiv.backward_check_api import check_backward
+    except ImportError as exc:  # the check_backward API is a separate piece of the project
+        return (), f"check_backward is not available ({exc})"
+    import sympy as sp
+
+    results = []
+    for label, forward, backward, n in _op_cases(model, sp):
+        outcome = check_backward(forward, backward, n, seed=seed, dtype=np.float64)
+        results.append(OpCheck(label, bool(outcome.ok), _summary(outcome)))
+    return tuple(results), None
+
+
+def _summary(outcome) -> str:
+    """One line from a check_backward result (reads optional fields defensively)."""
+    if not outcome.ok:
+        return str(getattr(outcome, "reason", "") or outcome).splitlines()[0]
+    ratio = getattr(outcome, "max_error_over_tolerance", None)
+    rows = getattr(outcome, "rows_checked", None)
+    if ratio is None or rows is None:
+        return "ok"
+    return f"max error/tolerance {ratio:.3g} over {rows} rows"
+
+
+# ---------------------------------------------------------------------------
+
+def check_network(
+    dataset: Dataset,
+    arch: Architecture,
+    seed: int,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    max_entries: int = DEFAULT_MAX_ENTRIES,
+    registry=None,
+) -> GradientCheck:
+    """Both checks for the network ``arch`` at its seeded initial parameters (in float64)."""
+    model = MLP.initialised(arch, seed, np.float64, registry)
+    x, labels = _check_batch(model, dataset, batch_size, seed)
+    try:
+        parameters = check_parameters(model, x, labels, max_entries, seed)
+        backward_error = None
+    except BackwardCrashed as crash:
+        parameters, backward_error = (), str(crash)
+    ops, unavailable = check_ops(model, seed)
+    return GradientCheck(
+        architecture=arch.describe(),
+        batch_size=int(x.shape[0]),
+        parameters=parameters,
+        ops=ops,
+        ops_unavailable=unavailable,
+        backward_error=backward_error,
+    )

@@ -1,0 +1,78 @@
+"""Learning curves as a PNG (matplotlib, optional extra ``[plot]``).
+
+Two panels side by side, one line per run in the same colour on both:
+training loss per epoch (log scale: it falls over orders of magnitude) and
+test accuracy per epoch. The figure is drawn on matplotlib's Agg canvas
+directly (``matplotlib.figure.Figure``), so no GUI backend or pyplot global
+state is ever touched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from symderiv.errors import InputError
+from symderiv.train.loop import RunResult
+
+INSTALL_PLOT_HINT = 'pip install "symderiv[plot]"'
+
+
+def check_plot_path(path: str | Path) -> Path:
+    """Fail before training, not after, if the PNG cannot be written there."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise InputError(f"--plot {path}: the learning curves are written as PNG; use a .png file name")
+    if not path.parent.is_dir():
+        raise InputError(f"--plot {path}: directory {path.parent} does not exist")
+    if path.is_dir():
+        raise InputError(f"--plot {path}: is a directory")
+    require_matplotlib()
+    return path
+
+
+def require_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise InputError(f"--plot needs matplotlib, which is not installed: {INSTALL_PLOT_HINT}") from None
+
+
+def plot_learning_curves(runs: Sequence[RunResult], path: str | Path, title: str) -> Path:
+    """Draw every run's training loss and test accuracy per epoch; save as PNG at ``path``."""
+    require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    path = Path(path)
+    figure = Figure(figsize=(11, 4.6), dpi=110, layout="constrained")
+    FigureCanvasAgg(figure)
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    for index, run in enumerate(runs):
+        epochs = range(1, run.epochs_run + 1)
+        colour = f"C{index % 10}"
+        label = run.settings.label() + (" (diverged)" if run.diverged else "")
+        marker = "o" if run.epochs_run <= 30 else None
+        loss_axes.plot(epochs, run.train_loss, color=colour, marker=marker, markersize=3, label=label)
+        accuracy_axes.plot(
+            epochs, run.test_accuracy, color=colour, marker=marker, markersize=3,
+            label=f"{label}: final {run.final_test_accuracy:.4f}",
+        )
+    loss_axes.set_yscale("log")
+    loss_axes.set_title("Training loss (mean cross-entropy, whole training set)")
+    loss_axes.set_xlabel("epoch")
+    loss_axes.set_ylabel("loss (log scale)")
+    accuracy_axes.set_title("Test accuracy (held-out images)")
+    accuracy_axes.set_xlabel("epoch")
+    accuracy_axes.set_ylabel("accuracy")
+    for axes in (loss_axes, accuracy_axes):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        axes.grid(True, which="major", alpha=0.35)
+        axes.legend(fontsize="small")
+    figure.suptitle(title)
+    try:
+        figure.savefig(path, format="png")
+    except OSError as exc:
+        raise InputError(f"--plot {path}: cannot write: {exc.strerror or exc}") from None
+    return path
