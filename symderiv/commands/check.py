@@ -1,15 +1,108 @@
-"""`symderiv check` (placeholder until its issue lands)."""
+"""`symderiv check FILE [--let DECL ...] [--json]`: verify every equation in a writeup.
+
+Exit status: 0 no step is false, 1 some step is false, 2 unreadable file or bad option.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
 
-from symderiv.errors import InputError
+from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
+
+# Each step has its own bound (--step-timeout); the whole-file SIGALRM guard of
+# the dispatcher would cut a long but healthy file short, so it is disabled.
+TIME_LIMIT_S = None
+MAX_FILE_BYTES = 5_000_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("file", metavar="FILE", help="Markdown (.md) or LaTeX (.tex) writeup")
+    parser.add_argument(
+        "--let", dest="lets", action="append", default=[], metavar="DECL",
+        help=r'declaration in LaTeX, repeatable: "g = g(x)", "\ell = \ell(g, h)", '
+             r'"Z = \sum_{k=1}^n \exp(x_k)", "\sigma(t) = \frac{1}{1+\exp(-t)}"',
+    )
+    parser.add_argument("--json", action="store_true", help="print a JSON object with an 'equations' list")
+    parser.add_argument("--step-timeout", type=float, default=5.0, metavar="SECONDS",
+                        help="wall-clock bound per step; a slower step is reported unchecked (default 5)")
+    parser.add_argument("--time-budget", type=float, default=300.0, metavar="SECONDS",
+                        help="wall-clock bound for the whole file; later steps are reported unchecked (default 300)")
+    parser.add_argument("--latex", action="store_true", help="read FILE as LaTeX whatever its extension")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise InputError("'symderiv check' is not available in this version")
+    text = _read(args.file)
+    if not (0 < args.step_timeout <= 600):
+        raise InputError("--step-timeout must be in (0, 600] seconds")
+    if not (0 < args.time_budget <= 86400):
+        raise InputError("--time-budget must be in (0, 86400] seconds")
+    is_latex = args.latex or args.file.lower().endswith((".tex", ".ltx", ".latex"))
+
+    from symderiv.writeup.verdicts import check_text
+
+    report = check_text(text, is_latex, list(args.lets), args.file,
+                        step_seconds=args.step_timeout, budget_seconds=args.time_budget)
+    if args.json:
+        json.dump(report.as_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        _print_human(report)
+    return EXIT_CHECK_FAILED if report.any_false else EXIT_OK
+
+
+def _read(path: str) -> str:
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise InputError(f"{path}: file too large ({size} bytes; limit {MAX_FILE_BYTES})")
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+_MARK = {"proved": "proved   ", "holds": "holds    ", "false": "FALSE    ", "unchecked": "unchecked"}
+
+
+def _print_human(report) -> None:
+    out = sys.stdout
+    for warning in report.warnings:
+        out.write(f"warning: {warning}\n")
+    if not report.equations:
+        out.write(f"{report.path}: no equations found\n")
+        return
+    for step in report.equations:
+        relation = " \\neq " if step.relation == "\\neq" else " = "
+        condition = f"   [case {step.condition}]" if step.condition else ""
+        out.write(f"line {step.line:>4}  {_MARK[step.verdict]}  {_clip(step.lhs_source)}{relation}"
+                  f"{_clip(step.rhs_source)}{condition}\n")
+        if step.reason:
+            out.write(f"{'':17}{step.reason}\n")
+        example = step.counterexample
+        if example is not None:
+            if example.functions:
+                out.write(f"{'':17}with   " + ";  ".join(definition for _, definition in example.functions) + "\n")
+            if example.point:
+                out.write(f"{'':17}at     " + ",  ".join(f"{name} = {value}" for name, value in example.point) + "\n")
+            out.write(f"{'':17}lhs = {example.lhs_value},  rhs = {example.rhs_value}"
+                      f"   (checked with {example.precision_digits}-digit arithmetic)\n")
+        if step.difference is not None:
+            out.write(f"{'':17}lhs - rhs = {step.difference}\n")
+    counts = report.counts()
+    out.write(f"\n{len(report.equations)} steps: {counts['proved']} proved, {counts['holds']} hold numerically, "
+              f"{counts['false']} false, {counts['unchecked']} unchecked\n")
+
+
+def _clip(text: str, width: int = 90) -> str:
+    return text if len(text) <= width else text[: width - 5] + " ..."

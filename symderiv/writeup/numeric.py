@@ -1,0 +1,222 @@
+"""Numeric witnesses: instantiate abstract functions, fix sizes/indices, evaluate vectorised.
+
+`holds` means: both sides agree at every sampled point, where each sample has
+its own random instantiation of every abstract function (a random cubic
+polynomial in its arguments plus a random multiple of sin of their sum) and
+its own random point. Symbolic sizes ``n`` are replaced by a few small
+integers and free indices by values in range that respect the case condition.
+
+`false` needs a counterexample a person can check: simple functions (x^2,
+g*h, ...) at a simple rational point, confirmed with 50-digit arithmetic.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+SAMPLES_PER_CONFIGURATION = 64
+RELATIVE_TOLERANCE = 1e-8  # float64 eps ~2.2e-16, leaving room for cancellation in derivative expressions
+SIZES = (1, 2, 3, 4)
+PRECISION_DIGITS = 50
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """Concrete sizes and index values, e.g. {n: 3, i: 1, j: 2}."""
+
+    values: tuple  # ((symbol, int), ...)
+
+    def mapping(self) -> dict:
+        return dict(self.values)
+
+
+@dataclass(frozen=True)
+class NumericOutcome:
+    agree: bool
+    samples: int  # points compared (finite on both sides)
+    configurations: tuple
+    mismatch_configuration: Configuration | None = None
+    undefined: bool = False
+
+
+def abstract_functions(exprs) -> dict:
+    """{function class: arity} of the undefined functions in ``exprs``."""
+    from sympy.core.function import AppliedUndef
+
+    found: dict = {}
+    for expr in exprs:
+        for application in expr.atoms(AppliedUndef):
+            found[application.func] = len(application.args)
+    return found
+
+
+def instantiate(expr, templates: dict):
+    """Replace abstract functions by sympy Lambdas (innermost applications first) and evaluate."""
+    from sympy.core.function import AppliedUndef
+
+    for _ in range(20):
+        applications = [a for a in expr.atoms(AppliedUndef) if a.func in templates]
+        if not applications:
+            break
+        innermost = [a for a in applications if not any(arg.atoms(AppliedUndef) for arg in a.args)]
+        expr = expr.subs({a: templates[a.func](*a.args) for a in innermost})
+    return expr.doit()
+
+
+def generic_templates(functions: dict):
+    """Templates with coefficient symbols; returns (templates, coefficient symbols)."""
+    import sympy as sp
+
+    templates = {}
+    coefficients = []
+    for number, (func, arity) in enumerate(sorted(functions.items(), key=lambda kv: str(kv[0]))):
+        arguments = sp.symbols(f"_a{number}_0:{arity}", real=True)
+        degree = 3 if arity <= 3 else 2
+        monomials = [m for m in sp.itermonomials(arguments, degree)] if arity else [sp.Integer(1)]
+        monomials = sorted(monomials, key=sp.default_sort_key)
+        own = sp.symbols(f"_c{number}_0:{len(monomials) + 1}", real=True)
+        body = sum(c * m for c, m in zip(own, monomials))
+        if arity:
+            body += own[-1] * sp.sin(sum(arguments))
+        coefficients.extend(own)
+        templates[func] = sp.Lambda(arguments, body)
+    return templates, coefficients
+
+
+SIMPLE_UNARY = ("t**2", "t**3", "sin(t)", "exp(t)", "t**2 + t")
+SIMPLE_MULTI = ("prod", "first_squared", "last_squared", "sum_squared")
+
+
+def simple_templates(functions: dict, choice: tuple):
+    import sympy as sp
+
+    templates = {}
+    for (func, arity), pick in zip(sorted(functions.items(), key=lambda kv: str(kv[0])), choice):
+        arguments = sp.symbols(f"t0:{arity}", real=True) if arity != 1 else (sp.Symbol("t", real=True),)
+        if arity == 1:
+            t = arguments[0]
+            body = {"t**2": t**2, "t**3": t**3, "sin(t)": sp.sin(t), "exp(t)": sp.exp(t), "t**2 + t": t**2 + t}[pick]
+        elif arity == 0:
+            body = sp.Integer(2)
+        else:
+            product = sp.Mul(*arguments)
+            body = {
+                "prod": product,
+                "first_squared": product * arguments[0],
+                "last_squared": product * arguments[-1],
+                "sum_squared": sum(arguments) ** 2 + product,
+            }[pick]
+        templates[func] = sp.Lambda(arguments, body)
+    return templates
+
+
+def simple_choices(functions: dict, limit: int = 24):
+    pools = [SIMPLE_UNARY if arity == 1 else SIMPLE_MULTI if arity > 1 else ("const",)
+             for _, arity in sorted(functions.items(), key=lambda kv: str(kv[0]))]
+    return list(itertools.islice(itertools.product(*pools), limit))
+
+
+def configurations(exprs, index_conditions, rng) -> list[Configuration]:
+    """Sizes (symbols in summation limits) and free indices, respecting ``i = j``/``i != j``."""
+    import sympy as sp
+
+    sizes = set()
+    for expr in exprs:
+        for summation in expr.atoms(sp.Sum, sp.Product):
+            for _, lower, upper in summation.limits:
+                sizes |= {s for s in (lower.free_symbols | upper.free_symbols) if not s.is_integer}
+    indices = set()
+    for expr in exprs:
+        indices |= {s for s in expr.free_symbols if s.is_integer}
+    for _, a, b in index_conditions:
+        indices |= {s for s in (a.free_symbols | b.free_symbols) if s.is_integer}
+    sizes = sorted(sizes, key=str)
+    indices = sorted(indices, key=str)
+    if not sizes and not indices:
+        return [Configuration(())]
+    found = []
+    size_values = SIZES if sizes else (4,)
+    for size in size_values:
+        attempts = 0
+        picked = 0
+        while picked < 2 and attempts < 40:
+            attempts += 1
+            values = {s: size for s in sizes}
+            for index in indices:
+                values[index] = int(rng.integers(1, size + 1))
+            if not _conditions_hold(index_conditions, values):
+                continue
+            configuration = Configuration(tuple(sorted(values.items(), key=lambda kv: str(kv[0]))))
+            if configuration not in found:
+                found.append(configuration)
+            picked += 1
+    return found
+
+
+def _conditions_hold(conditions, values) -> bool:
+    for kind, a, b in conditions:
+        left, right = a.xreplace(values), b.xreplace(values)
+        if kind == "eq" and left != right:
+            return False
+        if kind == "ne" and left == right:
+            return False
+    return True
+
+
+def concretize(expr, configuration: Configuration):
+    """Substitute sizes and indices, expand sums, turn x[2] into a plain symbol."""
+    import sympy as sp
+
+    expr = expr.xreplace(configuration.mapping())
+    expr = expr.doit()
+    replacements = {}
+    for indexed in expr.atoms(sp.Indexed):
+        if all(i.is_Integer for i in indexed.indices):
+            label = f"{indexed.base}_{{{','.join(str(i) for i in indexed.indices)}}}"
+            replacements[indexed] = sp.Symbol(label, real=True)
+        else:
+            raise ValueError("index left symbolic")
+    return expr.xreplace(replacements)
+
+
+def sample_points(count: int, rng):
+    """Half the samples in (0.2, 1.8), half in (-1.8, 1.8): logs stay defined, signs still vary."""
+    import numpy as np
+
+    positive = rng.uniform(0.2, 1.8, size=count)
+    mixed = rng.uniform(-1.8, 1.8, size=count)
+    return np.where(np.arange(count) % 2 == 0, positive, mixed)
+
+
+def compare(pairs, templates, coefficients, configuration_list, rng) -> NumericOutcome:
+    """Evaluate every (lhs, rhs) pair vectorised over samples (points x coefficient draws)."""
+    import numpy as np
+    import sympy as sp
+
+    instantiated = [(instantiate(l, templates), instantiate(r, templates)) for l, r in pairs]
+    total = 0
+    for configuration in configuration_list:
+        concrete = [(concretize(l, configuration), concretize(r, configuration)) for l, r in instantiated]
+        variables = sorted(set().union(*[l.free_symbols | r.free_symbols for l, r in concrete]) - set(coefficients), key=str)
+        arguments = list(variables) + list(coefficients)
+        dummies = [sp.Dummy() for _ in arguments]
+        renaming = dict(zip(arguments, dummies))
+        values = [sample_points(SAMPLES_PER_CONFIGURATION, rng) for _ in variables]
+        values += [rng.uniform(-1.0, 1.0, size=SAMPLES_PER_CONFIGURATION) for _ in coefficients]
+        for lhs, rhs in concrete:
+            if lhs.has(sp.Sum, sp.Product, sp.Derivative, sp.Subs) or rhs.has(sp.Sum, sp.Product, sp.Derivative, sp.Subs):
+                raise ValueError("unevaluated sum or derivative left after instantiation")
+            function = sp.lambdify(dummies, [lhs.xreplace(renaming), rhs.xreplace(renaming)], modules="numpy")
+            with np.errstate(all="ignore"):
+                left, right = function(*values)
+            left = np.broadcast_to(np.asarray(left, dtype=complex), (SAMPLES_PER_CONFIGURATION,))
+            right = np.broadcast_to(np.asarray(right, dtype=complex), (SAMPLES_PER_CONFIGURATION,))
+            finite = np.isfinite(left) & np.isfinite(right)
+            finite &= (np.abs(left.imag) < 1e-12 * (1 + np.abs(left.real))) & (np.abs(right.imag) < 1e-12 * (1 + np.abs(right.real)))
+            scale = 1.0 + np.abs(left) + np.abs(right)
+            mismatch = finite & (np.abs(left - right) > RELATIVE_TOLERANCE * scale)
+            if mismatch.any():
+                return NumericOutcome(False, total, tuple(configuration_list), configuration)
+            total += int(finite.sum())
+    return NumericOutcome(True, total, tuple(configuration_list), undefined=total == 0)

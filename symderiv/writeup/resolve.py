@@ -1,0 +1,85 @@
+"""Substitute declarations into a surface expression and evaluate its derivatives.
+
+``Derivative(A, v)`` is read with the intermediate-variable convention: A is
+expanded through every declaration *except* v (and the variables of enclosing
+derivatives), differentiated in v as a plain variable, and only then is v
+replaced by what it stands for. So with ``g = g(x)`` and ``\\ell = \\ell(g, h)``,
+``d\\ell/dg`` is the partial of ``\\ell`` in its first argument evaluated at
+``(g(x), h(x))`` while ``d\\ell/dx`` is the total derivative through g and h.
+"""
+
+from __future__ import annotations
+
+from symderiv.writeup.latex_parser import Unsupported
+from symderiv.writeup.meaning import Context
+
+MAX_EXPANSION_DEPTH = 25
+
+
+class Resolver:
+    def __init__(self, context: Context):
+        self.context = context
+
+    def full(self, expr):
+        """Fully substituted, derivatives evaluated (``doit`` on derivatives/Subs only)."""
+        return self._resolve(expr, frozenset(), 0)
+
+    def _resolve(self, expr, keep: frozenset, depth: int):
+        import sympy as sp
+        from sympy.core.function import AppliedUndef
+
+        if depth > MAX_EXPANSION_DEPTH:
+            raise Unsupported("declarations refer to each other too deeply (a cycle?)")
+        if getattr(expr, "is_Matrix", False):
+            return expr.applyfunc(lambda entry: self._resolve(entry, keep, depth))
+        if isinstance(expr, sp.Symbol):
+            if expr in keep:
+                return expr
+            definition = self.context.definitions.get(expr)
+            if definition is None:
+                return expr
+            return self._resolve(definition, keep, depth + 1)
+        if isinstance(expr, sp.Indexed):
+            if expr in keep:
+                return expr
+            indices = tuple(self._resolve(i, keep, depth) for i in expr.indices)
+            entry = self.context.indexed_definitions.get(str(expr.base))
+            if entry is None or len(entry[0]) != len(indices):
+                return expr.base[indices]
+            template_indices, template = entry
+            instance = template.xreplace(dict(zip(template_indices, indices)))
+            return self._resolve(instance, keep, depth + 1)
+        if isinstance(expr, sp.Derivative):
+            variables = [v for v, _ in expr.variable_count]
+            inner = self._resolve(expr.expr, keep | frozenset(variables), depth)
+            for variable in variables:
+                if not isinstance(variable, (sp.Symbol, sp.Indexed)):
+                    raise Unsupported(f"cannot differentiate with respect to {variable}")
+            derivative = sp.diff(inner, *expr.variable_count)
+            replacements = {}
+            for variable in variables:
+                if variable in keep:
+                    continue
+                value = self._resolve(variable, keep, depth + 1)
+                if value != variable:
+                    replacements[variable] = value
+            return derivative.subs(replacements) if replacements else derivative
+        if isinstance(expr, sp.Subs):
+            inner = self._resolve(expr.expr, keep | frozenset(expr.variables), depth)
+            points = [self._resolve(p, keep, depth) for p in expr.point]
+            return sp.Subs(inner, expr.variables, points).doit()
+        if isinstance(expr, AppliedUndef):
+            arguments = [self._resolve(a, keep, depth) for a in expr.args]
+            body = self.context.concrete_functions.get(expr.func.__name__)
+            if body is not None:
+                if len(body.variables) != len(arguments):
+                    raise Unsupported(f"{expr.func.__name__} applied to {len(arguments)} arguments")
+                return self._resolve(body(*arguments), keep, depth + 1)
+            return expr.func(*arguments)
+        if isinstance(expr, (sp.Sum, sp.Product)):
+            body = self._resolve(expr.function, keep, depth)
+            limits = [(v, self._resolve(a, keep, depth), self._resolve(b, keep, depth)) for v, a, b in expr.limits]
+            return expr.func(body, *limits)
+        if not expr.args:
+            return expr
+        return expr.func(*[self._resolve(a, keep, depth) for a in expr.args])
