@@ -1,15 +1,82 @@
-"""`symderiv latex` (placeholder until its issue lands)."""
+"""``symderiv latex [NAME ...] [-o FILE.tex] [--pdf]``: the checked derivations as a LaTeX document.
+
+Without NAME, every built-in proof (and the numeric comparison table); a NAME
+is a built-in proof name or the path of your own proof file. Without ``-o``
+the document goes to stdout; ``--pdf`` compiles it with pdflatex and keeps
+the .tex beside the PDF. Exit 0 when every proof checks as expected, 1 when
+one does not (the document is still written, with the failing step marked).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from symderiv.errors import InputError
+from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
+
+TIME_LIMIT_S = 300
+MAX_POINTS = 100_000
+DEFAULT_PDF_STEM = "symderiv-writeup"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="proofs to include: built-in names or paths to your own proof files (default: all built-ins)",
+    )
+    parser.add_argument("-o", "--output", metavar="FILE.tex", help="write the document here instead of stdout")
+    parser.add_argument(
+        "--pdf",
+        action="store_true",
+        help=f"also compile with pdflatex (without -o: ./{DEFAULT_PDF_STEM}.tex and .pdf)",
+    )
+    parser.add_argument("--points", type=int, default=200, metavar="N", help="random points per numeric witness (default 200)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise InputError("'symderiv latex' is not available in this version")
+    if not 1 <= args.points <= MAX_POINTS:
+        raise InputError(f"--points: {args.points} is outside 1..{MAX_POINTS}")
+    if args.seed < 0:
+        raise InputError("--seed must be >= 0")
+    output = _output_path(args)
+    if args.pdf:
+        import shutil
+
+        from symderiv.latex_document import INSTALL_HINT
+
+        if shutil.which("pdflatex") is None:  # say so before spending seconds on the proofs
+            raise InputError(f"--pdf needs pdflatex, which is not installed; install it with: {INSTALL_HINT}")
+    from symderiv.latex_document import build_document, compile_pdf
+
+    writeup = build_document(args.names or None, points=args.points, seed=args.seed)
+    if output is None:
+        sys.stdout.write(writeup.tex)
+    else:
+        try:
+            output.write_text(writeup.tex, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"-o: cannot write {output}: {exc.strerror}") from None
+        print(f"wrote {output}")
+    if args.pdf:
+        build = compile_pdf(output)
+        note = f" ({build.overfull_boxes} overfull boxes)" if build.overfull_boxes else ""
+        print(f"wrote {build.pdf_path}{note}")
+    for result in writeup.results:
+        if not result.as_expected:
+            print(f"symderiv: check failed: {result.summary}", file=sys.stderr)
+    return EXIT_OK if writeup.all_as_expected else EXIT_CHECK_FAILED
+
+
+def _output_path(args: argparse.Namespace) -> Path | None:
+    if args.output is None:
+        return Path(f"{DEFAULT_PDF_STEM}.tex") if args.pdf else None
+    path = Path(args.output)
+    if path.suffix != ".tex":
+        raise InputError(f"-o: {args.output} must end in .tex")
+    if not path.parent.is_dir():
+        raise InputError(f"-o: directory {path.parent} does not exist")
+    return path

@@ -1,0 +1,408 @@
+"""Exact normal forms used by the proof checker.
+
+Each normal form turns an expression into a rational function of independent
+atoms, so that "step == previous step" becomes "the difference cancels to 0",
+a decidable test (``expand`` / ``cancel``) rather than a blind ``simplify``.
+
+- ``jets``: undefined functions and their derivatives become *jet atoms*,
+  ``f_{(1,0)}(g(x), h(x))`` for ``∂f/∂y`` taken at ``(g(x), h(x))``. Mixed
+  partials are stored by multi-index, so ``f_yz = f_zy`` (f is C²).
+- ``softmax``: ``exp(x_k) -> e_k`` and ``Σ_k exp(x_k) -> Z`` (an atom), and
+  ``∂/∂x_i`` acts on that form by ``D_i G = e_i (∂G/∂e_i + ∂G/∂Z) + ∂G/∂x_i``,
+  which is the chain rule without ever differentiating the n-term sum.
+- ``indexed``: symbolic n. Derivatives of indexed sums are taken by SymPy
+  (``∂x_k/∂x_i = δ_ki``); then sums are split by linearity, factors free of
+  the summation index are pulled out, ``Σ_k δ_ki a_k = a_i`` (for an index
+  i in range), and the remaining sums are renamed canonically and treated as
+  atoms.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Sequence
+
+import sympy as sp
+from sympy.core.function import AppliedUndef, UndefinedFunction
+
+
+def is_zero_rational(difference: sp.Expr) -> bool:
+    """Exact test that ``difference`` is identically 0 as a rational function of its atoms."""
+    if difference == 0:
+        return True
+    expanded = sp.expand(difference)
+    if expanded == 0:
+        return True
+    together = sp.together(expanded)
+    numerator, _ = sp.fraction(together)
+    if sp.expand(numerator) == 0:
+        return True
+    if sp.cancel(together) == 0:
+        return True
+    hyperbolic = (sp.sinh, sp.cosh, sp.tanh, sp.sech, sp.csch, sp.coth)
+    if difference.has(*hyperbolic):
+        # hyperbolic functions are rational functions of exp: rewrite, then cancel
+        return sp.cancel(sp.together(difference.rewrite(sp.exp))) == 0
+    return False
+
+
+def _entries(expr) -> list:
+    if isinstance(expr, sp.MatrixBase):
+        return list(expr)
+    return [expr]
+
+
+# --------------------------------------------------------------------- jets
+
+
+@lru_cache(maxsize=None)
+def _jet_function(name: str, counts: tuple[int, ...]) -> UndefinedFunction:
+    label = "".join(str(c) for c in counts)
+    return sp.Function(f"{name}__jet{label}")
+
+
+def _is_jet(expr) -> bool:
+    return isinstance(expr, AppliedUndef) and "__jet" in expr.func.__name__
+
+
+def _jet_of_derivative(derivative: sp.Derivative):
+    applied = derivative.expr
+    args = applied.args
+    counts = [0] * len(args)
+    for variable, count in derivative.variable_count:
+        slots = [j for j, arg in enumerate(args) if arg == variable]
+        if len(slots) != 1:
+            return None
+        if any(variable in arg.free_symbols for j, arg in enumerate(args) if j != slots[0]):
+            return None
+        counts[slots[0]] += int(count)
+    return _jet_function(applied.func.__name__, tuple(counts))(*args)
+
+
+def jet_normal_form(expr):
+    """Undefined functions and their partial derivatives -> independent jet atoms."""
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(jet_normal_form)
+    evaluated = expr.doit()
+    return _jets(evaluated)
+
+
+def _jets(expr):
+    if not isinstance(expr, sp.Basic) or expr.is_Atom:
+        return expr
+    if _is_jet(expr):
+        return expr
+    if isinstance(expr, sp.Derivative) and isinstance(expr.expr, AppliedUndef):
+        jet = _jet_of_derivative(expr)
+        if jet is not None:
+            return jet.func(*[_jets(a) for a in jet.args])
+        return expr
+    if isinstance(expr, AppliedUndef):
+        zeros = (0,) * len(expr.args)
+        return _jet_function(expr.func.__name__, zeros)(*[_jets(a) for a in expr.args])
+    if isinstance(expr, sp.Subs):
+        inner = _jets(expr.expr)
+        return _jets(inner.xreplace(dict(zip(expr.variables, expr.point))))
+    new_args = [_jets(a) for a in expr.args]
+    if all(n is o for n, o in zip(new_args, expr.args)):
+        return expr
+    return expr.func(*new_args)
+
+
+# ------------------------------------------------------------------ softmax
+
+
+class SoftmaxForm:
+    """The ``e_k / Z`` normal form for a fixed list of softmax inputs ``xs``."""
+
+    def __init__(self, xs: Sequence[sp.Symbol], definitions=()):
+        self.xs = tuple(xs)
+        self._definitions = {name: meaning for name, meaning in definitions if isinstance(name, sp.Symbol)}
+        n = len(self.xs)
+        self.es = sp.symbols(f"e_1:{n + 1}", positive=True) if n > 1 else (sp.Symbol("e_1", positive=True),)
+        self.Z = sp.Symbol("Z", positive=True)
+        self._exp_to_e = {sp.exp(v): e for v, e in zip(self.xs, self.es)}
+        self._x_index = {v: j for j, v in enumerate(self.xs)}
+        self._cache: dict = {}
+
+    def __call__(self, expr):
+        if isinstance(expr, sp.MatrixBase):
+            return expr.applyfunc(self)
+        return self._convert(expr)
+
+    def _convert(self, expr):
+        if not isinstance(expr, sp.Basic) or (expr.is_Atom and not expr.is_Symbol):
+            return expr
+        cached = self._cache.get(expr)
+        if cached is not None:
+            return cached
+        result = self._convert_uncached(expr)
+        self._cache[expr] = result
+        return result
+
+    def _convert_uncached(self, expr):
+        e = self._exp_to_e.get(expr)
+        if e is not None:
+            return e
+        if expr.is_Symbol:
+            meaning = self._definitions.get(expr)
+            return expr if meaning is None else self._convert(meaning)
+        if isinstance(expr, sp.exp):
+            # exp(2·x_1 − x_2 + c) -> e_1²·e_2⁻¹·exp(c): SymPy merges exp(x_1)² into exp(2·x_1)
+            factors, rest = [], []
+            for term in sp.Add.make_args(sp.expand(expr.args[0])):
+                coefficient, atom = term.as_coeff_Mul()
+                if atom in self._x_index and coefficient.is_Integer:
+                    factors.append(self.es[self._x_index[atom]] ** coefficient)
+                else:
+                    rest.append(term)
+            if factors:
+                return sp.Mul(*factors) * sp.exp(self._convert(sp.Add(*rest)))
+        if isinstance(expr, sp.Add):
+            terms = list(expr.args)
+            exps = [t for t in terms if t in self._exp_to_e]
+            if len(exps) == len(self.xs) and len(set(exps)) == len(self.xs):
+                rest = [self._convert(t) for t in terms if t not in self._exp_to_e]
+                return sp.Add(self.Z, *rest)
+            return sp.Add(*[self._convert(t) for t in terms])
+        if isinstance(expr, sp.Derivative):
+            inner = self._convert(expr.expr)
+            for variable, count in expr.variable_count:
+                for _ in range(int(count)):
+                    inner = self.derivative(inner, variable)
+            return inner
+        if isinstance(expr, sp.Subs):
+            return self._convert(expr.doit())
+        new_args = [self._convert(a) for a in expr.args]
+        return expr.func(*new_args)
+
+    def derivative(self, form, variable):
+        """∂/∂x_i of an expression already in e/Z form (chain rule through e_k and Z)."""
+        j = self._x_index.get(variable)
+        if j is None:
+            return sp.diff(form, variable)
+        e_j = self.es[j]
+        return e_j * (sp.diff(form, e_j) + sp.diff(form, self.Z)) + sp.diff(form, variable)
+
+    def to_exponentials(self, form):
+        """Back substitution ``Z = Σ e_k`` (used only when the atom test is inconclusive)."""
+        return form.xreplace({self.Z: sp.Add(*self.es)})
+
+
+class _NotPolynomial(Exception):
+    pass
+
+
+class SoftmaxRing:
+    """Fast path of the softmax form: a polynomial ring in e_k, W = 1/Z and the other symbols.
+
+    ``Z = Σ e_k`` is itself a polynomial; its negative powers are powers of
+    W. Equality in this ring implies equality as functions (W ↦ 1/Σ e_k is a
+    ring homomorphism), and sparse-polynomial arithmetic makes n = 32 cheap.
+    ``∂/∂x_i`` acts as ``D_i p = e_i ∂p/∂e_i − e_i W² ∂p/∂W + ∂p/∂x_i``.
+    Expressions outside the ring (logs, other quotients) raise _NotPolynomial.
+    """
+
+    def __init__(self, xs: Sequence[sp.Symbol], definitions, other_symbols: Sequence[sp.Symbol]):
+        from sympy.polys.domains import ZZ
+        from sympy.polys.rings import ring
+
+        self.xs = tuple(xs)
+        n = len(self.xs)
+        es = [sp.Symbol(f"e_{k + 1}") for k in range(n)]
+        W = sp.Symbol("W")
+        L = sp.Symbol("L")  # log Z, with D_i L = e_i W (log-softmax)
+        others = [s for s in sorted(set(other_symbols), key=lambda s: s.name) if s not in set(es) | {W, L}]
+        self.ring, *gens = ring(es + [W] + others + [L], ZZ)  # integer coefficients: fast; others fall back
+        self.L = gens[-1]
+        gens = gens[:-1]
+        self.e = gens[:n]
+        self.W = gens[n]
+        self.gen_of = {symbol: gen for symbol, gen in zip(others, gens[n + 1 :])}
+        self._gen_index = {symbol: n + 1 + j for j, symbol in enumerate(others)}
+        self.Z = sum(self.e, self.ring.zero)
+        self._exp_sum = sp.Add(*[sp.exp(v) for v in self.xs])
+        self._x_index = {v: j for j, v in enumerate(self.xs)}
+        self._definitions = {name: meaning for name, meaning in definitions if isinstance(name, sp.Symbol)}
+        self._cache: dict = {}
+
+    def __call__(self, expr):
+        cached = self._cache.get(expr)
+        if cached is None:
+            cached = self._convert(expr)
+            self._cache[expr] = cached
+        return cached
+
+    def _convert(self, expr):
+        R = self.ring
+        if expr.is_Integer:
+            return R(int(expr))
+        if expr.is_Rational:
+            raise _NotPolynomial(expr)
+        if expr.is_Symbol:
+            meaning = self._definitions.get(expr)
+            if meaning is not None:
+                return self(meaning)
+            gen = self.gen_of.get(expr)
+            if gen is None:
+                raise _NotPolynomial(expr)
+            return gen
+        if isinstance(expr, sp.Add):
+            if expr == self._exp_sum:
+                return self.Z
+            total = R.zero
+            for arg in expr.args:
+                total += self(arg)
+            return total
+        if isinstance(expr, sp.Mul):
+            product = R.one
+            for arg in expr.args:
+                product *= self(arg)
+            return product
+        if isinstance(expr, sp.Pow) and expr.exp.is_Integer:
+            power = int(expr.exp)
+            if power >= 0:
+                return self(expr.base) ** power
+            if expr.base == self._exp_sum:
+                return self.W ** (-power)
+            raise _NotPolynomial(expr)
+        if isinstance(expr, sp.log):
+            return self._log(expr.args[0])
+        if isinstance(expr, sp.exp):
+            product = R.one
+            for term in sp.Add.make_args(sp.expand(expr.args[0])):
+                coefficient, atom = term.as_coeff_Mul()
+                if atom in self._x_index and coefficient.is_Integer and coefficient >= 0:
+                    product *= self.e[self._x_index[atom]] ** int(coefficient)
+                elif atom in self._x_index and coefficient.is_Integer and len(self.xs) == 1:
+                    raise _NotPolynomial(expr)
+                else:
+                    raise _NotPolynomial(expr)
+            return product
+        if isinstance(expr, sp.Derivative):
+            value = self(expr.expr)
+            for variable, count in expr.variable_count:
+                for _ in range(int(count)):
+                    value = self.derivative(value, variable)
+            return value
+        raise _NotPolynomial(expr)
+
+    def _log(self, argument):
+        """log of a product of exp(·), Z and their powers, as ring elements (x_k and L = log Z)."""
+        if argument == self._exp_sum:
+            return self.L
+        if isinstance(argument, sp.exp):
+            return self(argument.args[0])
+        if isinstance(argument, sp.Pow) and argument.exp.is_Integer:
+            return int(argument.exp) * self._log(argument.base)
+        if isinstance(argument, sp.Mul):
+            total = self.ring.zero
+            for factor in argument.args:
+                total += self._log(factor)
+            return total
+        if argument == 1:
+            return self.ring.zero
+        raise _NotPolynomial(sp.log(argument))
+
+    def derivative(self, p, variable):
+        j = self._x_index.get(variable)
+        result = self.ring.zero
+        gen_index = self._gen_index.get(variable)
+        if gen_index is not None:
+            result += self._diff(p, gen_index)
+        if j is None:
+            if gen_index is None and not variable.is_Symbol:
+                raise _NotPolynomial(variable)
+            return result
+        e_j = self.e[j]
+        W_index = len(self.e)
+        L_index = self.ring.ngens - 1
+        return (
+            result
+            + e_j * self._diff(p, j)
+            - e_j * self.W**2 * self._diff(p, W_index)
+            + e_j * self.W * self._diff(p, L_index)
+        )
+
+    def _diff(self, p, i: int):
+        """∂p/∂(generator i), by exponent arithmetic (PolyElement.diff looks the generator up slowly)."""
+        out = self.ring.zero
+        for monomial, coefficient in p.iterterms():
+            power = monomial[i]
+            if power:
+                lowered = monomial[:i] + (power - 1,) + monomial[i + 1 :]
+                out[lowered] = coefficient * power
+        return out
+
+
+def softmax_entries_equal(left, right, ring: SoftmaxRing | None, form: SoftmaxForm) -> bool:
+    """One entry: the ring when both sides fit in it, else the e/Z expression form."""
+    if ring is not None:
+        try:
+            if ring(left) == ring(right):
+                return True
+        except _NotPolynomial:
+            pass
+    difference = form(right) - form(left)
+    if is_zero_rational(difference):
+        return True
+    # Z as an independent atom is a stronger claim; fall back to Z = Σ e_k.
+    return is_zero_rational(form.to_exponentials(difference))
+
+
+# ------------------------------------------------------------------ indexed
+
+
+def indexed_normal_form(expr):
+    """Symbolic-n normal form: derivatives evaluated, sums canonical atoms."""
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(indexed_normal_form)
+    with_derivatives = expr.replace(lambda e: isinstance(e, sp.Derivative), lambda e: e.doit(deep=False))
+    return _canonical_sums(with_derivatives)
+
+
+def _canonical_sums(expr):
+    if not isinstance(expr, sp.Basic) or expr.is_Atom:
+        return expr
+    if isinstance(expr, sp.Sum):
+        body = _canonical_sums(expr.function)
+        result = body
+        for index, low, high in reversed(expr.limits):
+            result = _reduce_sum(result, index, low, high)
+        return result
+    new_args = [_canonical_sums(a) for a in expr.args]
+    return expr.func(*new_args)
+
+
+def _sum_depth(expr) -> int:
+    sums = [s for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum)]
+    if not sums:
+        return 0
+    return 1 + max(_sum_depth(s.function) for s in sums)
+
+
+def _reduce_sum(body, index, low, high):
+    """Σ_{index=low}^{high} body by linearity, pulling out constants and sifting deltas."""
+    total = sp.Integer(0)
+    for term in sp.Add.make_args(sp.expand(body)):
+        constant, dependent = [], []
+        for factor in sp.Mul.make_args(term):
+            (dependent if index in factor.free_symbols else constant).append(factor)
+        delta = next(
+            (f for f in dependent if isinstance(f, sp.KroneckerDelta) and index in f.args and not all(a == index for a in f.args)),
+            None,
+        )
+        if delta is not None:
+            other = delta.args[0] if delta.args[1] == index else delta.args[1]
+            if index not in other.free_symbols:
+                # sifting property; the other index is assumed to lie in [low, high]
+                rest = sp.Mul(*[f for f in dependent if f is not delta])
+                total += sp.Mul(*constant) * rest.xreplace({index: other})
+                continue
+        if not dependent:
+            total += sp.Mul(*constant) * (high - low + 1)
+            continue
+        summand = sp.Mul(*dependent)
+        canonical = sp.Symbol(f"_k{_sum_depth(summand) + 1}", integer=True)
+        total += sp.Mul(*constant) * sp.Sum(summand.xreplace({index: canonical}), (canonical, low, high))
+    return total
