@@ -2,7 +2,7 @@
 
 import sympy as sp
 
-from symderiv.proof_notation import ELL_DEFINITION, d, ell_x, f, f_y, f_z, g1, gx, h1, hx, x
+from symderiv.proof_notation import ELL_DEFINITION, d, ell_x, f, f_y, f_z, g1, gx, h1, hx
 from symderiv.proofkit import Proof, Step
 
 delta_x, delta_y, delta_z = sp.symbols("delta_x delta_y delta_z")

@@ -23,7 +23,6 @@ import numpy as np
 
 from symderiv.backward_check_reference import (
     ReferenceFunctions,
-    ReferenceRows,
     evaluate_mpmath,
     evaluate_numpy,
     forward_expressions,

@@ -18,7 +18,7 @@ import re
 import signal
 import sys
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Iterator, NoReturn, Sequence
 
 from symderiv.errors import EXIT_BAD_INPUT, InputError
 
@@ -38,7 +38,7 @@ DEFAULT_TIME_LIMIT_S = 120
 class _OneLineErrorParser(argparse.ArgumentParser):
     """argparse prints usage plus a message; bad input here gets one line and exit 2."""
 
-    def error(self, message: str) -> "NoReturn":  # type: ignore[name-defined]
+    def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"symderiv: error: {message} (see: {self.prog} --help)\n")
         raise SystemExit(EXIT_BAD_INPUT)
 

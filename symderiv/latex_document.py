@@ -261,7 +261,6 @@ def _chains(proof) -> list[list[tuple[int, Any]]]:
 
 def render_proof(proof, result=None, heading: str = r"\subsection*") -> str:
     """One proof: heading, claim, an ``align*`` per chain, the checker's verdicts."""
-    from symderiv.latex_printer import latex
 
     by_index = {r.index: r for r in result.steps} if result is not None else {}
     lines = [f"{heading}{{{_escape_text(proof.title)}}}", "", _escape_text(proof.claim), ""]
@@ -272,7 +271,7 @@ def render_proof(proof, result=None, heading: str = r"\subsection*") -> str:
         )
         lines.append("")
     for chain in _chains(proof):
-        (first_index, first), rest = chain[0], chain[1:]
+        (_, first), rest = chain[0], chain[1:]
         lines.append(r"\begin{align*}")
         first_pieces = _break_sum(first.expr, "")
         rows = [rf"&{first_pieces[0]} && \just{{{_escape_text(first.why)}}}"]

@@ -155,7 +155,6 @@ class DerivationLatexPrinter(LatexPrinter):
             inner = subs.expr
             name = self._print(sp.Symbol(inner.expr.func.__name__))
             letters = []
-            args = inner.expr.args
             for variable, count in inner.variable_count:
                 letters.extend([self._print(variable)] * int(count))
             # kept in the order of differentiation: f_zy stays f_zy (a proof step may swap it)

@@ -402,7 +402,6 @@ class _Trial:
 
 def _numeric_trials(proof: Proof, unfolded_steps: list, points: int, seed: int) -> list[_Trial]:
     import numpy as np
-    import sympy as sp
 
     from symderiv import proof_numeric as pn
 

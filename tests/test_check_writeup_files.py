@@ -53,7 +53,6 @@ def test_missing_mixed_term_counterexample_is_right(planted):
     point = dict(example.point)
     # Recompute both sides independently from the reported instantiation.
     X = sp.Symbol("x")
-    T = sp.Symbol("t")
     instantiated = {"g": None, "h": None}
     for name in instantiated:
         body = functions[name].split("=", 1)[1].strip()
