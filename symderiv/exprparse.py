@@ -15,7 +15,8 @@ Bounds, so that no input can make SymPy hang:
 * every constant subexpression must evaluate to a finite float of magnitude at
   most ``MAX_MAGNITUDE`` (``exp(exp(exp(exp(1))))`` is rejected);
 * exponentials (exp, and powers with a variable exponent) nest at most
-  ``MAX_EXP_NESTING`` deep;
+  ``MAX_EXP_NESTING`` deep, and function calls at most ``MAX_CALL_NESTING``
+  deep (second derivatives of deeper towers grow too large to prove);
 * the tree has at most ``MAX_NODES`` numbers, names and operations.
 
 Grammar (``^`` and ``**`` are the same operator, right-associative; unary
@@ -48,6 +49,7 @@ MAX_DIGITS = 30
 MAX_MAGNITUDE = 1e100
 MAX_EXPONENT = 64
 MAX_EXP_NESTING = 3
+MAX_CALL_NESTING = 6
 MAX_NODES = 256
 
 # name -> (float evaluator for constant folding, SymPy builder); all take one argument
@@ -308,7 +310,7 @@ class _Validator:
             return math.pow(a, b)
         return _ARITHMETIC[kind](a, b)
 
-    def check(self, node: _Node, exp_nesting: int = 0) -> None:
+    def check(self, node: _Node, exp_nesting: int = 0, call_nesting: int = 0) -> None:
         if node.kind in ("num", "var", "const"):
             return
         if node.kind == "pow" and _free_of_variables(node.children[1]):
@@ -321,6 +323,9 @@ class _Validator:
         if _free_of_variables(node):
             self.constant_value(node)
         nesting = exp_nesting
+        calls = call_nesting + (node.kind == "call")
+        if calls > MAX_CALL_NESTING:
+            raise self.error(f"function calls nested more than {MAX_CALL_NESTING} deep", node)
         if node.kind == "call" and node.value in _EXPONENTIAL:
             nesting += 1
         if node.kind == "pow":
@@ -334,7 +339,7 @@ class _Validator:
         if nesting > MAX_EXP_NESTING:
             raise self.error(f"exponentials nested more than {MAX_EXP_NESTING} deep", node)
         for child in node.children:
-            self.check(child, nesting)
+            self.check(child, nesting, calls)
 
 
 def _to_sympy(node: _Node, symbols: dict[str, "sympy.Symbol"]) -> "sympy.Expr":

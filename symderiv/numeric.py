@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 ULPS = 64
 MP_DPS = 50
+#: Points per slice when a vectorised evaluation runs over a long 1-D array.
+CHUNK_POINTS = 4096
 
 
 def machine_epsilon(dtype: np.dtype | type = np.float64) -> float:
@@ -59,7 +61,7 @@ def lambdify_many(exprs: Sequence["sympy.Expr"], args: Sequence["sympy.Symbol"])
     """One compiled numpy function returning all ``exprs`` stacked on a new first axis."""
     import sympy as sp
 
-    compiled = sp.lambdify(list(args), list(exprs), modules=_numpy_modules())
+    compiled = sp.lambdify(list(args), list(exprs), modules=_numpy_modules(), cse=True)
 
     def evaluate(*values: np.ndarray) -> np.ndarray:
         shape = np.broadcast_shapes(*(np.shape(v) for v in values)) if values else ()
@@ -75,15 +77,40 @@ def lambdify_vectorised(expr: "sympy.Expr", args: Sequence["sympy.Symbol"]) -> C
     (a constant would otherwise come back as a Python scalar)."""
     import sympy as sp
 
-    compiled = sp.lambdify(list(args), expr, modules=_numpy_modules())
+    # cse: common subexpressions (sin(x), exp(sin(x)), … in a derivative) are
+    # evaluated once per call; about twice as fast on Problem 1's derivatives.
+    compiled = sp.lambdify(list(args), expr, modules=_numpy_modules(), cse=True)
 
     def evaluate(*values: np.ndarray) -> np.ndarray:
         shape = np.broadcast_shapes(*(np.shape(v) for v in values))
+        if len(shape) == 1 and shape[0] > 2 * CHUNK_POINTS:
+            return _chunked(compiled, values, shape[0])
         with np.errstate(all="ignore"):
             result = compiled(*values)
+        if (
+            type(result) is np.ndarray
+            and result.dtype == np.float64
+            and result.shape == shape
+            and not any(np.may_share_memory(result, v) for v in values)
+        ):
+            return result  # already a fresh array of its own: no copy needed
         return np.array(np.broadcast_to(np.asarray(result, dtype=np.float64), shape))
 
     return evaluate
+
+
+def _chunked(compiled: Callable[..., object], values: Sequence[np.ndarray], size: int) -> np.ndarray:
+    """Evaluate a 1-D problem CHUNK_POINTS points at a time into one result array.
+    Each temporary then stays small and in cache instead of being a fresh
+    multi-megabyte allocation (page faults); about 2x faster at 1e5 points."""
+    out = np.empty(size, dtype=np.float64)
+    arrays = [np.asarray(v) for v in values]
+    with np.errstate(all="ignore"):
+        for start in range(0, size, CHUNK_POINTS):
+            stop = min(start + CHUNK_POINTS, size)
+            part = [a[start:stop] if a.ndim == 1 and a.shape[0] == size else a for a in arrays]
+            out[start:stop] = compiled(*part)  # broadcasts a constant result too
+    return out
 
 
 def lambdify_mpmath(expr: "sympy.Expr", args: Sequence["sympy.Symbol"]) -> Callable[..., object]:

@@ -241,8 +241,19 @@ def test_same_seed_same_curves_different_seed_different_curves(capsys):
     assert first["train_loss"] != other["train_loss"]
 
 
-def test_a_diverging_run_is_reported_in_strict_json_without_warnings(capsys):
-    code = main(["train", "--activation", "relu", "--lr", "1e5", "--epochs", "3", "--json"])
+def test_a_diverging_run_is_reported_in_strict_json_without_warnings(capsys, monkeypatch):
+    # With the engine's exact, stable cross-entropy backward even lr = 1e6 stays
+    # finite on digits, so the blow-up is injected where a too-large step would
+    # cause it: after the first SGD step the float32 weights overflow to inf.
+    from symderiv.train import model as model_module
+
+    def exploding_step(self, gradients, lr):
+        for node in self.parameters:
+            node.value *= np.float32(1e30)
+            node.value *= np.float32(1e30)
+
+    monkeypatch.setattr(model_module.MLP, "sgd_step", exploding_step)
+    code = main(["train", "--epochs", "3", "--json"])
     captured = capsys.readouterr()
     assert code == 0
     assert captured.err == ""  # no numpy overflow warnings

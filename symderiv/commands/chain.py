@@ -51,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
         from symderiv.chain_compare import compare_chain
 
         comparison = compare_chain(derivation, np.array([x_value]))
-    ok = derivation.first_verdict == "proved" and derivation.second_verdict == "proved"
+    from symderiv.chain import NOT_PROVED
+
+    # "skipped" (too large for exact algebra) is not a failure; the numbers decide
+    ok = NOT_PROVED not in (derivation.first_verdict, derivation.second_verdict)
     if comparison is not None:
         ok = ok and comparison.first_order_matches and comparison.second_order_matches and comparison.naive_rule.ok
     if args.json:

@@ -74,11 +74,18 @@ class Graph:
         self.registry = registry if registry is not None else default_registry()
         self.nodes: list[Node] = []
         self._schedules: dict[tuple[int, ...], tuple[Node, ...]] = {}
+        # Per-schedule plans (see _forward_plan/_backward_plan): built once, so a
+        # training step does no per-call set/dict building. Keyed by id(schedule)
+        # with the schedule kept in the entry (so the id cannot be reused).
+        self._forward_plans: dict[int, tuple[tuple[Node, ...], tuple]] = {}
+        self._backward_plans: dict[tuple[int, tuple[int, ...]], tuple[tuple[Node, ...], tuple]] = {}
 
     # -- building ------------------------------------------------------------
     def _add(self, node: Node) -> Node:
         self.nodes.append(node)
         self._schedules.clear()
+        self._forward_plans.clear()
+        self._backward_plans.clear()
         return node
 
     def input(self, name: str) -> Node:
@@ -106,7 +113,7 @@ class Graph:
     # -- order ---------------------------------------------------------------
     def schedule(self, outputs: Sequence[Node]) -> tuple[Node, ...]:
         """The ancestors of ``outputs`` in topological order (iterative DFS, cached)."""
-        key = tuple(node.index for node in outputs)
+        key = tuple([node.index for node in outputs])
         cached = self._schedules.get(key)
         if cached is not None:
             return cached
@@ -143,14 +150,27 @@ class Graph:
                 raise ValueError(f"no value fed for input {node.name!r}") from None
         return node.value
 
+    def _forward_plan(self, schedule: tuple[Node, ...]) -> tuple:
+        """(node, forward, input nodes, params) per node; forward is None for leaves."""
+        entry = self._forward_plans.get(id(schedule))
+        if entry is not None and entry[0] is schedule:
+            return entry[1]
+        plan = tuple(
+            (node, None if node.op is None else node.op.forward, node.inputs, node.params) for node in schedule
+        )
+        self._forward_plans[id(schedule)] = (schedule, plan)
+        return plan
+
     def forward(self, feed: Mapping[Node, Any], outputs: Sequence[Node]) -> Evaluation:
         schedule = self.schedule(outputs)
         values: dict[Node, Any] = {}
-        for node in schedule:
-            if node.op is None:
+        for node, forward, inputs, params in self._forward_plan(schedule):
+            if forward is not None:
+                values[node] = forward(*[values[i] for i in inputs], **params)
+            elif node.kind == "input":
                 values[node] = self._leaf_value(node, feed)
             else:
-                values[node] = node.op.forward(*[values[i] for i in node.inputs], **node.params)
+                values[node] = node.value
         return Evaluation(schedule, values)
 
     # -- first order -----------------------------------------------------------
@@ -164,6 +184,26 @@ class Graph:
                 and any(requires[i] and d for i, d in zip(node.inputs, node.op.differentiable))
             )
         return requires
+
+    def _backward_plan(self, schedule: tuple[Node, ...], wrt: Sequence[Node]) -> tuple:
+        """The op nodes a backward pass must visit, in reverse order, each as
+        (node, op, input nodes, needs, params); ``needs`` says which inputs'
+        cotangents are wanted. Nodes that need none are left out. Cached."""
+        key = (id(schedule), tuple([node.index for node in wrt]))
+        entry = self._backward_plans.get(key)
+        if entry is not None and entry[0] is schedule:
+            return entry[1]
+        requires = self._requires(schedule, wrt)
+        plan = []
+        for node in reversed(schedule):
+            if node.op is None:
+                continue
+            needs = tuple(requires[i] and d for i, d in zip(node.inputs, node.op.differentiable))
+            if any(needs):
+                plan.append((node, node.op, node.inputs, needs, node.params))
+        result = tuple(plan)
+        self._backward_plans[key] = (schedule, result)
+        return result
 
     def _default_wrt(self, schedule: Sequence[Node]) -> list[Node]:
         return [node for node in schedule if node.kind == "parameter"]
@@ -181,22 +221,24 @@ class Graph:
         pointwise derivatives."""
         schedule = evaluation.schedule
         wrt = self._default_wrt(schedule) if wrt is None else list(wrt)
-        requires = self._requires(schedule, wrt)
         values = evaluation.values
-        grads: dict[Node, Any] = {output: np.ones_like(values[output]) if seed is None else seed}
-        for node in reversed(schedule):
+        grads: dict[Node, Any] = {output: _unit_seed(values[output]) if seed is None else seed}
+        for node, op, input_nodes, needs, params in self._backward_plan(schedule, wrt):
             g = grads.get(node)
-            if g is None or node.op is None:
+            if g is None:
                 continue
-            needs = tuple(requires[i] and d for i, d in zip(node.inputs, node.op.differentiable))
-            if not any(needs):
-                continue
-            inputs = tuple(values[i] for i in node.inputs)
-            contributions = node.op.vjp(g, values[node], inputs, needs, **node.params)
-            for child, contribution in zip(node.inputs, contributions):
+            inputs = tuple([values[i] for i in input_nodes])
+            contributions = op.vjp(g, values[node], inputs, needs, **params)
+            for child, contribution in zip(input_nodes, contributions):
                 if contribution is not None:
-                    _accumulate(grads, child, contribution)
-        return {node: _as_gradient(grads.get(node), values[node]) for node in wrt}
+                    existing = grads.get(child)
+                    # never in place: a contribution may be a read-only broadcast view
+                    grads[child] = contribution if existing is None else existing + contribution
+        result: dict[Node, np.ndarray] = {}
+        for node in wrt:
+            gradient = grads.get(node)
+            result[node] = gradient if type(gradient) is np.ndarray else _as_gradient(gradient, values[node])
+        return result
 
     # -- exact second order ---------------------------------------------------
     def hessian_vector_product(
@@ -212,44 +254,43 @@ class Graph:
         schedule = self.schedule([output])
         values: dict[Node, Any] = {}
         tangents: dict[Node, Any] = {}
-        for node in schedule:
-            if node.op is None:
+        for node, forward, input_nodes, params in self._forward_plan(schedule):
+            if forward is None:
                 values[node] = self._leaf_value(node, feed)
                 tangent = direction.get(node)
                 tangents[node] = None if tangent is None else np.asarray(tangent)
             else:
-                inputs = tuple(values[i] for i in node.inputs)
-                values[node] = out = node.op.forward(*inputs, **node.params)
-                in_tangents = tuple(tangents[i] for i in node.inputs)
+                inputs = tuple([values[i] for i in input_nodes])
+                values[node] = out = forward(*inputs, **params)
+                in_tangents = tuple([tangents[i] for i in input_nodes])
                 tangents[node] = (
                     None if all(t is None for t in in_tangents)
-                    else node.op.jvp(in_tangents, out, inputs, **node.params)
+                    else node.op.jvp(in_tangents, out, inputs, **params)
                 )
         wrt = self._default_wrt(schedule) if wrt is None else list(wrt)
-        requires = self._requires(schedule, wrt)
-        grads: dict[Node, Any] = {output: np.ones_like(values[output]) if seed is None else seed}
+        grads: dict[Node, Any] = {output: _unit_seed(values[output]) if seed is None else seed}
         grad_tangents: dict[Node, Any] = {}
-        for node in reversed(schedule):
+        for node, op, input_nodes, needs, params in self._backward_plan(schedule, wrt):
             g = grads.get(node)
-            if g is None or node.op is None:
+            if g is None:
                 continue
-            needs = tuple(requires[i] and d for i, d in zip(node.inputs, node.op.differentiable))
-            if not any(needs):
-                continue
-            inputs = tuple(values[i] for i in node.inputs)
+            inputs = tuple([values[i] for i in input_nodes])
             out = values[node]
-            op, params = node.op, node.params
             first = op.vjp(g, out, inputs, needs, **params)
             g_dot = grad_tangents.get(node)
-            through_g_dot = op.vjp(g_dot, out, inputs, needs, **params) if g_dot is not None else (None,) * op.arity
-            in_tangents = tuple(tangents[i] for i in node.inputs)
+            through_g_dot = op.vjp(g_dot, out, inputs, needs, **params) if g_dot is not None else None
+            in_tangents = tuple([tangents[i] for i in input_nodes])
             through_x_dot = op.vjp_tangent(g, out, tangents[node], inputs, in_tangents, needs, **params)
-            for child, c1, c2, c3 in zip(node.inputs, first, through_g_dot, through_x_dot):
+            for k, child in enumerate(input_nodes):
+                c1 = first[k]
                 if c1 is not None:
                     _accumulate(grads, child, c1)
-                for c in (c2, c3):
-                    if c is not None:
-                        _accumulate(grad_tangents, child, c)
+                c2 = None if through_g_dot is None else through_g_dot[k]
+                c3 = through_x_dot[k]
+                if c2 is not None:
+                    _accumulate(grad_tangents, child, c2 if c3 is None else c2 + c3)
+                elif c3 is not None:
+                    _accumulate(grad_tangents, child, c3)
         return SecondOrder(
             value=values[output],
             gradients={n: _as_gradient(grads.get(n), values[n]) for n in wrt},
@@ -264,22 +305,25 @@ class Graph:
         Not a derivative (see PROBLEMS.md); kept to demonstrate why."""
         schedule = evaluation.schedule
         wrt = [n for n in schedule if n.kind in ("input", "parameter")] if wrt is None else list(wrt)
-        requires = self._requires(schedule, wrt)
         values = evaluation.values
-        d2: dict[Node, Any] = {output: np.ones_like(values[output])}
-        for node in reversed(schedule):
+        d2: dict[Node, Any] = {output: _unit_seed(values[output])}
+        for node, op, input_nodes, needs, params in self._backward_plan(schedule, wrt):
             incoming = d2.get(node)
-            if incoming is None or node.op is None:
+            if incoming is None:
                 continue
-            needs = tuple(requires[i] and d for i, d in zip(node.inputs, node.op.differentiable))
-            if not any(needs):
-                continue
-            inputs = tuple(values[i] for i in node.inputs)
-            contributions = node.op.naive_vjp(incoming, values[node], inputs, needs, **node.params)
-            for child, contribution in zip(node.inputs, contributions):
+            inputs = tuple([values[i] for i in input_nodes])
+            contributions = op.naive_vjp(incoming, values[node], inputs, needs, **params)
+            for child, contribution in zip(input_nodes, contributions):
                 if contribution is not None:
                     _accumulate(d2, child, contribution)
         return {node: _as_gradient(d2.get(node), values[node]) for node in wrt}
+
+
+def _unit_seed(value: Any) -> np.ndarray:
+    """Ones shaped and typed like ``value`` (a fresh array: it may become a gradient)."""
+    if isinstance(value, np.generic):  # a numpy scalar, e.g. the batch-averaged loss
+        return np.array(1, dtype=value.dtype)
+    return np.ones_like(value)
 
 
 def _accumulate(table: dict[Node, Any], node: Node, contribution: Any) -> None:

@@ -1,0 +1,1 @@
+"""symderiv's benchmarks (not part of the test suite): ``python -m benchmarks``."""
