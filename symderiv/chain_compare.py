@@ -131,6 +131,20 @@ def check_domain(derivation: "ChainDerivation", xs: np.ndarray, what: str = "--a
             raise InputError(f"{what}: {label} is not finite at x = {point:g} (outside its domain?)")
 
 
+def _require_finite_graph_values(xs: np.ndarray, *runs) -> None:
+    """SymPy may simplify ℓ (y/z with y = z = x becomes 1) while the graph computes
+    it as written (0/0 at x = 0): such a point is outside the domain of ℓ as given."""
+    for run in runs:
+        value, first, second, _ = run
+        bad = ~(np.isfinite(value) & np.isfinite(first) & np.isfinite(second))
+        if bad.any():
+            point = xs[np.flatnonzero(bad)[0]]
+            raise InputError(
+                f"--at: the loss as written is undefined at x = {point:g} "
+                "(its graph computes a non-finite value there, e.g. 0/0)"
+            )
+
+
 def compare_chain(derivation: "ChainDerivation", xs: np.ndarray) -> ChainComparison:
     """Run every witness at the points ``xs`` (concrete g, h, f only)."""
     import sympy as sp
@@ -161,8 +175,11 @@ def compare_chain(derivation: "ChainDerivation", xs: np.ndarray) -> ChainCompari
     naive_scale = magnitude(derivation.naive_terms)
 
     (coarse, cx, closs), (fine, fx, floss) = _engine_graphs(derivation)
-    _, first_engine, second_exact, naive_engine = _run_engine(coarse, cx, closs, xs)
-    _, first_fine, second_fine, naive_fine = _run_engine(fine, fx, floss, xs)
+    coarse_run = _run_engine(coarse, cx, closs, xs)
+    fine_run = _run_engine(fine, fx, floss, xs)
+    _require_finite_graph_values(xs, coarse_run, fine_run)
+    _, first_engine, second_exact, naive_engine = coarse_run
+    _, first_fine, second_fine, naive_fine = fine_run
 
     ell = lambdify_vectorised(derivation.ell, [x])
     third = values(sp.diff(derivation.ell, x, 3))
@@ -184,8 +201,8 @@ def compare_chain(derivation: "ChainDerivation", xs: np.ndarray) -> ChainCompari
         agree(second_fine, second_sympy, second_scale, exact=second_exact_expr),
     )
     naive_rule = agree(naive_engine, naive_formula, naive_scale, exact=(derivation.naive, [x], points))
-    first_fd = _within(fd1.value, first_sympy, fd1.error_bound)
-    second_fd = _within(fd2.value, second_sympy, fd2.error_bound)
+    first_fd = _within(fd1, first_sympy)
+    second_fd = _within(fd2, second_sympy)
 
     both_scale = second_scale + naive_scale
     differs = ~(np.abs(naive_formula - second_sympy) <= _tol(both_scale))
@@ -224,15 +241,18 @@ def _worst(a: Agreement, b: Agreement) -> Agreement:
     return a if a.max_scaled_error >= b.max_scaled_error else b
 
 
-def _within(estimate: np.ndarray, exact: np.ndarray, bound: np.ndarray) -> Agreement:
-    error = np.abs(estimate - exact)
-    finite = np.isfinite(error)
-    scaled = np.where(finite, error / np.maximum(bound, np.finfo(float).tiny), np.inf)
+def _within(fd, exact: np.ndarray) -> Agreement:
+    """Finite differences against the exact values, at the points where they are
+    conclusive (see numeric.central_difference); the others are counted."""
+    error = np.abs(fd.value - exact)
+    used = fd.conclusive
+    scaled = error[used] / np.maximum(fd.error_bound[used], np.finfo(float).tiny)
     return Agreement(
-        max_error=float(np.max(error)) if finite.all() else float("inf"),
-        max_scaled_error=float(np.max(scaled)),
-        points=error.size,
+        max_error=float(np.max(error[used])) if used.any() else 0.0,
+        max_scaled_error=float(np.max(scaled)) if used.any() else 0.0,
+        points=int(used.sum()),
         settled_in_high_precision=0,
+        inconclusive=int((~used).sum()),
     )
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import re
 import signal
 import sys
 from contextlib import contextmanager
@@ -63,27 +62,30 @@ def _command_module(module_name: str):
     return importlib.import_module(f"symderiv.commands.{module_name}")
 
 
-_NEGATIVE_VALUE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
-
-
 def _join_negative_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
-    """Rewrite ``--at -1000,2,3`` as ``--at=-1000,2,3``.
+    """Rewrite ``--at -1000,2,3`` as ``--at=-1000,2,3`` and ``--loss -log(y)*z``
+    as ``--loss=-log(y)*z``.
 
     argparse only accepts a value that starts with '-' when it looks like a
-    single number, so a list such as ``-1000,2,3`` would be taken for an
-    option. Options that take a value are read off the parser itself.
+    single number, so a list such as ``-1000,2,3`` or an expression such as
+    ``-log(y)*z`` would be taken for an option. A token right after an option
+    that takes a value is that option's value unless it is itself one of the
+    parser's option names. Options that take a value are read off the parser.
     """
     takes_value: set[str] = set()
+    option_names: set[str] = set()
     subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     for action_group in [parser] + [p for s in subparsers for p in s.choices.values()]:
         for action in action_group._actions:
-            if action.option_strings and action.nargs != 0:
+            option_names.update(action.option_strings)
+            if action.option_strings and action.nargs in (None, 1):
                 takes_value.update(action.option_strings)
     joined: list[str] = []
     i = 0
     while i < len(argv):
         token = argv[i]
-        if token in takes_value and i + 1 < len(argv) and _NEGATIVE_VALUE.match(argv[i + 1]):
+        value = argv[i + 1] if i + 1 < len(argv) else ""
+        if token in takes_value and value.startswith("-") and value.split("=")[0] not in option_names:
             joined.append(f"{token}={argv[i + 1]}")
             i += 2
             continue

@@ -142,6 +142,7 @@ class Agreement:
     max_scaled_error: float  # max |computed − reference| / tolerance (≤ 1 means agreement)
     points: int
     settled_in_high_precision: int  # points whose reference was recomputed with mpmath
+    inconclusive: int = 0  # points where the witness could not decide (finite differences)
 
     @property
     def ok(self) -> bool:
@@ -188,10 +189,17 @@ def agree(
 
 @dataclass(frozen=True)
 class FiniteDifference:
-    """Central differences and their error bound at each point."""
+    """Central differences, their error bound, and where they are a useful witness."""
 
     value: np.ndarray
     error_bound: np.ndarray
+    step: np.ndarray
+    conclusive: np.ndarray  # finite, and the bound is small next to the quantity
+
+
+#: a finite-difference estimate whose error bound exceeds this fraction of the
+#: quantity's scale says nothing useful and is reported as inconclusive
+FD_CONCLUSIVE_FRACTION = 1e-3
 
 
 def central_difference(
@@ -204,27 +212,43 @@ def central_difference(
 ) -> FiniteDifference:
     """First (order 1) or second (order 2) derivative by central differences.
 
-    Steps are the classical optimum, h = eps^(1/3)·s (order 1) and
-    h = eps^(1/4)·s (order 2) with s = max(1, |x|). The error bound is
-    truncation plus rounding, h²/6·|f'''| + eps·|f|/h for order 1 and
-    h²/12·|f''''| + 4·eps·|f|/h² for order 2, with f''' or f'''' (``next_derivative``)
-    from SymPy and |f| (``value_scale``) from the function; times a safety factor 10."""
+    The error bound is truncation plus rounding: h²/6·|f⁽³⁾| + eps·M/h for
+    order 1 and h²/12·|f⁽⁴⁾| + 4·eps·M/h² for order 2, with the next derivative
+    (``next_derivative``) from SymPy and M (``value_scale``) the rounding scale
+    of f. The step minimises that bound, h = (3·eps·M/|f⁽³⁾|)^(1/3) or
+    (48·eps·M/|f⁽⁴⁾|)^(1/4), capped at the classical eps^(1/3)·max(1, |x|)
+    (eps^(1/4)·max(1, |x|) for order 2): near a singularity (log x at
+    x = 1e-5) the step shrinks with the distance to it instead of jumping
+    across. The bound is reported times a safety factor 10; where it exceeds
+    ``FD_CONCLUSIVE_FRACTION`` of the quantity's scale, or f is not finite at
+    x ± h, the estimate is marked inconclusive instead of agreeing by default."""
     eps = machine_epsilon(np.float64)
     x = np.asarray(x, dtype=np.float64)
     s = np.maximum(1.0, np.abs(x))
-    if order == 1:
-        h = eps ** (1 / 3) * s
+    scale = np.maximum(np.abs(value_scale), np.finfo(np.float64).tiny)
+    higher = np.abs(next_derivative)
+    with np.errstate(all="ignore"):
+        if order == 1:
+            classical = eps ** (1 / 3) * s
+            h = np.where(higher > 0, np.cbrt(3 * eps * scale / higher), classical)
+        elif order == 2:
+            classical = eps ** (1 / 4) * s
+            h = np.where(higher > 0, (48 * eps * scale / higher) ** 0.25, classical)
+        else:
+            raise ValueError("order must be 1 or 2")
+        h = np.minimum(np.where(np.isfinite(h) & (h > 0), h, classical), classical)
         h = (x + h) - x  # make the step exactly representable
-        value = (function(x + h) - function(x - h)) / (2 * h)
-        bound = h * h / 6 * np.abs(next_derivative) + eps * np.abs(value_scale) / h
-    elif order == 2:
-        h = eps ** (1 / 4) * s
-        h = (x + h) - x
-        value = (function(x + h) - 2 * function(x) + function(x - h)) / (h * h)
-        bound = h * h / 12 * np.abs(next_derivative) + 4 * eps * np.abs(value_scale) / (h * h)
-    else:
-        raise ValueError("order must be 1 or 2")
-    return FiniteDifference(value, 10 * bound + 10 * eps * np.abs(value))
+        up, down = function(x + h), function(x - h)
+        if order == 1:
+            value = (up - down) / (2 * h)
+            bound = h * h / 6 * higher + eps * scale / h
+        else:
+            value = (up - 2 * function(x) + down) / (h * h)
+            bound = h * h / 12 * higher + 4 * eps * scale / (h * h)
+        bound = 10 * bound + 10 * eps * np.abs(value)
+        quantity_scale = np.abs(value) + scale / s**order
+        conclusive = np.isfinite(value) & np.isfinite(bound) & (bound <= FD_CONCLUSIVE_FRACTION * quantity_scale)
+    return FiniteDifference(value, bound, h, conclusive)
 
 
 def rounding_scale(expr: "sympy.Expr", args: Sequence["sympy.Symbol"], values: Sequence[np.ndarray]) -> np.ndarray:

@@ -116,7 +116,10 @@ def _check_chain(proof: Proof, points: int, seed: int, label) -> list[StepResult
             # the exact argument is only worth running when no counterexample was found
             exact_equal = context.exactly_equal(previous_index, position) if numeric_ok or evaluated == 0 else False
             counterexample = None
-            if numeric_ok:
+            witness = None if exact_equal else context.exact_witness(previous_index, position)
+            if witness is not None:  # differs, though too little for float64 to see
+                verdict, counterexample = "false", witness
+            elif numeric_ok:
                 verdict = "proved" if exact_equal else "holds"
             elif evaluated == 0:
                 verdict = "proved" if exact_equal else "false"  # no point in the domain to test
@@ -126,9 +129,12 @@ def _check_chain(proof: Proof, points: int, seed: int, label) -> list[StepResult
             results.append(StepResult(position + 1, step.why, "=", verdict, exact_equal, max(worst_error, 0.0), counterexample))
         else:
             exact_equal = context.exactly_equal(previous_index, position)
-            differs = best_difference > 1e3 * TOLERANCE
+            witness = None if exact_equal else context.exact_witness(previous_index, position)
+            if witness is not None:
+                diff_trial = None
+            differs = witness is not None or best_difference > 1e3 * TOLERANCE
             verdict = "proved" if differs and not exact_equal else "false"
-            counterexample = (
+            counterexample = witness or (
                 context.counterexample(previous_index, position, diff_trial, diff_point, label) if differs else None
             )
             results.append(
@@ -233,6 +239,49 @@ class _Context:
                 b = np.full((1, self.points), np.nan + 0j)
             pairs.append((a, b))
         return pairs
+
+    def exact_witness(self, first: int, second: int) -> Counterexample | None:
+        """A point where two steps provably differ, found in exact arithmetic.
+
+        When the normal-form difference is a nonzero polynomial in plain
+        symbols (no abstract functions, derivatives, sums or indexed objects),
+        the claim is false however small the difference (x vs x + 10⁻⁴⁰·x,
+        invisible in float64). A nonzero polynomial of degree d is nonzero
+        somewhere on the grid {1..d+1}ⁿ, so the search is exact and finite."""
+        import itertools
+
+        sp = self._sp
+        try:
+            a, b = self.normal(first), self.normal(second)
+        except Exception:
+            return None
+        from symderiv import proof_normal_forms as nf
+
+        for left, right in zip(nf._entries(a), nf._entries(b)):
+            difference = sp.expand(left - right)
+            if difference == 0:
+                continue
+            if difference.has(sp.Derivative, sp.Sum, sp.Indexed, sp.Subs) or any(
+                isinstance(f, sp.core.function.AppliedUndef) for f in difference.atoms(sp.Function)
+            ):
+                return None
+            symbols = sorted(difference.free_symbols, key=str)
+            if not symbols or not difference.is_polynomial(*symbols) or len(symbols) > 4:
+                return None
+            degree = sp.Poly(difference, *symbols).total_degree()
+            if degree > 12:
+                return None
+            for values in itertools.product(range(1, degree + 2), repeat=len(symbols)):
+                point = dict(zip(symbols, map(sp.Integer, values)))
+                if difference.xreplace(point) != 0:
+                    return Counterexample(
+                        assignment=tuple((str(s), float(v)) for s, v in point.items()),
+                        functions=(),
+                        previous_value=float(sp.N(left.xreplace(point), 30)),
+                        step_value=float(sp.N(right.xreplace(point), 30)),
+                        exact_difference=str(difference.xreplace(point)),
+                    )
+        return None
 
     def counterexample(self, first: int, second: int, trial_index: int, point: int, label) -> Counterexample:
         import numpy as np

@@ -79,6 +79,8 @@ def load_proof_file(path_text: str) -> Proof:
         raise InputError(f"proof file {path_text}, line {exc.lineno}: syntax error: {exc.msg}") from None
     except InputError as exc:
         raise InputError(f"proof file {path_text}: {exc}") from None
+    except SystemExit as exc:  # a proof file must define a proof, not end the program
+        raise InputError(f"proof file {path_text}: called exit({exc.code!r}) while loading") from None
     except Exception as exc:  # the user's module failed while defining its proof
         line = _user_line(exc, path)
         where = f", line {line}" if line else ""

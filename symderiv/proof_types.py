@@ -92,12 +92,16 @@ class Counterexample:
     previous_value: float
     step_value: float
     functions_latex: tuple[tuple[str, str], ...] = ()
+    exact_difference: str = ""  # previous − this, in exact arithmetic, when float64 cannot show it
 
     def describe(self) -> str:
         parts = [f"{name} = {value:.6g}" for name, value in self.assignment]
         parts += [f"{name} = {body}" for name, body in self.functions]
         where = ", ".join(parts) if parts else "(no variables)"
-        return f"at {where}: previous step = {self.previous_value:.12g}, this step = {self.step_value:.12g}"
+        text = f"at {where}: previous step = {self.previous_value:.12g}, this step = {self.step_value:.12g}"
+        if self.exact_difference:
+            text += f" (exactly, previous − this = {self.exact_difference})"
+        return text
 
 
 @dataclass(frozen=True)

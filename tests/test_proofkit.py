@@ -195,3 +195,25 @@ def test_unknown_names_and_missing_files_are_input_errors(tmp_path):
     text_file.write_text("hello")
     with pytest.raises(InputError, match="ending in .py"):
         load_proofs([str(text_file)])
+
+
+def test_a_difference_too_small_for_float64_is_still_false(tmp_path):
+    """x and x + 10^-40·x agree in float64 at every point, but their exact
+    difference is a nonzero polynomial: '=' is false and '!=' is proved."""
+    import sympy as sp
+
+    from symderiv.proofkit import Proof, Step, check_proof
+
+    x = sp.Symbol("x")
+    tiny = x + sp.Rational(1, 10**40) * x
+    equal = Proof(name="tiny", title="tiny", claim="x = x + 1e-40 x", steps=(Step(x, "start"), Step(tiny, "tiny")))
+    result = check_proof(equal, points=50)
+    assert not result.ok
+    step = result.steps[-1]
+    assert step.verdict == "false"
+    assert "1/10000000000000000000000000000000000000000" in step.counterexample.describe()
+    different = Proof(
+        name="tiny-ne", title="tiny", claim="x != x + 1e-40 x",
+        steps=(Step(x, "start"), Step(tiny, "tiny", relation="!=")),
+    )
+    assert check_proof(different, points=50).steps[-1].verdict == "proved"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from typing import Any
 
@@ -13,15 +14,18 @@ MAX_LIST_LENGTH = 64
 MAX_ABS_VALUE = 1e300
 
 
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|infinity|nan)", re.IGNORECASE)
+
+
 def parse_number(text: str, what: str) -> float:
-    """A finite float; ``float()`` parses literals only (it never evaluates code)."""
+    """A finite decimal number such as ``-1000``, ``2.5`` or ``1e-3``
+    (``float()`` alone would also take ``1_000``)."""
     stripped = text.strip()
     if len(stripped) > 64:
         raise InputError(f"{what}: number too long")
-    try:
-        value = float(stripped)
-    except ValueError:
-        raise InputError(f"{what}: {stripped!r} is not a number") from None
+    if not _NUMBER.fullmatch(stripped):
+        raise InputError(f"{what}: {stripped!r} is not a number")
+    value = float(stripped)
     if not math.isfinite(value):
         raise InputError(f"{what}: {stripped!r} is not a finite number")
     if abs(value) > MAX_ABS_VALUE:
@@ -43,7 +47,7 @@ def parse_number_list(text: str, what: str) -> list[float]:
 
 
 def _clean(value: Any) -> Any:
-    """JSON-safe: numpy scalars to Python, -0.0 to 0.0, non-finite floats to strings."""
+    """JSON-safe: numpy scalars to Python, -0.0 to 0.0, non-finite floats to null."""
     if isinstance(value, dict):
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -54,7 +58,7 @@ def _clean(value: Any) -> Any:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            return str(value)
+            return None
         return value + 0.0
     return value
 

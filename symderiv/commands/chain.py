@@ -112,6 +112,10 @@ def _payload(derivation, comparison) -> dict:
                     "engine_naive_fine_grained": c.second_engine_naive_fine[0],
                     "naive_formula": c.naive_formula[0],
                 },
+                "finite_difference_conclusive": {
+                    "first": c.first_fd.inconclusive == 0,
+                    "second": c.second_fd.inconclusive == 0,
+                },
                 "first_order_matches": c.first_order_matches,
                 "second_order_matches": c.second_order_matches,
                 "naive_rule_matches_formula": c.naive_rule.ok,
@@ -180,13 +184,19 @@ def _report(derivation, comparison) -> str:
             lines.append(f"  {name:<31} {_cell(a):>22} {_cell(b):>22} {_cell(d):>22}")
         lines += [
             "",
-            f"  first order: engine = SymPy = finite differences: {_yes(c.first_order_matches)}",
-            f"  exact second order: engine = SymPy = finite differences: {_yes(c.second_order_matches)}",
+            f"  first order: engine = SymPy = finite differences: {_yes(c.first_order_matches)}"
+            + _inconclusive(c.first_fd),
+            f"  exact second order: engine = SymPy = finite differences: {_yes(c.second_order_matches)}"
+            + _inconclusive(c.second_fd),
             f"  naive rule = f_yy·g'' + f_zz·h'': {_yes(c.naive_rule.ok)}",
             f"  naive rule = exact second derivative: {_yes(c.naive_second_order_matches)} (expected: no)",
             f"  naive value depends on how ℓ is cut into nodes: {_yes(c.naive_cut_differs_at > 0)}",
         ]
     return "\n".join(lines)
+
+
+def _inconclusive(agreement) -> str:
+    return " (finite differences inconclusive here: error bound too large)" if agreement.inconclusive else ""
 
 
 def _unless_same(name: str, value: str) -> str:
