@@ -161,7 +161,7 @@ def _validate_domain(domain: Any, dtype: np.dtype) -> tuple[float, float]:
         raise InputError(f"domain must be a pair (low, high), got {domain!r}") from None
     if not (math.isfinite(low) and math.isfinite(high)) or not low < high:
         raise InputError(f"domain must be finite with low < high, got ({low:g}, {high:g})")
-    if max(abs(low), abs(high)) >= float(np.finfo(dtype).max):
+    if max(abs(low), abs(high)) >= float(np.finfo(dtype).max) or not math.isfinite(high - low):
         raise InputError(f"domain ({low:g}, {high:g}) exceeds the range of {dtype}")
     return low, high
 
@@ -213,7 +213,7 @@ def _call_backward(
     args = {"x": x.copy(), "y": y.copy(), "gy": gy.copy()}
     try:
         result = backward(args["x"], args["y"], args["gy"])
-    except Exception as exc:  # noqa: BLE001 - any exception is a verdict, not a crash
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any exception (even exit) is a verdict, not a crash
         message = str(exc).splitlines()[0] if str(exc) else ""
         raise _RuleFailure(f"backward raised {type(exc).__name__}: {message}".rstrip(": ")) from None
     for name, original in (("x", x), ("y", y), ("gy", gy)):

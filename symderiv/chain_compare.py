@@ -276,3 +276,24 @@ def compare_chain_at(g: "sympy.Expr", h: "sympy.Expr", loss: "sympy.Expr", x: fl
         naive_second_order_matches=comparison.naive_second_order_matches,
         naive_depends_on_graph_cut=comparison.naive_cut_differs_at > 0,
     )
+
+
+WITNESS_DOMAIN = (-1.5, 1.5)
+
+
+def random_witness(derivation: "ChainDerivation", count: int = 64, seed: int = 0) -> ChainComparison | None:
+    """The numeric comparison at ``count`` random points of ``WITNESS_DOMAIN``
+    where ℓ and its derivatives are finite; None if there are no such points.
+    Used when exact algebra could not settle a concrete case."""
+    x = derivation.x
+    xs = np.random.default_rng(seed).uniform(*WITNESS_DOMAIN, size=4 * count)
+    finite = np.ones_like(xs, dtype=bool)
+    for expr in (derivation.ell, derivation.first, derivation.second_canonical):
+        finite &= np.isfinite(lambdify_vectorised(expr, [x])(xs))
+    xs = xs[finite][:count]
+    if xs.size == 0:
+        return None
+    try:
+        return compare_chain(derivation, xs)
+    except InputError:  # undefined as written at some point (0/0): no witness
+        return None

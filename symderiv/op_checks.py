@@ -33,6 +33,7 @@ class OpCheck:
     hvp_error: float
     naive_error: float
     max_abs_error: float
+    entries: int  # scalar input entries checked (one sample minibatch)
 
     @property
     def ok(self) -> bool:
@@ -149,4 +150,5 @@ def check_op(op: Op, rng: np.random.Generator) -> OpCheck:
         hvp_error=checks[3].max_scaled_error,
         naive_error=checks[4].max_scaled_error,
         max_abs_error=max(c.max_error for c in checks),
+        entries=len(symbols),
     )

@@ -228,3 +228,17 @@ def test_property_softmax_rule_passes_and_any_scaled_copy_fails(n, seed, scale):
         return softmax_backward(x, y, gy) * (1 + scale)
 
     assert not check_backward(softmax_forward, scaled, n, seed=seed).ok
+
+
+def test_a_rule_that_exits_is_a_failed_check_and_a_huge_domain_is_bad_input():
+    import sys as _sys
+
+    from symderiv.errors import InputError
+
+    def exits(x, y, gy):
+        _sys.exit(3)
+
+    result = check_backward(softmax_forward, exits, 3)
+    assert not result.ok and "SystemExit" in result.reason
+    with pytest.raises(InputError):
+        check_backward(softmax_forward, softmax_backward, 3, domain=(-1e308, 1e308))

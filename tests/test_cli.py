@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from symderiv.cli import main
@@ -130,3 +131,38 @@ def test_console_script_entry_point():
     assert json.loads(result.stdout)["identity_holds"] is True
     bad = subprocess.run([script, "chain", "--g", "import os"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_chain_too_large_for_exact_algebra_is_checked_numerically(capsys):
+    code = main(["chain", "--g", "(x+1)**20*(x+2)**20", "--h", "x", "--loss", "y*z", "--json"])
+    payload = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert payload["symbolic"]["first_verdict"].startswith("skipped")
+    assert payload["numeric_witness"]["points"] == 64
+    assert payload["numeric_witness"]["first_order_matches"] is True
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["chain", "--g", "x", "--h", "x", "--loss", "y/z", "--at", "0"], "undefined at x = 0"),
+        (["chain", "--g", "x", "--h", "x", "--loss", "y", "--at", "1_000"], "is not a number"),
+    ],
+)
+def test_points_where_the_graph_is_undefined_or_malformed_numbers(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_expression_values_may_start_with_a_minus(capsys):
+    assert main(["chain", "--g", "x", "--h", "x", "--loss", "-log(y)*z", "--at", "2", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    # ℓ = -log(x)·x: dℓ/dx = -log(x) - 1
+    assert payload["first"]["sympy"] == pytest.approx(-np.log(2.0) - 1.0, rel=1e-15)
+
+
+def test_finite_differences_near_a_singularity_use_a_small_step(capsys):
+    assert main(["chain", "--g", "log(x)", "--h", "x", "--loss", "y+z", "--at", "1e-5", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["first"]["finite_difference"] == pytest.approx(1e5 + 1, rel=1e-6)
+    assert payload["second"]["finite_difference"] == pytest.approx(-1e10, rel=1e-5)

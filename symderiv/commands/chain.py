@@ -51,16 +51,30 @@ def run(args: argparse.Namespace) -> int:
         from symderiv.chain_compare import compare_chain
 
         comparison = compare_chain(derivation, np.array([x_value]))
-    from symderiv.chain import NOT_PROVED
+    from symderiv.chain import PROVED
 
-    # "skipped" (too large for exact algebra) is not a failure; the numbers decide
-    ok = NOT_PROVED not in (derivation.first_verdict, derivation.second_verdict)
-    if comparison is not None:
-        ok = ok and comparison.first_order_matches and comparison.second_order_matches and comparison.naive_rule.ok
+    proved = derivation.first_verdict == PROVED and derivation.second_verdict == PROVED
+    witness = None
+    if not proved and derivation.is_concrete and comparison is None:
+        # exact algebra could not settle it (or was too large to try): numbers decide
+        from symderiv.chain_compare import random_witness
+
+        witness = random_witness(derivation)
+    ok = proved or derivation.is_concrete
+    for numbers in (comparison, witness):
+        if numbers is not None:
+            ok = ok and numbers.first_order_matches and numbers.second_order_matches and numbers.naive_rule.ok
+    if not proved and derivation.is_concrete and comparison is None and witness is None:
+        ok = False  # neither a proof nor a single point where the numbers could be compared
     if args.json:
-        print_json(_payload(derivation, comparison))
+        payload = _payload(derivation, comparison)
+        if witness is not None:
+            payload["numeric_witness"] = _witness_summary(witness)
+        print_json(payload)
     else:
         print(_report(derivation, comparison))
+        if witness is not None:
+            print(_witness_text(witness))
     return EXIT_OK if ok else EXIT_CHECK_FAILED
 
 
@@ -193,6 +207,30 @@ def _report(derivation, comparison) -> str:
             f"  naive value depends on how ℓ is cut into nodes: {_yes(c.naive_cut_differs_at > 0)}",
         ]
     return "\n".join(lines)
+
+
+def _witness_summary(witness) -> dict:
+    return {
+        "points": int(witness.x.size),
+        "first_order_matches": witness.first_order_matches,
+        "second_order_matches": witness.second_order_matches,
+        "max_error_first": witness.first.max_error,
+        "max_error_second": witness.second.max_error,
+    }
+
+
+def _witness_text(witness) -> str:
+    from symderiv.chain_compare import WITNESS_DOMAIN
+
+    low, high = WITNESS_DOMAIN
+    return (
+        f"\nNot settled by exact algebra, so checked numerically at {witness.x.size} random points in "
+        f"[{low:g}, {high:g}]:\n"
+        f"  dℓ/dx: engine = SymPy = finite differences: {_yes(witness.first_order_matches)}"
+        f" (worst error {witness.first.max_scaled_error:.2g} × its tolerance)\n"
+        f"  d²ℓ/dx²: engine = SymPy = finite differences: {_yes(witness.second_order_matches)}"
+        f" (worst error {witness.second.max_scaled_error:.2g} × its tolerance)"
+    )
 
 
 def _inconclusive(agreement) -> str:
