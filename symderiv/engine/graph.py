@@ -22,7 +22,8 @@ Topological order is computed iteratively (no recursion limit) and cached.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from operator import attrgetter
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -222,18 +223,8 @@ class Graph:
         schedule = evaluation.schedule
         wrt = self._default_wrt(schedule) if wrt is None else list(wrt)
         values = evaluation.values
-        grads: dict[Node, Any] = {output: _unit_seed(values[output]) if seed is None else seed}
-        for node, op, input_nodes, needs, params in self._backward_plan(schedule, wrt):
-            g = grads.get(node)
-            if g is None:
-                continue
-            inputs = tuple([values[i] for i in input_nodes])
-            contributions = op.vjp(g, values[node], inputs, needs, **params)
-            for child, contribution in zip(input_nodes, contributions):
-                if contribution is not None:
-                    existing = grads.get(child)
-                    # never in place: a contribution may be a read-only broadcast view
-                    grads[child] = contribution if existing is None else existing + contribution
+        first_seed = _unit_seed(values[output]) if seed is None else seed
+        grads = self._reverse_sweep(evaluation, output, wrt, first_seed, _FIRST_ORDER_RULE)
         result: dict[Node, np.ndarray] = {}
         for node in wrt:
             gradient = grads.get(node)
@@ -306,17 +297,31 @@ class Graph:
         schedule = evaluation.schedule
         wrt = [n for n in schedule if n.kind in ("input", "parameter")] if wrt is None else list(wrt)
         values = evaluation.values
-        d2: dict[Node, Any] = {output: _unit_seed(values[output])}
-        for node, op, input_nodes, needs, params in self._backward_plan(schedule, wrt):
-            incoming = d2.get(node)
+        d2 = self._reverse_sweep(evaluation, output, wrt, _unit_seed(values[output]), _NAIVE_RULE)
+        return {node: _as_gradient(d2.get(node), values[node]) for node in wrt}
+
+    def _reverse_sweep(
+        self, evaluation: Evaluation, output: Node, wrt: Sequence[Node], seed: Any, rule: Callable[[Op], Callable]
+    ) -> dict[Node, Any]:
+        """One pass in reverse topological order: each op node hands its incoming
+        quantity to its inputs through ``rule(op)`` (the VJP, or the naive rule),
+        and every node sums what its children hand it."""
+        values = evaluation.values
+        table: dict[Node, Any] = {output: seed}
+        for node, op, input_nodes, needs, params in self._backward_plan(evaluation.schedule, wrt):
+            incoming = table.get(node)
             if incoming is None:
                 continue
             inputs = tuple([values[i] for i in input_nodes])
-            contributions = op.naive_vjp(incoming, values[node], inputs, needs, **params)
+            contributions = rule(op)(incoming, values[node], inputs, needs, **params)
             for child, contribution in zip(input_nodes, contributions):
                 if contribution is not None:
-                    _accumulate(d2, child, contribution)
-        return {node: _as_gradient(d2.get(node), values[node]) for node in wrt}
+                    _accumulate(table, child, contribution)
+        return table
+
+
+_FIRST_ORDER_RULE = attrgetter("vjp")
+_NAIVE_RULE = attrgetter("naive_vjp")
 
 
 def _unit_seed(value: Any) -> np.ndarray:
