@@ -42,7 +42,9 @@ class _OneLineErrorParser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``selected``'s command module is imported (None: all), so
+    ``symderiv --help`` imports no command module at all."""
     parser = _OneLineErrorParser(
         prog="symderiv",
         description="Verify backpropagation derivations exactly (SymPy) and numerically (numpy engine).",
@@ -54,8 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
-        _command_module(module_name).add_arguments(command_parser)
+        if selected is None or name == selected:
+            _command_module(module_name).add_arguments(command_parser)
     return parser
+
+
+def _selected_command(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line (the first non-option token)."""
+    for token in argv:
+        if not token.startswith("-"):
+            return token if token in COMMANDS else None
+    return None
 
 
 def _command_module(module_name: str):
@@ -118,8 +129,9 @@ def _time_limit(seconds: int | None) -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     args_list = list(sys.argv[1:] if argv is None else argv)
+    selected = _selected_command(args_list)
+    parser = build_parser(selected if selected is not None else "")
     args = parser.parse_args(_join_negative_values(parser, args_list))
     if not args.command:
         parser.print_help()
