@@ -41,15 +41,18 @@ def test_random_instantiations_accept_the_true_second_derivative_and_reject_the_
             assert outcome.samples == numeric.SAMPLES_PER_CONFIGURATION
 
 
-def test_generic_templates_are_polynomials_plus_sine_with_free_coefficients():
+def test_generic_templates_are_polynomials_plus_sine_plus_exponential_with_free_coefficients():
     templates, coefficients = numeric.generic_templates({g: 1, f: 2})
     t = sp.Symbol("t")
     unary = templates[g](t)
-    assert unary.has(sp.sin) and sp.degree(unary.subs(sp.sin(t), 0), t) == 3
+    assert unary.has(sp.sin) and unary.has(sp.exp)
+    polynomial = unary.replace(lambda e: isinstance(e, (sp.sin, sp.exp)), lambda e: sp.Integer(0))
+    assert sp.degree(polynomial, t) == numeric.TEMPLATE_DEGREES[1] == 6
     binary = templates[f](t, x)
-    # 10 monomials of total degree <= 3 in two variables, plus the sine term
-    assert len(sp.Add.make_args(binary)) == 11
-    assert len(coefficients) == (4 + 1) + (10 + 1)
+    # 15 monomials of total degree <= 4 in two variables, plus the sine and exponential terms
+    assert len(sp.Add.make_args(binary)) == 17
+    # coefficients: 7 + sin + exp + 1 rate for g; 15 + sin + exp + 2 rates for f
+    assert len(coefficients) == (7 + 3) + (15 + 4)
 
 
 def test_configurations_respect_index_conditions_and_sizes():
@@ -63,7 +66,7 @@ def test_configurations_respect_index_conditions_and_sizes():
     for configuration in found:
         values = configuration.mapping()
         assert values[i] != values[j] and 1 <= values[i] <= values[n] and 1 <= values[j] <= values[n]
-    assert {c.mapping()[n] for c in found} == {2, 3, 4}  # n = 1 admits no i != j
+    assert {c.mapping()[n] for c in found} == set(numeric.SIZES) - {1} == {2, 3, 4, 7, 12}  # n = 1 admits no i != j
 
 
 def test_delta_sums_resolve_under_the_range_assumption():

@@ -54,24 +54,43 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read(path: str) -> str:
+    """The file's text; only regular files, and never more than MAX_FILE_BYTES + 1 bytes read.
+
+    A FIFO would block ``open`` forever and /dev/zero never ends, and both report
+    size 0, so the type is checked with ``stat`` before the file is opened.
+    """
+    import stat
+
     try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise InputError(f"{path}: file too large ({size} bytes; limit {MAX_FILE_BYTES})")
-        with open(path, "rb") as handle:
-            data = handle.read()
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputError(f"{path}: is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{path}: not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise InputError(f"{path}: file too large ({info.st_size} bytes; limit {MAX_FILE_BYTES})")
+        # O_NONBLOCK: should the path be swapped for a FIFO after the stat, open() still returns.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise InputError(f"{path}: not a regular file")
+            data = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(f"{path}: file too large (more than {MAX_FILE_BYTES} bytes)")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
 
 
+# ":=" is checked as "="; "" marks a block that could not be read (no relation to show).
+_RELATION_SHOWN = {"=": " = ", ":=": " = ", "\\neq": " \\neq ", "": ""}
 _MARK = {"proved": "proved   ", "holds": "holds    ", "false": "FALSE    ", "unchecked": "unchecked"}
 
 
@@ -83,7 +102,7 @@ def _print_human(report) -> None:
         out.write(f"{report.path}: no equations found\n")
         return
     for step in report.equations:
-        relation = " \\neq " if step.relation == "\\neq" else " = "
+        relation = _RELATION_SHOWN.get(step.relation, f" {step.relation} ")
         condition = f"   [case {step.condition}]" if step.condition else ""
         out.write(f"line {step.line:>4}  {_MARK[step.verdict]}  {_clip(step.lhs_source)}{relation}"
                   f"{_clip(step.rhs_source)}{condition}\n")
@@ -95,8 +114,8 @@ def _print_human(report) -> None:
                 out.write(f"{'':17}with   " + ";  ".join(definition for _, definition in example.functions) + "\n")
             if example.point:
                 out.write(f"{'':17}at     " + ",  ".join(f"{name} = {value}" for name, value in example.point) + "\n")
-            out.write(f"{'':17}lhs = {example.lhs_value},  rhs = {example.rhs_value}"
-                      f"   (checked with {example.precision_digits}-digit arithmetic)\n")
+            how = "exact rational arithmetic" if example.exact else f"checked with {example.precision_digits}-digit arithmetic"
+            out.write(f"{'':17}lhs = {example.lhs_value},  rhs = {example.rhs_value}   ({how})\n")
         if step.difference is not None:
             out.write(f"{'':17}lhs - rhs = {step.difference}\n")
     counts = report.counts()

@@ -58,6 +58,7 @@ class Step:
     chain_length: int = 1
     inline: bool = False
     context_word: str | None = None  # "where", "if", ... right before inline math
+    problem: str | None = None  # set when the block cannot be read at all (reported unchecked)
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,10 @@ def extract(text: str, is_latex: bool) -> Extraction:
         if inline and "=" not in content and "\\neq" not in content:
             continue
         if len(content) > MAX_BLOCK_CHARS:
-            skipped.append((lines.line(start), f"math block longer than {MAX_BLOCK_CHARS} characters"))
+            # One unchecked entry, so a claimed equation never silently disappears.
+            head = " ".join(content[:60].split())
+            steps.append(Step(lines.line(start), head + " ...", "", "", inline=inline,
+                              problem=f"math block longer than {MAX_BLOCK_CHARS} characters ({len(content)}); not read"))
             continue
         if is_latex:
             content = _TEX_COMMENT.sub(lambda m: " " * len(m.group()), content)

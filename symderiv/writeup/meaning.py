@@ -56,11 +56,18 @@ class Context:
     declared_names: set[str] = field(default_factory=set)
     plain_names: set[str] = field(default_factory=set)  # declared as non-functions
     used_names: set[str] = field(default_factory=set)
+    step_plain_names: set[str] = field(default_factory=set)  # conventional letters used bare in this step
 
     def is_function(self, name: str) -> bool:
         if name in self.function_args or name in self.concrete_functions or name in self.primed_names:
             return True
-        return name in CONVENTIONAL_FUNCTIONS and name not in self.plain_names
+        return name in CONVENTIONAL_FUNCTIONS and name not in self.plain_names and name not in self.step_plain_names
+
+    def conventional_only_functions(self) -> set[str]:
+        """Letters that are functions only by convention (f, g, h, ...), not by a declaration or a prime."""
+        return {name for name in CONVENTIONAL_FUNCTIONS
+                if name not in self.function_args and name not in self.concrete_functions
+                and name not in self.primed_names and name not in self.plain_names}
 
 
 # --- cached sympy atoms -------------------------------------------------------------
@@ -240,7 +247,7 @@ class Converter:
         if name in ELIDED:
             raise Unsupported(f"elided entries (\\{name}) cannot be checked")
         if name == "delta" and subscript is not None:
-            indices = self._indices(subscript)
+            indices = _kronecker_pair(subscript) or self._indices(subscript)
             if isinstance(indices, tuple) and len(indices) == 2:
                 return _power(sp.KroneckerDelta(*indices), None if superscript is None else self._exponent(superscript))
         if name == "pi" and subscript is None:
@@ -554,6 +561,35 @@ class _IndexConverter(Converter):
 
 
 # --- helpers ---------------------------------------------------------------------------
+
+def _kronecker_pair(tree):
+    """``\\delta_{1k}``, ``\\delta_{5k}``, ``\\delta_{12}``: two one-character indices (digits or letters)."""
+    import sympy as sp
+
+    def single(node):
+        while hasattr(node, "data") and node.data == "item" and len(node.children) == 1:
+            node = node.children[0]
+        if not hasattr(node, "data"):
+            return None
+        if node.data == "letter":
+            return index_symbol(str(node.children[0]))
+        if node.data == "number" and len(str(node.children[0])) == 1:
+            return sp.Integer(str(node.children[0]))
+        return None
+
+    while tree.data in ("juxt", "item") and len(tree.children) == 1:
+        tree = tree.children[0]
+        if not hasattr(tree, "data"):
+            return None
+    if tree.data == "number" and len(str(tree.children[0])) == 2 and str(tree.children[0]).isdigit():
+        digits = str(tree.children[0])
+        return sp.Integer(digits[0]), sp.Integer(digits[1])
+    if tree.data == "juxt" and len(tree.children) == 2:
+        pair = tuple(single(child) for child in tree.children)
+        if all(p is not None for p in pair):
+            return pair
+    return None
+
 
 def _name_of(tree):
     if not hasattr(tree, "data"):

@@ -1,10 +1,18 @@
 """Numeric witnesses: instantiate abstract functions, fix sizes/indices, evaluate vectorised.
 
 `holds` means: both sides agree at every sampled point, where each sample has
-its own random instantiation of every abstract function (a random cubic
-polynomial in its arguments plus a random multiple of sin of their sum) and
-its own random point. Symbolic sizes ``n`` are replaced by a few small
-integers and free indices by values in range that respect the case condition.
+its own random instantiation of every abstract function (a random polynomial
+in its arguments of degree 6 for one argument, 4 for two, 3 for three, 2 for
+more, plus a random multiple of sin of their sum and a random multiple of
+exp(random rates times the arguments), so no linear ODE with constant
+coefficients of order <= 8 is satisfied by the whole family) and its own
+random point. Symbolic sizes ``n`` are replaced by 1, 2, 3, 4, 7 and 12 and
+free indices by values in range that respect the case condition.
+
+Sums follow the reader's convention: a sum over an empty range is 0 and a
+product over one is 1 (SymPy's signed convention, where the sum from 5 to 1
+is minus the sum from 2 to 4, is never used for a counterexample); sizes for
+which some range would run backwards by more than one are not sampled.
 
 `false` needs a counterexample a person can check: simple functions (x^2,
 g*h, ...) at a simple rational point, confirmed with 50-digit arithmetic.
@@ -17,8 +25,14 @@ from dataclasses import dataclass
 
 SAMPLES_PER_CONFIGURATION = 64
 RELATIVE_TOLERANCE = 1e-8  # float64 eps ~2.2e-16, leaving room for cancellation in derivative expressions
-SIZES = (1, 2, 3, 4)
+SIZES = (1, 2, 3, 4, 7, 12)
+FREE_INDEX_VALUES = (1, 2, 3, 4, 5)  # indices when no size is symbolic
+MAX_SUM_TERMS = 2000
 PRECISION_DIGITS = 50
+
+
+class TooManyTerms(ValueError):
+    """Writing the sums out at this configuration would exceed MAX_SUM_TERMS."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +42,9 @@ class Configuration:
     values: tuple  # ((symbol, int), ...)
 
     def mapping(self) -> dict:
-        return dict(self.values)
+        import sympy as sp
+
+        return {symbol: sp.Integer(value) for symbol, value in self.values}
 
 
 @dataclass(frozen=True)
@@ -52,7 +68,11 @@ def abstract_functions(exprs) -> dict:
 
 
 def instantiate(expr, templates: dict):
-    """Replace abstract functions by sympy Lambdas (innermost applications first) and evaluate."""
+    """Replace abstract functions by sympy Lambdas (innermost applications first) and evaluate.
+
+    Only derivatives are evaluated: ``Sum.doit`` would replace a symbolic sum by a
+    closed form in SymPy's signed convention (wrong for an empty range).
+    """
     from sympy.core.function import AppliedUndef
 
     for _ in range(20):
@@ -61,7 +81,54 @@ def instantiate(expr, templates: dict):
             break
         innermost = [a for a in applications if not any(arg.atoms(AppliedUndef) for arg in a.args)]
         expr = expr.subs({a: templates[a.func](*a.args) for a in innermost})
-    return expr.doit()
+    return evaluate_derivatives(expr)
+
+
+def evaluate_derivatives(expr):
+    import sympy as sp
+
+    return expr.replace(lambda e: isinstance(e, (sp.Derivative, sp.Subs)), lambda e: e.doit(deep=False))
+
+
+def expand_sums(expr, max_terms: int = MAX_SUM_TERMS):
+    """Write out sums and products whose limits are integers, with an empty range giving 0 (or 1).
+
+    Limits may depend on outer summation variables (``\\sum_i \\sum_{j=i+2}^{n}``); they
+    are evaluated outermost first. Raises ValueError beyond ``max_terms`` terms.
+    """
+    import sympy as sp
+
+    budget = [max_terms]
+
+    def visit(node):
+        if isinstance(node, (sp.Sum, sp.Product)):
+            return over(node.function, list(node.limits), isinstance(node, sp.Sum))
+        if not node.args:
+            return node
+        return node.func(*[visit(a) for a in node.args])
+
+    def over(body, limits, is_sum):
+        if not limits:
+            return visit(body)
+        variable, lower, upper = limits[-1]  # SymPy lists the innermost range first
+        lower, upper = visit(lower), visit(upper)
+        if not (lower.is_Integer and upper.is_Integer):
+            raise ValueError("a summation limit is not an integer")
+        values = range(int(lower), int(upper) + 1)
+        budget[0] -= len(values)
+        if budget[0] < 0:
+            raise TooManyTerms(f"more than {max_terms} terms in sums or products")
+        terms = []
+        for value in values:
+            k = sp.Integer(value)
+            inner = [(v, a.xreplace({variable: k}), b.xreplace({variable: k})) for v, a, b in limits[:-1]]
+            terms.append(over(body.xreplace({variable: k}), inner, is_sum))
+        return sp.Add(*terms) if is_sum else sp.Mul(*terms)
+
+    return visit(expr)
+
+
+TEMPLATE_DEGREES = {1: 6, 2: 4, 3: 3}
 
 
 def generic_templates(functions: dict):
@@ -72,13 +139,16 @@ def generic_templates(functions: dict):
     coefficients = []
     for number, (func, arity) in enumerate(sorted(functions.items(), key=lambda kv: str(kv[0]))):
         arguments = sp.symbols(f"_a{number}_0:{arity}", real=True)
-        degree = 3 if arity <= 3 else 2
+        degree = TEMPLATE_DEGREES.get(arity, 2)
         monomials = [m for m in sp.itermonomials(arguments, degree)] if arity else [sp.Integer(1)]
         monomials = sorted(monomials, key=sp.default_sort_key)
-        own = sp.symbols(f"_c{number}_0:{len(monomials) + 1}", real=True)
+        extra = 2 + arity if arity else 0  # sin weight, exp weight, one rate per argument
+        own = sp.symbols(f"_c{number}_0:{len(monomials) + extra}", real=True)
         body = sum(c * m for c, m in zip(own, monomials))
         if arity:
-            body += own[-1] * sp.sin(sum(arguments))
+            sine_weight, exp_weight, rates = own[len(monomials)], own[len(monomials) + 1], own[len(monomials) + 2:]
+            body += sine_weight * sp.sin(sum(arguments))
+            body += exp_weight * sp.exp(sum(r * a for r, a in zip(rates, arguments)))
         coefficients.extend(own)
         templates[func] = sp.Lambda(arguments, body)
     return templates, coefficients
@@ -122,10 +192,16 @@ def configurations(exprs, index_conditions, rng) -> list[Configuration]:
     import sympy as sp
 
     sizes = set()
+    ranges = []
     for expr in exprs:
         for summation in expr.atoms(sp.Sum, sp.Product):
             for _, lower, upper in summation.limits:
                 sizes |= {s for s in (lower.free_symbols | upper.free_symbols) if not s.is_integer}
+                ranges.append((lower, upper))
+        # a Kronecker-delta sum that collapsed leaves its range as a condition (i <= n)
+        for piecewise in expr.atoms(sp.Piecewise):
+            for _, condition in piecewise.args:
+                sizes |= {s for s in condition.free_symbols if not s.is_integer}
     indices = set()
     for expr in exprs:
         indices |= {s for s in expr.free_symbols if s.is_integer}
@@ -136,22 +212,52 @@ def configurations(exprs, index_conditions, rng) -> list[Configuration]:
     if not sizes and not indices:
         return [Configuration(())]
     found = []
-    size_values = SIZES if sizes else (4,)
-    for size in size_values:
+    if not sizes:
+        assignments = list(itertools.product(FREE_INDEX_VALUES, repeat=len(indices)))
+        if len(assignments) > 12:
+            chosen = rng.choice(len(assignments), size=12, replace=False)
+            assignments = [assignments[int(k)] for k in sorted(chosen)]
+        for assignment in assignments:
+            values = dict(zip(indices, assignment))
+            if _conditions_hold(index_conditions, values) and _ranges_admissible(ranges, values):
+                found.append(Configuration(tuple(sorted(values.items(), key=lambda kv: str(kv[0])))))
+        return found
+    # Every size equal, then (with several sizes: m and n) rotations so that each size is
+    # sometimes larger and sometimes smaller than the others.
+    size_rows = [[size] * len(sizes) for size in SIZES]
+    if len(sizes) > 1:
+        size_rows += [[SIZES[(row + shift * k) % len(SIZES)] for k in range(len(sizes))]
+                      for shift in (1, len(SIZES) - 1) for row in range(len(SIZES))]
+    for row in size_rows:
         attempts = 0
         picked = 0
         while picked < 2 and attempts < 40:
             attempts += 1
-            values = {s: size for s in sizes}
+            values = dict(zip(sizes, row))
+            # free indices lie in 1..n (the documented convention), or 1..smallest size without n
+            top = next((v for s, v in values.items() if s.name == "n"), min(row))
             for index in indices:
-                values[index] = int(rng.integers(1, size + 1))
-            if not _conditions_hold(index_conditions, values):
+                values[index] = int(rng.integers(1, top + 1))
+            if not _conditions_hold(index_conditions, values) or not _ranges_admissible(ranges, values):
                 continue
             configuration = Configuration(tuple(sorted(values.items(), key=lambda kv: str(kv[0]))))
             if configuration not in found:
                 found.append(configuration)
             picked += 1
     return found
+
+
+def _ranges_admissible(ranges, values) -> bool:
+    """No range runs backwards by more than one (upper < lower - 1): there the symbolic closed
+    forms (n - 4 terms in a sum from 5 to n) and the empty-sum convention disagree."""
+    import sympy as sp
+
+    mapping = {s: sp.Integer(v) for s, v in values.items()}
+    for lower, upper in ranges:
+        count = (upper - lower + 1).xreplace(mapping)
+        if count.is_Integer and count < 0:
+            return False
+    return True
 
 
 def _conditions_hold(conditions, values) -> bool:
@@ -169,7 +275,7 @@ def concretize(expr, configuration: Configuration):
     import sympy as sp
 
     expr = expr.xreplace(configuration.mapping())
-    expr = expr.doit()
+    expr = expand_sums(expr).doit()
     replacements = {}
     for indexed in expr.atoms(sp.Indexed):
         if all(i.is_Integer for i in indexed.indices):
@@ -196,8 +302,13 @@ def compare(pairs, templates, coefficients, configuration_list, rng) -> NumericO
 
     instantiated = [(instantiate(l, templates), instantiate(r, templates)) for l, r in pairs]
     total = 0
+    compared = []
     for configuration in configuration_list:
-        concrete = [(concretize(l, configuration), concretize(r, configuration)) for l, r in instantiated]
+        try:
+            concrete = [(concretize(l, configuration), concretize(r, configuration)) for l, r in instantiated]
+        except TooManyTerms:
+            continue  # a size too large to write out (nested sums at n = 12); the others are compared
+        compared.append(configuration)
         variables = sorted(set().union(*[l.free_symbols | r.free_symbols for l, r in concrete]) - set(coefficients), key=str)
         arguments = list(variables) + list(coefficients)
         dummies = [sp.Dummy() for _ in arguments]
@@ -219,4 +330,6 @@ def compare(pairs, templates, coefficients, configuration_list, rng) -> NumericO
             if mismatch.any():
                 return NumericOutcome(False, total, tuple(configuration_list), configuration)
             total += int(finite.sum())
-    return NumericOutcome(True, total, tuple(configuration_list), undefined=total == 0)
+    if not compared:
+        raise TooManyTerms(f"more than {MAX_SUM_TERMS} terms in sums at every sampled size")
+    return NumericOutcome(True, total, tuple(compared), undefined=total == 0)

@@ -17,6 +17,7 @@ class Counterexample:
     lhs_value: str
     rhs_value: str
     precision_digits: int
+    exact: bool = False  # values computed in exact rational arithmetic (shown rounded)
 
     def as_dict(self) -> dict:
         return {
@@ -25,6 +26,7 @@ class Counterexample:
             "lhs_value": self.lhs_value,
             "rhs_value": self.rhs_value,
             "verified_digits": self.precision_digits,
+            "exact": self.exact,
         }
 
 

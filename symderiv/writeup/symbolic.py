@@ -1,7 +1,11 @@
 """Exact equality of resolved expressions: sums, Kronecker deltas, then cheap-to-costly rewrites.
 
-Free indices are assumed to lie in the summation range (``i`` in 1..n), so
-``\\sum_k \\delta_{ik} a_k = a_i``; this is stated in the report's docs.
+A Kronecker delta collapses a sum only where the index is known to lie in the
+range: a free index is assumed to lie in 1..n (the documented convention, and
+the reason of a proof that used it says so), a summation variable of an
+enclosing sum in that sum's range. Otherwise the collapsed term keeps its range
+as a condition, ``Piecewise((a_i, (2 <= i) & (i <= n)), (0, True))``, which the
+numeric comparison evaluates at every sampled index.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ def canonical_sums(expr):
 
     def rename(node, depth):
         if isinstance(node, (sp.Sum, sp.Product)):
-            body = node.function
-            limits = []
-            for offset, (variable, lower, upper) in enumerate(node.limits):
-                fresh = sp.Symbol(f"_k{depth + offset}", integer=True)
-                body = body.xreplace({variable: fresh})
-                limits.append((fresh, lower, upper))
+            # An inner range may end at an outer variable (sum over i, then j = 1..i): rename
+            # the variables in the limits too, not only in the body.
+            renaming = {variable: sp.Symbol(f"_k{depth + offset}", integer=True)
+                        for offset, (variable, _, _) in enumerate(node.limits)}
+            body = node.function.xreplace(renaming)
+            limits = [(renaming[variable], lower.xreplace(renaming), upper.xreplace(renaming))
+                      for variable, lower, upper in node.limits]
             body = rename(body, depth + len(node.limits))
             return node.func(body, *limits)
         if not node.args:
@@ -45,20 +50,69 @@ def apply_index_conditions(expr, conditions):
     return expr
 
 
-def normalize_sums(expr):
-    """Split sums over +, pull out factors free of the summation variable, resolve deltas."""
+FREE_INDEX_SIZE = "n"
+
+
+def _index_in_range(index, lower, upper, enclosing: dict, assumed: set | None):
+    """True / False when it is known whether ``lower <= index <= upper``; None when it depends."""
     import sympy as sp
 
-    def transform(node):
+    def at_least(a, b):  # a >= b, structurally
+        gap = sp.expand(a - b)
+        return bool(gap.is_Integer and gap >= 0)
+
+    if index.is_Integer:
+        if lower.is_Integer and index < lower:
+            return False
+        if upper.is_Integer and index > upper:
+            return False
+        if lower.is_Integer and upper.is_Integer:
+            return True
+        # sizes are at least 1, so an index of 1 lies in 1..n
+        if at_least(index, lower) and index <= 1 and at_least(upper, sp.Symbol(FREE_INDEX_SIZE, real=True)):
+            return True
+        return None
+    if index in enclosing:
+        outer_lower, outer_upper = enclosing[index]
+        if at_least(outer_lower, lower) and at_least(upper, outer_upper):
+            return True
+        return None
+    if isinstance(index, sp.Symbol) and index.is_integer:
+        size = sp.Symbol(FREE_INDEX_SIZE, real=True)
+        if lower.is_Integer and lower <= 1 and at_least(upper, size):
+            if assumed is not None:
+                assumed.add(f"1 <= {index} <= {FREE_INDEX_SIZE}")
+            return True
+    return None
+
+
+def normalize_sums(expr, assumed: set | None = None):
+    """Split sums over +, pull out factors free of the summation variable, resolve deltas.
+
+    ``assumed`` collects the range assumptions used (``1 <= i <= n``) for the reason text.
+    """
+    import sympy as sp
+
+    def transform(node, enclosing):
         if not node.args:
             return node
-        node = node.func(*[transform(a) for a in node.args]) if not isinstance(node, (sp.Sum, sp.Product)) else node
-        if not isinstance(node, sp.Sum) or len(node.limits) != 1:
-            if isinstance(node, sp.Sum):
-                return node
+        if isinstance(node, sp.Sum):
+            # SymPy flattens nested sums into one Sum with several limits (innermost first).
+            limits = list(node.limits)
+            visible = dict(enclosing)
+            visible.update({v: (a, b) for v, a, b in limits})
+            result = transform(node.function, visible)
+            for position, (variable, lower, upper) in enumerate(limits):
+                outer = dict(enclosing)
+                outer.update({v: (a, b) for v, a, b in limits[position + 1:]})
+                result = collapse(variable, lower, upper, result, outer)
+            return result
+        if isinstance(node, sp.Product):
             return node
-        variable, lower, upper = node.limits[0]
-        body = sp.expand(transform(node.function))
+        return node.func(*[transform(a, enclosing) for a in node.args])
+
+    def collapse(variable, lower, upper, body, enclosing):
+        body = sp.expand(body)
         total = sp.Integer(0)
         for term in sp.Add.make_args(body):
             constant, dependent = term.as_independent(variable, as_Add=False)
@@ -67,7 +121,17 @@ def normalize_sums(expr):
                 other = delta.args[1] if delta.args[0] == variable else delta.args[0]
                 if variable not in other.free_symbols:
                     rest = sp.Mul(*[f for f in sp.Mul.make_args(dependent) if f is not delta])
-                    total += constant * rest.xreplace({variable: other})
+                    inside = _index_in_range(other, lower, upper, enclosing, assumed)
+                    if inside is False:
+                        continue
+                    collapsed = constant * rest.xreplace({variable: other})
+                    if inside is None:
+                        condition = sp.And(sp.Le(lower, other), sp.Le(other, upper))
+                        if condition is sp.false:
+                            continue
+                        if condition is not sp.true:
+                            collapsed = sp.Piecewise((collapsed, condition), (0, True))
+                    total += collapsed
                     continue
             if dependent == 1:
                 total += constant * (upper - lower + 1)
@@ -75,24 +139,42 @@ def normalize_sums(expr):
                 total += constant * sp.Sum(dependent, (variable, lower, upper))
         return total
 
-    return transform(expr)
+    return transform(expr, {})
 
 
 def expand_concrete_sums(expr):
-    """Sums with numeric limits are written out (``doit``); symbolic ones are left alone."""
+    """Sums with numeric limits are written out (an empty range is 0); symbolic ones are left alone."""
     import sympy as sp
+
+    from symderiv.writeup.latex_parser import Unsupported
+    from symderiv.writeup.numeric import expand_sums
+
+    def write_out(e):
+        try:
+            return expand_sums(e)
+        except ValueError as exc:
+            # A long range of a low-degree polynomial in the summation variable has a closed form
+            # (Faulhaber) that agrees with the reader's convention when the range is not backwards;
+            # anything else (2^k, x^k, products) could build numbers with 10^15 digits.
+            if isinstance(e, sp.Sum) and len(e.limits) == 1:
+                variable, lower, upper = e.limits[0]
+                body = e.function
+                if (upper >= lower - 1 and not body.has(sp.Sum, sp.Product) and body.is_polynomial(variable)
+                        and sp.degree(body, variable) <= 10):
+                    return e.doit()
+            raise Unsupported(f"cannot write out a sum: {exc}") from None
 
     return expr.replace(
         lambda e: isinstance(e, (sp.Sum, sp.Product)) and all(a.is_Integer and b.is_Integer for _, a, b in e.limits),
-        lambda e: e.doit(),
+        write_out,
     )
 
 
-def prepare(expr, conditions):
+def prepare(expr, conditions, assumed: set | None = None):
     expr = expand_concrete_sums(expr)
     expr = canonical_sums(expr)
     expr = apply_index_conditions(expr, conditions)
-    expr = normalize_sums(expr)
+    expr = normalize_sums(expr, assumed)
     expr = canonical_sums(expr)
     return expr
 
@@ -105,21 +187,29 @@ def quick_zero(difference) -> bool:
 
 def thorough_zero(difference) -> bool:
     """Costlier rewrites, cheapest first; the caller bounds the time."""
+    return thorough_difference(difference) == 0
+
+
+def thorough_difference(difference):
+    """The difference after the costlier rewrites (0 when they prove the identity)."""
     import sympy as sp
 
     candidate = sp.expand(difference)
     if candidate == 0:
-        return True
+        return candidate
     candidate = sp.cancel(sp.together(candidate))
     if candidate == 0:
-        return True
+        return candidate
     candidate = sp.expand(sp.powsimp(sp.expand_log(candidate), combine="exp"))
     if candidate == 0:
-        return True
+        return candidate
     if sp.count_ops(candidate) <= SIMPLIFY_MAX_OPS:
-        if sp.simplify(candidate) == 0:
-            return True
-    return False
+        simplified = sp.simplify(candidate)
+        if simplified == 0:
+            return simplified
+        if sp.count_ops(simplified) < sp.count_ops(candidate):
+            candidate = simplified
+    return candidate
 
 
 def simplest_difference(difference, rewrites=()):

@@ -54,7 +54,11 @@ def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
     math_text = " ".join(f"{step.lhs} {step.rhs}" for step in extraction.steps)
     context.primed_names = {a or b for a, b in _PRIMED.findall(math_text)}
     warnings: list[str] = []
+    cycle_checked = not lets
     for origin, declaration in [("--let", d) for d in lets] + [(f"line {d.line}", d.text) for d in extraction.declarations]:
+        if origin != "--let" and not cycle_checked:
+            _reject_cyclic_lets(context)
+            cycle_checked = True
         try:
             with time_limit(step_seconds):
                 add_declaration(context, declaration)
@@ -63,6 +67,12 @@ def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
             if origin == "--let":
                 raise InputError(f"--let {declaration!r}: {message}") from None
             warnings.append(f"declaration {declaration!r} ({origin}) ignored: {message}")
+    if not cycle_checked:
+        _reject_cyclic_lets(context)
+    cycle = declaration_cycle(context)
+    if cycle:
+        warnings.append(f"declarations refer to each other in a cycle ({' -> '.join(cycle)}); "
+                        f"steps that use them are unchecked")
     declared = set(context.declared_names)
     for line, reason in extraction.skipped_blocks:
         warnings.append(f"line {line}: {reason}")
@@ -74,7 +84,7 @@ def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
     for item in parsed:
         if item.definition or item.error:
             continue
-        for name in sorted(item.names - declared - context.declared_names - {"n"}):
+        for name in sorted(item.names - declared - context.declared_names - {"n"} - _bound_names(item)):
             if name.startswith("\\nabla"):
                 continue
             lines_seen = undeclared.setdefault(name, [])
@@ -96,20 +106,88 @@ def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
     return CheckReport(path, tuple(results), tuple(warnings))
 
 
+def _reject_cyclic_lets(context: Context) -> None:
+    cycle = declaration_cycle(context)
+    if cycle:
+        raise InputError(f"--let declarations refer to each other in a cycle: {' -> '.join(cycle)}")
+
+
+def declaration_cycle(context: Context) -> list[str]:
+    """Names along a cycle of definitions (``a = b + 1``, ``b = a``), or [] when there is none."""
+    import sympy as sp
+    from sympy.core.function import AppliedUndef
+
+    def uses(body, parameters=()):
+        found = set()
+        for symbol in body.free_symbols - set(parameters):
+            if isinstance(symbol, sp.Symbol) and symbol in context.definitions:
+                found.add(("symbol", symbol.name))
+        for indexed in body.atoms(sp.Indexed):
+            if str(indexed.base) in context.indexed_definitions:
+                found.add(("indexed", str(indexed.base)))
+        for application in body.atoms(AppliedUndef):
+            if application.func.__name__ in context.concrete_functions:
+                found.add(("function", application.func.__name__))
+        return found
+
+    graph = {}
+    for symbol, body in context.definitions.items():
+        graph[("symbol", symbol.name)] = uses(body)
+    for name, (_, template) in context.indexed_definitions.items():
+        graph[("indexed", name)] = uses(template)
+    for name, body in context.concrete_functions.items():
+        graph[("function", name)] = uses(body.expr, body.variables)
+
+    state: dict = {}
+    path: list = []
+
+    def visit(node):
+        state[node] = "open"
+        path.append(node)
+        for successor in sorted(graph.get(node, ())):
+            if state.get(successor) == "open":
+                return path[path.index(successor):] + [successor]
+            if successor not in state:
+                found = visit(successor)
+                if found:
+                    return found
+        path.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return [name for _, name in found]
+    return []
+
+
 # --- parsing ---------------------------------------------------------------------------
 
 def _parse_step(step: Step, context: Context, step_seconds: float) -> _Parsed:
     item = _Parsed(step)
+    if step.problem:
+        item.error = step.problem
+        return item
     if step.relation not in ("=", "\\neq", ":="):
         item.error = f"relation {step.relation!r} is not checked (only = and \\neq)"
         return item
     try:
         with time_limit(step_seconds):
-            context.used_names = set()
-            converter = Converter(context)
-            item.lhs = converter.expression(parse_side(step.lhs))
-            item.rhs = converter.expression(parse_side(step.rhs))
-            item.names = set(context.used_names)
+            lhs_tree, rhs_tree = parse_side(step.lhs), parse_side(step.rhs)
+            context.step_plain_names = set()
+            for _ in range(2):
+                context.used_names = set()
+                converter = Converter(context)
+                item.lhs = converter.expression(lhs_tree)
+                item.rhs = converter.expression(rhs_tree)
+                item.names = set(context.used_names)
+                # h(h+1) = h^2 + h: a conventional function letter that is also used bare is a variable.
+                ambiguous = _bare_and_applied(item.lhs, item.rhs) & context.conventional_only_functions()
+                if not ambiguous or ambiguous <= context.step_plain_names:
+                    break
+                context.step_plain_names |= ambiguous
     except Unsupported as exc:
         item.error = str(exc)
     except StepTimeout:
@@ -118,7 +196,34 @@ def _parse_step(step: Step, context: Context, step_seconds: float) -> _Parsed:
         item.error = "expression too large or too deeply nested"
     except Exception as exc:  # sympy may reject odd constructions; never crash on user text
         item.error = f"cannot interpret: {type(exc).__name__}: {_first_line(exc)}"
+    finally:
+        context.step_plain_names = set()
     return item
+
+
+def _bound_names(item: _Parsed) -> set:
+    """Summation variables (k in \\sum_k k^2) are not undeclared symbols."""
+    import sympy as sp
+
+    names = set()
+    for expr in (item.lhs, item.rhs):
+        if isinstance(expr, sp.Basic):
+            names |= {str(v) for s in expr.atoms(sp.Sum, sp.Product) for v, _, _ in s.limits}
+    return names
+
+
+def _bare_and_applied(*exprs) -> set:
+    """Names used both as a function ``h(...)`` and as a plain variable ``h``."""
+    import sympy as sp
+    from sympy.core.function import AppliedUndef
+
+    applied, bare = set(), set()
+    for expr in exprs:
+        if not isinstance(expr, sp.Basic):
+            continue
+        applied |= {a.func.__name__ for a in expr.atoms(AppliedUndef)}
+        bare |= {s.name for s in expr.free_symbols if isinstance(s, sp.Symbol) and not s.is_integer}
+    return applied & bare
 
 
 def _adopt_text_definitions(parsed: list[_Parsed], context: Context) -> None:
@@ -245,11 +350,25 @@ def _judge(item: _Parsed, context: Context, rng):
     for side in (lhs, rhs):
         if side.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
             raise Unsupported("a side is infinite or undefined (a division by zero or log of 0?)")
+    both = _bare_and_applied(lhs, rhs)
+    if both:
+        name = sorted(both)[0]
+        raise Unsupported(f"{name} is used both as a function {name}(...) and as a variable; "
+                          f"declare it with --let to say which")
     pairs = _pairs(lhs, rhs)
     conditions = _conditions(item.step.condition, pairs)
-    prepared = [(symbolic.prepare(l, conditions), symbolic.prepare(r, conditions)) for l, r in pairs]
+    assumed: set = set()
+    prepared = [(symbolic.prepare(l, conditions, assumed), symbolic.prepare(r, conditions, assumed)) for l, r in pairs]
+    assumption = f" (assuming {', '.join(sorted(assumed))})" if assumed else ""
     if all(symbolic.quick_zero(l - r) for l, r in prepared):
-        return PROVED, "exact: the difference expands to 0", None, None
+        return PROVED, "exact: the difference expands to 0" + assumption, None, None
+    # A nonzero rational function of plain variables is not identically zero, however small
+    # its coefficients (x versus x + 10^{-30} x): decide it exactly, with an exact counterexample.
+    exact = _rational_counterexample(prepared, context, rng)
+    if exact is not None:
+        counterexample, worst = exact
+        return FALSE, "exact: lhs - rhs is a nonzero rational function; counterexample in exact rational arithmetic", \
+            counterexample, worst
 
     functions = numeric.abstract_functions([e for pair in prepared for e in pair])
     templates, coefficients = numeric.generic_templates(functions)
@@ -266,8 +385,14 @@ def _judge(item: _Parsed, context: Context, rng):
         return FALSE, "counterexample verified at 50 digits", counterexample, worst
     if outcome.undefined:
         return UNCHECKED, "both sides are undefined (or complex) at every sampled point", None, None
-    if all(symbolic.thorough_zero(l - r) for l, r in prepared):
-        return PROVED, "exact: the difference simplifies to 0", None, None
+    simplified = [symbolic.thorough_difference(l - r) for l, r in prepared]
+    if all(d == 0 for d in simplified):
+        return PROVED, "exact: the difference simplifies to 0" + assumption, None, None
+    # sin^2 + cos^2 versus 1 + 10^{-45}: the difference simplifies to a nonzero rational
+    # function, which decides the step even where 50 digits cannot show it.
+    decided = _simplified_rational_counterexample(prepared, simplified, context, rng)
+    if decided is not None:
+        return FALSE, "exact: lhs - rhs simplifies to a nonzero rational function", decided[0], decided[1]
     # float64 agreement cannot see a relative difference below its tolerance; probe a few
     # points with 50-digit arithmetic before saying "holds".
     counterexample, probed = _high_precision_probe(prepared, functions, configuration_list, context, rng,
@@ -298,8 +423,9 @@ def _holds_reason(outcome, functions, probed: int = 0) -> str:
         parts[0] += f" (and at {probed} rational points with 50-digit arithmetic)"
     if functions:
         parts.append("each with its own random instantiation of " + ", ".join(sorted(f.__name__ for f in functions)))
-    sizes = sorted({f"{symbol} = {value}" for configuration in outcome.configurations
-                    for symbol, value in configuration.values if not symbol.is_integer})
+    sizes = [f"{symbol} = {value}" for symbol, value in sorted(
+        {(symbol, value) for configuration in outcome.configurations
+         for symbol, value in configuration.values if not symbol.is_integer}, key=lambda sv: (str(sv[0]), sv[1]))]
     if sizes:
         parts.append("for " + ", ".join(sizes))
     return "; ".join(parts) + " (no exact proof found)"
@@ -336,6 +462,109 @@ def _conditions(condition: str | None, pairs):
 
 # --- counterexamples ------------------------------------------------------------------------
 
+RATIONAL_RANDOM_POINTS = 200
+
+
+def _rational_counterexample(pairs, context, rng):
+    """(Counterexample, lhs - rhs) when some pair differs by a nonzero rational function, else None.
+
+    Applies only to differences built from rational numbers and plain variables (x, or x_1
+    with a numeric index); abstract functions, sums, deltas, symbolic indices, radicals and
+    transcendental functions are left to the other methods. The point is found by exact
+    evaluation: a nonzero polynomial does not vanish on a whole grid of more values per
+    variable than its degree, and random integer points are tried after the simple grid.
+    """
+    import itertools
+
+    import sympy as sp
+
+    for lhs, rhs in pairs:
+        difference = lhs - rhs
+        if not (_plain_rational(lhs) and _plain_rational(rhs)):
+            continue
+        # variables of both sides: x^2 + x - x^2 still needs a value for x to evaluate the sides
+        sides = sp.Tuple(lhs, rhs)
+        labels = {indexed.base.label for indexed in sides.atoms(sp.Indexed)}
+        variables = sorted(sides.atoms(sp.Indexed) | (sides.atoms(sp.Symbol) - labels), key=str)
+        numerator, _ = sp.fraction(sp.cancel(sp.together(difference)))
+        if numerator == 0:
+            continue
+        values = [sp.Rational(v) for v in SIMPLE_VALUES]
+        grid = itertools.islice(itertools.product(values, repeat=len(variables)), 400)
+        randoms = (tuple(sp.Integer(int(v)) for v in rng.integers(-60, 61, len(variables)))
+                   for _ in range(RATIONAL_RANDOM_POINTS))
+        for point_values in itertools.chain(grid, randoms):
+            point = dict(zip(variables, point_values))
+            lval, rval = lhs.xreplace(point), rhs.xreplace(point)
+            if not (lval.is_Rational and rval.is_Rational) or lval == rval:
+                continue
+            # x[1] is shown as x_{1}, as in the numeric counterexamples
+            concrete = {sp.Symbol(f"{v.base}_{{{','.join(map(str, v.indices))}}}", real=True)
+                        if isinstance(v, sp.Indexed) else v: value for v, value in point.items()}
+            found = _describe((concrete, lval, rval), {}, numeric.Configuration(()), context, exact=True)
+            return found, difference
+    return None
+
+
+def _simplified_rational_counterexample(pairs, simplified, context, rng):
+    """A point where the simplified difference is nonzero and both sides are finite and real."""
+    import itertools
+
+    import sympy as sp
+
+    for (lhs, rhs), difference in zip(pairs, simplified):
+        if difference == 0 or not _plain_rational(difference):
+            continue
+        sides = sp.Tuple(lhs, rhs)
+        labels = {indexed.base.label for indexed in sides.atoms(sp.Indexed)}
+        variables = sorted(sides.atoms(sp.Indexed) | (sides.free_symbols - labels), key=str)
+        if not all(isinstance(v, sp.Indexed) and all(i.is_Integer for i in v.indices)
+                   or (isinstance(v, sp.Symbol) and not v.is_integer) for v in variables):
+            continue
+        values = [sp.Rational(v) for v in SIMPLE_VALUES]
+        for point_values in itertools.islice(itertools.product(values, repeat=len(variables)), 200):
+            point = dict(zip(variables, point_values))
+            gap = difference.xreplace(point)
+            if not gap.is_Rational or gap == 0:
+                continue
+            digits = numeric.PRECISION_DIGITS
+            lval, rval = sp.N(lhs.xreplace(point), digits), sp.N(rhs.xreplace(point), digits)
+            if not (lval.is_number and rval.is_number and lval.is_real and rval.is_real) \
+                    or lval.has(sp.zoo, sp.nan, sp.oo) or rval.has(sp.zoo, sp.nan, sp.oo):
+                continue
+            # Confirm that the sides themselves differ by that amount (evalf raises its working
+            # precision until the gap has 50 correct digits), so a rewrite valid only
+            # generically can never produce the counterexample on its own.
+            measured = sp.N((lhs - rhs).xreplace(point), digits, maxn=4 * digits)
+            if not measured.is_number or abs(measured - gap) > abs(gap) * sp.Float("1e-10"):
+                continue
+            concrete = {sp.Symbol(f"{v.base}_{{{','.join(map(str, v.indices))}}}", real=True)
+                        if isinstance(v, sp.Indexed) else v: value for v, value in point.items()}
+            return _describe((concrete, lval, rval), {}, numeric.Configuration(()), context), difference
+    return None
+
+
+def _plain_rational(expr) -> bool:
+    import sympy as sp
+
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Indexed):
+            if not all(i.is_Integer for i in node.indices):
+                return False
+        elif isinstance(node, sp.Symbol):
+            if node.is_integer:
+                return False
+        elif isinstance(node, sp.Pow):
+            if not node.exp.is_Integer:
+                return False
+        elif isinstance(node, sp.Number):
+            if not node.is_Rational:
+                return False
+        elif not isinstance(node, (sp.Add, sp.Mul, sp.IndexedBase, sp.Tuple)):
+            return False
+    return True
+
+
 def _counterexample(pairs, functions, configuration_list, context, rng, generic, coefficients):
     import sympy as sp
 
@@ -363,8 +592,11 @@ def _high_precision_probe(pairs, functions, configuration_list, context, rng, ge
     for templates in candidates:
         for configuration in configuration_list[:2]:
             for lhs, rhs in pairs:
-                left = numeric.concretize(numeric.instantiate(lhs, templates), configuration)
-                right = numeric.concretize(numeric.instantiate(rhs, templates), configuration)
+                try:
+                    left = numeric.concretize(numeric.instantiate(lhs, templates), configuration)
+                    right = numeric.concretize(numeric.instantiate(rhs, templates), configuration)
+                except numeric.TooManyTerms:
+                    continue
                 variables = sorted(left.free_symbols | right.free_symbols, key=str)
                 for _ in range(2):
                     point = {v: values[int(rng.integers(0, len(values)))] for v in variables}
@@ -383,10 +615,13 @@ def _search_point(pairs, templates, configuration, rng):
     import sympy as sp
 
     concrete = []
-    for lhs, rhs in pairs:
-        left = numeric.concretize(numeric.instantiate(lhs, templates), configuration)
-        right = numeric.concretize(numeric.instantiate(rhs, templates), configuration)
-        concrete.append((left, right))
+    try:
+        for lhs, rhs in pairs:
+            left = numeric.concretize(numeric.instantiate(lhs, templates), configuration)
+            right = numeric.concretize(numeric.instantiate(rhs, templates), configuration)
+            concrete.append((left, right))
+    except numeric.TooManyTerms:
+        return None
     variables = sorted(set().union(*[l.free_symbols | r.free_symbols for l, r in concrete]), key=str)
     values = [sp.Rational(v) for v in SIMPLE_VALUES]
     if variables:
@@ -440,13 +675,18 @@ def _evaluate_exactly(left, right, point):
         return "undefined", lval, rval
     if not (lval.is_real and rval.is_real):
         return "undefined", lval, rval
-    gap = abs(lval - rval)
-    if gap > sp.Float(10) ** (-(digits // 2)) * (1 + abs(lval) + abs(rval)):
+    # The difference is evaluated as one expression (evalf raises its working precision
+    # through cancellation), so a relative difference of 1e-30 is seen; true identities
+    # come out below 1e-50 relative, far under the 1e-40 threshold.
+    gap = sp.N((left - right).xreplace(point), digits, maxn=3 * digits)
+    if not gap.is_number or gap.has(sp.zoo, sp.nan, sp.oo):
+        gap = lval - rval
+    if abs(gap) > sp.Float(10, digits) ** (-(digits - 10)) * (1 + abs(lval) + abs(rval)):
         return "differ", lval, rval
     return "equal", lval, rval
 
 
-def _describe(found, templates, configuration, context) -> Counterexample:
+def _describe(found, templates, configuration, context, exact: bool = False) -> Counterexample:
     import sympy as sp
 
     point, lval, rval = found
@@ -460,16 +700,42 @@ def _describe(found, templates, configuration, context) -> Counterexample:
     shown = [(to_latex(symbol), str(value)) for symbol, value in configuration.values]
     shown += [(symbol.name if "{" in symbol.name else to_latex(symbol), to_latex(value)) for symbol, value in
               sorted(point.items(), key=lambda kv: str(kv[0]))]
-    return Counterexample(tuple(functions), tuple(shown), _number(lval), _number(rval), numeric.PRECISION_DIGITS)
+    left_text, right_text = _numbers(lval, rval)
+    return Counterexample(tuple(functions), tuple(shown), left_text, right_text, numeric.PRECISION_DIGITS, exact)
 
 
-def _number(value) -> str:
-    """15 significant digits; a 50-digit value below 1e-40 is zero up to rounding and shown as 0."""
+def _numbers(lval, rval) -> tuple[str, str]:
+    """Both values with 15 significant digits, or more (up to 50) until they visibly differ."""
+    for digits in (15, 20, 25, 30, 35, 40, 45, 50):
+        left, right = _number(lval, digits), _number(rval, digits)
+        if left != right:
+            break
+    if digits > 15:  # 0.5 vs 0.5000000000000000000000000000005 reads better without padding zeros
+        left, right = (_strip_zeros(text) for text in (left, right))
+    return left, right
+
+
+def _strip_zeros(text: str) -> str:
+    mantissa, _, exponent = text.partition("e")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0")
+        if mantissa.endswith("."):
+            mantissa += "0"
+    return mantissa + ("e" + exponent if exponent else "")
+
+
+def _number(value, digits: int = 15) -> str:
+    """``digits`` significant digits; a 50-digit float below 1e-40 is zero up to rounding and shown as 0."""
     import sympy as sp
 
-    if abs(value) < sp.Float("1e-40"):
+    if value.is_Rational:
+        if value == 0:
+            return "0"
+        if value.is_Integer and abs(value) < 10**15:
+            return str(value)
+    elif abs(value) < sp.Float("1e-40"):
         return "0"
-    return str(sp.Float(value, 15))
+    return str(sp.Float(value, digits))
 
 
 def _display(expr, source: str) -> str:
