@@ -339,3 +339,16 @@ def test_two_sizes_are_also_sampled_with_different_values():
     assert Fraction(step.counterexample.lhs_value) == min(m, n) != n
     step, _ = one_step(r"\sum_{i=1}^{n} \sum_{j=2}^{n} \delta_{ij} = n - 1")
     assert step.verdict in (PROVED, "holds")
+
+
+@pytest.mark.parametrize(
+    "latex", [r"\frac{d y}{d x} = 0", r"\frac{\partial \ell}{\partial x} = 0", r"\frac{d^2 s}{d x^2} = 0"]
+)
+def test_derivative_of_an_undeclared_symbol_is_not_silently_zero(latex):
+    """SymPy differentiates a bare symbol to 0; a verifier must not turn a missing
+    declaration into 'proved'."""
+    (step,) = check_text(f"$$ {latex} $$", False, []).equations
+    assert step.verdict == "unchecked"
+    assert "does not depend on x through any declaration" in step.reason
+    declared = check_text(f"$$ {latex} $$", False, [r"y = y(x)", r"\ell = \ell(x)", r"s = s(x)"]).equations[0]
+    assert declared.verdict == "false"

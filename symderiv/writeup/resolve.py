@@ -55,6 +55,15 @@ class Resolver:
             for variable in variables:
                 if not isinstance(variable, (sp.Symbol, sp.Indexed)):
                     raise Unsupported(f"cannot differentiate with respect to {variable}")
+            for variable in variables:
+                depends = inner.has(variable.base) if isinstance(variable, sp.Indexed) else variable in inner.free_symbols
+                if not depends and inner.free_symbols:
+                    # SymPy would say 0: nothing declared makes the numerator depend on the
+                    # variable. That is almost always a missing declaration, not a claim.
+                    raise Unsupported(
+                        f"{sp.sstr(expr.expr)} does not depend on {sp.sstr(variable)} through any declaration "
+                        f"(declare it, e.g. --let \"{sp.sstr(expr.expr)} = {sp.sstr(expr.expr)}({sp.sstr(variable)})\")"
+                    )
             derivative = sp.diff(inner, *expr.variable_count)
             replacements = {}
             for variable in variables:
