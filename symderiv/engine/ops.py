@@ -622,11 +622,17 @@ def _softmax_ops() -> list[Op]:
         return _stable_softmax(x)
 
     def cross_entropy_vjp(g, out, inputs, needs):
+        # (softmax − onehot) · g. At the label, y − 1 is computed as −Σ_{k≠label} y_k:
+        # when y_label ≈ 1, subtracting 1 would cancel away the digits of the
+        # small true gradient (relative error eps/(1 − y_label)).
         x, labels = inputs
-        grad = cross_entropy_softmax(x, out, labels)
-        grad *= np.asarray(g)[..., None]
-        grad[_batch_rows(x.shape[0]), labels] -= g  # (softmax − onehot) · g
-        return (grad, None)
+        rows = _batch_rows(x.shape[0])
+        y = cross_entropy_softmax(x, out, labels)
+        y[rows, labels] = 0.0
+        others = y.sum(axis=-1)
+        y[rows, labels] = -others
+        y *= np.asarray(g)[..., None]
+        return (y, None)
 
     def cross_entropy_jvp(tangents, out, inputs):
         (x, labels), t = inputs, tangents[0]
