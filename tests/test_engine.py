@@ -265,3 +265,30 @@ def test_every_op_matches_central_differences(op_name):
         expected = (np.asarray(a) - np.asarray(b)) / (2 * h)
         got = np.zeros_like(expected) if s is None else np.broadcast_to(s, expected.shape)
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("op_name", [op.name for op in core_ops() if op.second_order_vjp is not None])
+@pytest.mark.parametrize("with_g_dot", [False, True])
+def test_fused_second_order_rules_equal_their_composition(op_name, with_g_dot):
+    op = default_registry()[op_name]
+    rng = np.random.default_rng(11)
+    inputs, params = op.sample(rng)
+    out = op.forward(*inputs, **params)
+    g = rng.normal(size=np.shape(out))
+    g_dot = rng.normal(size=np.shape(out)) if with_g_dot else None
+    tangents = tuple(rng.normal(size=np.shape(v)) if d else None for v, d in zip(inputs, op.differentiable))
+    needs = op.differentiable
+    out_tangent = op.jvp(tangents, out, tuple(inputs), **params)
+    first, second = op.second_order_vjp(g, g_dot, out, out_tangent, tuple(inputs), tangents, needs, **params)
+    expected_first = op.vjp(g, out, tuple(inputs), needs, **params)
+    expected_second = op.vjp_tangent(g, out, out_tangent, tuple(inputs), tangents, needs, **params)
+    if g_dot is not None:
+        through = op.vjp(g_dot, out, tuple(inputs), needs, **params)
+        expected_second = tuple(
+            b if a is None else (a if b is None else a + b) for a, b in zip(through, expected_second)
+        )
+    for got, want in zip(first + second, expected_first + expected_second):
+        if want is None:
+            assert got is None or not np.any(got)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)

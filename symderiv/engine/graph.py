@@ -267,21 +267,14 @@ class Graph:
                 continue
             inputs = tuple([values[i] for i in input_nodes])
             out = values[node]
-            first = op.vjp(g, out, inputs, needs, **params)
             g_dot = grad_tangents.get(node)
-            through_g_dot = op.vjp(g_dot, out, inputs, needs, **params) if g_dot is not None else None
             in_tangents = tuple([tangents[i] for i in input_nodes])
-            through_x_dot = op.vjp_tangent(g, out, tangents[node], inputs, in_tangents, needs, **params)
-            for k, child in enumerate(input_nodes):
-                c1 = first[k]
+            first, second = _second_order_vjp(op, g, g_dot, out, tangents[node], inputs, in_tangents, needs, params)
+            for child, c1, c2 in zip(input_nodes, first, second):
                 if c1 is not None:
                     _accumulate(grads, child, c1)
-                c2 = None if through_g_dot is None else through_g_dot[k]
-                c3 = through_x_dot[k]
                 if c2 is not None:
-                    _accumulate(grad_tangents, child, c2 if c3 is None else c2 + c3)
-                elif c3 is not None:
-                    _accumulate(grad_tangents, child, c3)
+                    _accumulate(grad_tangents, child, c2)
         return SecondOrder(
             value=values[output],
             gradients={n: _as_gradient(grads.get(n), values[n]) for n in wrt},
@@ -318,6 +311,25 @@ class Graph:
                 if contribution is not None:
                     _accumulate(table, child, contribution)
         return table
+
+
+def _second_order_vjp(op: Op, g, g_dot, out, out_tangent, inputs, in_tangents, needs, params):
+    """(vjp(g), vjp(ġ) + vjp_tangent(g, ẋ)) for one op: its fused rule when it
+    declares one, else composed from its first-order and tangent rules."""
+    if op.second_order_vjp is not None:
+        return op.second_order_vjp(g, g_dot, out, out_tangent, inputs, in_tangents, needs, **params)
+    first = op.vjp(g, out, inputs, needs, **params)
+    through_x_dot = op.vjp_tangent(g, out, out_tangent, inputs, in_tangents, needs, **params)
+    if g_dot is None:
+        return first, through_x_dot
+    through_g_dot = op.vjp(g_dot, out, inputs, needs, **params)
+    return first, tuple(_add_pair(a, b) for a, b in zip(through_g_dot, through_x_dot))
+
+
+def _add_pair(a, b):
+    if a is None:
+        return b
+    return a if b is None else a + b
 
 
 _FIRST_ORDER_RULE = attrgetter("vjp")

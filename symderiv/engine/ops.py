@@ -51,6 +51,9 @@ class Op:
     differentiable: tuple[bool, ...] = ()
     elementwise: bool = False
     sample: Callable[[np.random.Generator], tuple[tuple, dict]] | None = None
+    # Optional speed-up for exact second order: (vjp(g), vjp(ġ) + vjp_tangent(g, ẋ))
+    # computed together, sharing work; must equal that composition (tested).
+    second_order_vjp: Callable[..., tuple[Cotangents, Cotangents]] | None = None
 
     def __post_init__(self) -> None:
         if not self.differentiable:
@@ -90,8 +93,8 @@ def _row_sum(a: Array) -> Array:
 
 
 def _stable_softmax(x: Array) -> Array:
-    shifted = x - x.max(axis=-1, keepdims=True)  # no overflow for any finite input
-    e = np.exp(shifted)
+    e = x - x.max(axis=-1, keepdims=True)  # no overflow for any finite input
+    np.exp(e, out=e)
     e /= e.sum(axis=-1, keepdims=True)
     return e
 
@@ -172,9 +175,19 @@ def _unary(
     def meaning(sp, a, **params):
         return a.applyfunc(lambda t: sympy_scalar(sp, t, **params))
 
+    def second_order_vjp(g, g_dot, out, out_tangent, inputs, tangents, needs, **params):
+        # f' once for g·f' and ġ·f'; plus g·f''·ẋ
+        slope = d1(inputs[0], out, **params)
+        t = tangents[0]
+        second = None if g_dot is None else g_dot * slope
+        if t is not None and d2 is not None:
+            curvature = g * d2(inputs[0], out, **params) * t
+            second = curvature if second is None else second + curvature
+        return (g * slope,), (second,)
+
     return Op(
         name, 1, forward, vjp, jvp, vjp_tangent, naive_vjp, meaning, doc,
-        elementwise=True, sample=sample or _uniform_sample(-2.0, 2.0),
+        elementwise=True, sample=sample or _uniform_sample(-2.0, 2.0), second_order_vjp=second_order_vjp,
     )
 
 
@@ -433,6 +446,22 @@ def _linear_algebra_ops() -> list[Op]:
             None,
         )
 
+    def affine_second_order_vjp(g, g_dot, out, out_tangent, inputs, tangents, needs):
+        # vjp(g), and vjp(ġ) + vjp_tangent(g, ẋ) summed in one place
+        x, w, _ = inputs
+        tx, tw, _ = tangents
+        first = affine_vjp(g, out, inputs, needs)
+        gx = _add_opt(
+            None if g_dot is None or not needs[0] else g_dot @ w.T,
+            None if tw is None or not needs[0] else g @ tw.T,
+        )
+        gw = _add_opt(
+            None if g_dot is None or not needs[1] else x.T @ g_dot,
+            None if tx is None or not needs[1] else tx.T @ g,
+        )
+        gb = None if g_dot is None or not needs[2] else _batch_sum(g_dot)
+        return first, (gx, gw, gb)
+
     def none3(*args, **kwargs):
         return (None, None, None)
 
@@ -452,6 +481,7 @@ def _linear_algebra_ops() -> list[Op]:
             ),
             "x @ W + b for x (batch, k), W (k, m), b (m,)",
             sample=lambda rng: ((rng.normal(size=(2, 3)), rng.normal(size=(3, 4)), rng.normal(size=(4,))), {}),
+            second_order_vjp=affine_second_order_vjp,
         ),
     ]
 
@@ -648,6 +678,24 @@ def _softmax_ops() -> list[Op]:
         y = cross_entropy_softmax(x, out, labels)
         return (g[:, None] * y * (t - _row_sum(y * t)), None)
 
+    def cross_entropy_second_order_vjp(g, g_dot, out, out_tangent, inputs, tangents, needs):
+        # one softmax for vjp(g), vjp(ġ) and vjp_tangent(g, ẋ)
+        x, labels = inputs
+        t = tangents[0]
+        y = cross_entropy_softmax(x, out, labels)
+        rows = _batch_rows(x.shape[0])
+        second = None
+        if t is not None:
+            second = (g[:, None] * y) * (t - _row_sum(y * t))
+        residual = y.copy()  # softmax − onehot, with y_label − 1 = −Σ others (no cancellation)
+        residual[rows, labels] = 0.0
+        residual[rows, labels] = -residual.sum(axis=-1)
+        first = residual * np.asarray(g)[..., None]
+        if g_dot is not None:
+            through_g_dot = residual * np.asarray(g_dot)[..., None]
+            second = through_g_dot if second is None else second + through_g_dot
+        return (first, None), (second, None)
+
     def cross_entropy_naive(d2, out, inputs, needs):
         x, labels = inputs
         y = cross_entropy_softmax(x, out, labels)
@@ -678,6 +726,7 @@ def _softmax_ops() -> list[Op]:
             cross_entropy_vjp_tangent, cross_entropy_naive, cross_entropy_meaning,
             "fused nll(log_softmax(x), labels) per example; backward is softmax(x) − onehot",
             differentiable=(True, False), sample=labelled_sample,
+            second_order_vjp=cross_entropy_second_order_vjp,
         ),
     ]
 
