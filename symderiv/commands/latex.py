@@ -79,4 +79,9 @@ def _output_path(args: argparse.Namespace) -> Path | None:
         raise InputError(f"-o: {args.output} must end in .tex")
     if not path.parent.is_dir():
         raise InputError(f"-o: directory {path.parent} does not exist")
+    try:  # fail now, not after seconds of proofs (permissions, read-only or virtual file systems)
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise InputError(f"-o: cannot write {path}: {exc.strerror}") from None
     return path
