@@ -149,24 +149,11 @@ def problem1_checks(points: int, seed: int, triples: int = 4) -> Iterator[CheckR
     )
 
 
-def problem2_checks(points: int, seed: int, max_n: int = 32) -> Iterator[CheckResult]:
-    from symderiv.softmax import prove_softmax_identity
+def problem2_checks(points: int, seed: int) -> Iterator[CheckResult]:
     from symderiv.softmax_compare import compare_softmax
 
     # The fixed-n identities J = diag(y) − y·yᵀ and Jᵀu = y ⊙ (u − y·u) are the
-    # step-by-step proofs p2-softmax-jacobian and p2-softmax-vjp-fixed-n (proofs/);
-    # without the proof kit, prove them here.
-    if not _proofkit_available():
-        start = time.perf_counter()
-        proofs = [prove_softmax_identity(n) for n in range(1, max_n + 1)]
-        bad = [p.n for p in proofs if not p.ok]
-        yield CheckResult(
-            f"P2 J = diag(y) − y·yᵀ and Jᵀu = y ⊙ (u − y·u), each n = 1..{max_n}",
-            "proved" if not bad else "failed",
-            not bad,
-            detail=f"failed for n = {bad}" if bad else "",
-            seconds=time.perf_counter() - start,
-        )
+    # step-by-step proofs p2-softmax-jacobian and p2-softmax-vjp-fixed-n of proofs/.
     rng = np.random.default_rng(seed)
     worst, total, failures = 0.0, 0, []
     for n in (1, 2, 3, 5, 8, 13):
@@ -241,8 +228,7 @@ def run_verification(
             lambda: problem2_checks(points, seed),
             lambda: op_checks(seed),
         ]
-    if _proofkit_available():
-        groups.append(lambda: proof_checks(proofs, points, seed))
+    groups.append(lambda: proof_checks(proofs, points, seed))
     for group in groups:
         last = time.perf_counter()
         for result in group():
@@ -252,9 +238,3 @@ def run_verification(
             checks.append(result)
             last = now
     return VerifyReport(tuple(checks), time.perf_counter() - start, {"points": points, "seed": seed})
-
-
-def _proofkit_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("symderiv.proofkit") is not None

@@ -60,12 +60,12 @@ def run(args: argparse.Namespace) -> int:
         from symderiv.chain_compare import random_witness
 
         witness = random_witness(derivation)
-    ok = proved or derivation.is_concrete
-    for numbers in (comparison, witness):
-        if numbers is not None:
-            ok = ok and numbers.first_order_matches and numbers.second_order_matches and numbers.naive_rule.ok
-    if not proved and derivation.is_concrete and comparison is None and witness is None:
-        ok = False  # neither a proof nor a single point where the numbers could be compared
+    numbers = comparison if comparison is not None else witness
+    agree = numbers is None or (
+        numbers.first_order_matches and numbers.second_order_matches and numbers.naive_rule.ok
+    )
+    # settled by a proof or by numbers, and no number contradicts it
+    ok = agree and (proved or numbers is not None)
     if args.json:
         payload = _payload(derivation, comparison)
         if witness is not None:

@@ -351,6 +351,9 @@ def _accumulate(table: dict[Node, Any], node: Node, contribution: Any) -> None:
 
 
 def _as_gradient(gradient: Any, like: Any) -> np.ndarray:
-    if gradient is None:
-        return np.zeros_like(np.asarray(like, dtype=np.result_type(like, np.float64) if np.asarray(like).dtype.kind in "iub" else np.asarray(like).dtype))
-    return np.asarray(gradient)
+    """The gradient as an array; zeros shaped like ``like`` when nothing reached
+    the node (float64 zeros for integer or boolean values)."""
+    if gradient is not None:
+        return np.asarray(gradient)
+    like = np.asarray(like)
+    return np.zeros(like.shape, dtype=like.dtype if like.dtype.kind == "f" else np.float64)

@@ -633,63 +633,56 @@ def _softmax_ops() -> list[Op]:
     def labelled_sample(rng):
         return (3.0 * rng.normal(size=(2, 3)), rng.integers(0, 3, size=2)), {}
 
-    # What the last forward pass computed — exp(x − max) and its row sums —
-    # kept so the backward rules (vjp, jvp, vjp_tangent: up to four uses per
-    # second-order step) need not recompute exp. Keyed by the identity of the
-    # forward's inputs and output, which the entry keeps alive; any other call
-    # recomputes from scratch. The arrays are shared: never written into.
     def cross_entropy_forward(x, labels):
         shifted = x - x.max(axis=-1, keepdims=True)
         total = np.add.reduce(np.exp(shifted), axis=-1)
         return np.log(total) - picked(shifted, labels)
 
-    def cross_entropy_softmax(x, out, labels):
-        # y = softmax(x) from x itself, row max subtracted. Recovering
-        # logsumexp(x) as out + x[label] instead would lose |out|·eps absolutely
-        # (an 11% error in y for a label logit 1e6 below the max in float32).
-        # Recomputing costs one exp over (batch, classes), small next to the
-        # matmuls, and keeps ops free of hidden state.
-        return _stable_softmax(x)
+    # The backward rules take y = softmax(x) from x itself, row max subtracted.
+    # Recovering logsumexp(x) as out + x[label] instead would lose |out|·eps
+    # absolutely (an 11% error in y for a label logit 1e6 below the max in
+    # float32). Recomputing costs one exp over (batch, classes), small next to
+    # the matmuls, and keeps ops free of hidden state.
+
+    def minus_onehot(y, labels):
+        """y − onehot(labels) in place on the softmax y, with y_label − 1 computed
+        as −Σ_{k≠label} y_k: when y_label ≈ 1, subtracting 1 would cancel away the
+        digits of the small true gradient (relative error eps/(1 − y_label))."""
+        rows = _batch_rows(y.shape[0])
+        y[rows, labels] = 0.0
+        y[rows, labels] = -y.sum(axis=-1)
+        return y
 
     def cross_entropy_vjp(g, out, inputs, needs):
-        # (softmax − onehot) · g. At the label, y − 1 is computed as −Σ_{k≠label} y_k:
-        # when y_label ≈ 1, subtracting 1 would cancel away the digits of the
-        # small true gradient (relative error eps/(1 − y_label)).
         x, labels = inputs
-        rows = _batch_rows(x.shape[0])
-        y = cross_entropy_softmax(x, out, labels)
-        y[rows, labels] = 0.0
-        others = y.sum(axis=-1)
-        y[rows, labels] = -others
-        y *= np.asarray(g)[..., None]
-        return (y, None)
+        grad = minus_onehot(_stable_softmax(x), labels)
+        grad *= np.asarray(g)[..., None]
+        return (grad, None)
 
     def cross_entropy_jvp(tangents, out, inputs):
         (x, labels), t = inputs, tangents[0]
         if t is None:
             return None
-        y = cross_entropy_softmax(x, out, labels)
+        y = _stable_softmax(x)
         return (y * t).sum(axis=-1) - picked(t, labels)
 
+    def curvature_term(g, y, t):
+        # derivative of (y − onehot)·g along ẋ = t, g held fixed: g · ẏ
+        return (g[:, None] * y) * (t - _row_sum(y * t))
+
     def cross_entropy_vjp_tangent(g, out, out_tangent, inputs, tangents, needs):
-        (x, labels), t = inputs, tangents[0]
+        t = tangents[0]
         if t is None:
             return (None, None)
-        y = cross_entropy_softmax(x, out, labels)
-        return (g[:, None] * y * (t - _row_sum(y * t)), None)
+        return (curvature_term(g, _stable_softmax(inputs[0]), t), None)
 
     def cross_entropy_second_order_vjp(g, g_dot, out, out_tangent, inputs, tangents, needs):
         # one softmax for vjp(g), vjp(ġ) and vjp_tangent(g, ẋ)
         x, labels = inputs
         t = tangents[0]
-        y = cross_entropy_softmax(x, out, labels)
-        rows = _batch_rows(x.shape[0])
-        second = None
-        if t is not None:
-            second = (g[:, None] * y) * (t - _row_sum(y * t))
-        residual = y.copy()  # softmax − onehot, with y_label − 1 = −Σ others (no cancellation)
-        residual[rows, labels] = 0.0
-        residual[rows, labels] = -residual.sum(axis=-1)
+        y = _stable_softmax(x)
+        residual = minus_onehot(y.copy(), labels)
+        second = None if t is None else curvature_term(g, y, t)
         first = residual * np.asarray(g)[..., None]
         if g_dot is not None:
             through_g_dot = residual * np.asarray(g_dot)[..., None]
@@ -697,8 +690,7 @@ def _softmax_ops() -> list[Op]:
         return (first, None), (second, None)
 
     def cross_entropy_naive(d2, out, inputs, needs):
-        x, labels = inputs
-        y = cross_entropy_softmax(x, out, labels)
+        y = _stable_softmax(inputs[0])
         return (d2[:, None] * y * (1.0 - y), None)
 
     def cross_entropy_meaning(sp, a, labels):
