@@ -1,17 +1,24 @@
 """Target 1: one SGD training step of an MLP, engine vs hand-written numpy.
 
-Network: x (batch, 784) → affine → sigmoid → affine → softmax + NLL (the
-engine's fused ``cross_entropy``) → mean; float32; one SGD step. The baseline
-is what one writes by hand in numpy: the same arithmetic, weight gradients by
-matmul (``h.T @ delta``), ``W -= lr * dW``. Also measured:
+Network: x (batch, 784) → affine → sigmoid → affine → batch-mean softmax +
+NLL (the engine's fused ``mean_cross_entropy``); float32; one SGD step through
+:class:`symderiv.engine.optim.SGDStep` (the path ``symderiv train`` uses). The
+baseline is what one writes by hand in numpy: the same arithmetic, weight
+gradients by matmul (``h.T @ delta``), ``W -= lr * dW``. Also measured, as
+information:
 
-* the engine with an unfused ``log_softmax`` → ``nll`` head (information);
+* the engine with a two-node ``cross_entropy`` → ``mean`` head, and with an
+  unfused ``log_softmax`` → ``nll`` → ``mean`` head;
+* the general path ``Graph.forward`` + ``Graph.backward`` + ``sgd_update``;
 * the EDF-style weight gradient ``(x[:, :, None] * delta[:, None, :]).sum(0)``
   against the matmul ``x.T @ delta`` for the first layer;
 * PyTorch on one thread, when it is importable (never a dependency).
 """
 
 from __future__ import annotations
+
+import itertools
+from typing import Callable
 
 import numpy as np
 
@@ -37,30 +44,43 @@ def _data(batch: int, sizes: tuple[int, int, int], seed: int = 0):
     return x, labels, params
 
 
-def engine_step(x: np.ndarray, labels: np.ndarray, params: list[np.ndarray], fused: bool = True):
-    """A closure running one engine training step (forward, backward, SGD)."""
+#: How the engine variants compute the loss from the logits.
+HEADS = {
+    "fused": ("mean_cross_entropy",),  # one node: batch-mean softmax + NLL
+    "cross_entropy+mean": ("cross_entropy", "mean"),  # per-example fused loss, then the mean node
+    "unfused": ("log_softmax", "nll", "mean"),
+}
+
+
+def engine_step(
+    x: np.ndarray, labels: np.ndarray, params: list[np.ndarray], head: str = "fused", fused_step: bool = True
+):
+    """A closure running one engine training step (forward, backward, SGD):
+    through :class:`SGDStep`, or (``fused_step=False``) the general path
+    ``Graph.forward`` + ``Graph.backward`` + ``sgd_update``."""
     from symderiv.engine.graph import Graph
-    from symderiv.engine.optim import sgd_update
+    from symderiv.engine.optim import SGDStep, sgd_update
 
     graph = Graph()
     x_node, label_node = graph.input("x"), graph.input("labels")
     w1, b1, w2, b2 = (graph.parameter(name, value.copy()) for name, value in zip(("W1", "b1", "W2", "b2"), params))
     hidden = graph.apply("sigmoid", graph.apply("affine", x_node, w1, b1))
-    logits = graph.apply("affine", hidden, w2, b2)
-    if fused:
-        per_example = graph.apply("cross_entropy", logits, label_node)
-    else:
-        per_example = graph.apply("nll", graph.apply("log_softmax", logits), label_node)
-    loss = graph.apply("mean", per_example)
+    node = graph.apply("affine", hidden, w2, b2)
+    for op in HEADS[head]:
+        node = graph.apply(op, node, label_node) if op in ("mean_cross_entropy", "cross_entropy", "nll") else graph.apply(op, node)
+    loss = node
     trained = [w1, b1, w2, b2]
     feed = {x_node: x, label_node: labels}
+    if fused_step:
+        sgd_step = SGDStep(graph, loss, trained, LEARNING_RATE)
+        return lambda: sgd_step(feed)
 
-    def step() -> float:
+    def general_step() -> float:
         evaluation = graph.forward(feed, [loss])
         sgd_update(graph.backward(evaluation, loss, trained), LEARNING_RATE)
         return evaluation[loss]
 
-    return step
+    return general_step
 
 
 def numpy_step(x: np.ndarray, labels: np.ndarray, params: list[np.ndarray], edf_weight_gradient: bool = False):
@@ -129,31 +149,50 @@ def check_same_loss(x, labels, params) -> float:
     return abs(float(engine) - float(reference))
 
 
+def in_turn(make: Callable[[], Callable[[], object]], instances: int) -> Callable[[], object]:
+    """``instances`` independent steps from ``make`` (each with its own arrays),
+    called one after the other: the timing then averages over where the
+    allocator put the arrays instead of depending on one lucky or unlucky layout."""
+    steps = itertools.cycle([make() for _ in range(instances)])
+    return lambda: next(steps)()
+
+
 def run(config: Config) -> list[Row]:
     x, labels, params = _data(config.mlp_batch, config.mlp_sizes)
     difference = check_same_loss(x, labels, params)
     shape = "→".join(map(str, config.mlp_sizes)) + f", batch {config.mlp_batch}, float32"
-    contenders = {
-        "engine": engine_step(x, labels, params),
-        "numpy": numpy_step(x, labels, params),
-        "engine-unfused": engine_step(x, labels, params, fused=False),
+    makers = {
+        "engine": lambda: engine_step(x, labels, params),
+        "numpy": lambda: numpy_step(x, labels, params),
+        # the same numpy step again, other instances: the resolution of the comparison
+        "numpy-again": lambda: numpy_step(x, labels, params),
+        "engine-ce+mean": lambda: engine_step(x, labels, params, head="cross_entropy+mean"),
+        "engine-unfused": lambda: engine_step(x, labels, params, head="unfused"),
+        "engine-general": lambda: engine_step(x, labels, params, fused_step=False),
     }
-    torch = torch_step(x, labels, params)
-    if torch is not None:
-        contenders["torch"] = torch
-    samples = interleaved(contenders, config.rounds, config.warmup)
+    if torch_step(x, labels, params) is not None:
+        makers["torch"] = lambda: torch_step(x, labels, params)
+    contenders = {name: in_turn(make, config.mlp_instances) for name, make in makers.items()}
+    samples = interleaved(contenders, config.mlp_rounds, config.warmup * config.mlp_instances)
     rows = [
         ratio_row(
             "1 mlp-step", f"engine step ({shape})", "hand-written numpy step",
             samples["engine"], samples["numpy"], ratio(samples["engine"], samples["numpy"]),
-            max_ratio=1.0, detail={"loss_difference_vs_numpy": difference},
-        ),
-        ratio_row(
-            "1 mlp-step", "engine step, unfused log_softmax+nll head", "hand-written numpy step",
-            samples["engine-unfused"], samples["numpy"], ratio(samples["engine-unfused"], samples["numpy"]),
+            max_ratio=1.0, detail={"loss_difference_vs_numpy": difference, "instances": config.mlp_instances},
         ),
     ]
-    if torch is not None:
+    variants = (
+        ("numpy-again", "the same numpy step, other instances (resolution)"),
+        ("engine-ce+mean", "engine step, cross_entropy then mean node"),
+        ("engine-unfused", "engine step, unfused log_softmax+nll+mean head"),
+        ("engine-general", "engine forward+backward+sgd_update (no SGDStep)"),
+    )
+    for key, label in variants:
+        rows.append(ratio_row(
+            "1 mlp-step", label, "hand-written numpy step",
+            samples[key], samples["numpy"], ratio(samples[key], samples["numpy"]),
+        ))
+    if "torch" in samples:
         rows.append(ratio_row(
             "1 mlp-step", "torch CPU step, 1 thread", "hand-written numpy step",
             samples["torch"], samples["numpy"], ratio(samples["torch"], samples["numpy"]),

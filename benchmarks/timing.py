@@ -1,14 +1,21 @@
 """Timing primitives: interleaved repetitions, medians, spreads, the BLAS setup.
 
-Every comparison runs its contenders in turn, A B A B … (round robin when
-there are more than two), so that a slow spell on a shared machine hits all
-of them alike. Each contender is warmed up first; the figure is the ratio of
-medians, and the spread is the interquartile range of the per-round ratios.
+Every comparison runs its contenders in turn, one call each per round, so
+that a slow spell on a shared machine hits all of them alike: A B A B … for
+two, and for more a fresh (seeded) random order every round, so that each
+contender follows each other one equally often. No contender ever runs twice
+in a row: a repeat finds its own arrays still in cache, which was measured to
+favour it by 2–3 % (the older A B | B A alternation did exactly that for the
+first and last contender); and a fixed order favours whoever follows a
+contender touching the same data.
+Each contender is warmed up first; the figure is the ratio of medians, and
+the spread is the interquartile range of the per-round ratios.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import statistics
 import time
 from dataclasses import dataclass
@@ -76,7 +83,8 @@ def interleaved(
     inner: int = 1,
     setup: Callable[[], object] | None = None,
 ) -> dict[str, Samples]:
-    """Time every contender once per round, in turn (A B C A B C …), after warm-up.
+    """Time every contender once per round, in turn (order: see the module
+    docstring), after warm-up.
 
     ``setup`` (if given) runs before every timed call and is not timed: it
     resets caches so that each call does the full work."""
@@ -87,9 +95,14 @@ def interleaved(
                 setup()
             contenders[name]()
     seconds: dict[str, list[float]] = {name: [] for name in names}
-    for round_index in range(rounds):
-        # alternate the order too, so neither contender always runs right after the other
-        order = names if round_index % 2 == 0 else names[::-1]
+    shuffle = random.Random(0)
+    order = list(names)
+    for _ in range(rounds):
+        if len(order) > 2:
+            last = order[-1]
+            shuffle.shuffle(order)
+            if order[0] == last:  # never the same contender twice in a row
+                order.append(order.pop(0))
         for name in order:
             if setup is not None:
                 setup()

@@ -90,7 +90,16 @@ def test_sections_are_named():
 def test_interleaving_and_ratio():
     calls: list[str] = []
     samples = interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=4, warmup=1)
-    assert calls == ["a", "b", "a", "b", "b", "a", "a", "b", "b", "a"]  # warm-up, then alternating order
+    assert calls == ["a", "b"] * 5  # warm-up, then A B A B: never the same contender twice in a row
+    calls.clear()
+    names = "abcd"
+    interleaved({n: (lambda n=n: calls.append(n)) for n in names}, rounds=200, warmup=0)
+    assert all(first != second for first, second in zip(calls, calls[1:]))
+    rounds = [calls[i:i + 4] for i in range(0, len(calls), 4)]
+    assert all(sorted(r) == list(names) for r in rounds)  # each once per round
+    # the order changes from round to round: every contender follows every other one
+    follows = {(p, q) for p, q in zip(calls, calls[1:])}
+    assert follows == {(p, q) for p in names for q in names if p != q}
     r = ratio(Samples("a", (2.0, 4.0, 6.0)), Samples("b", (1.0, 2.0, 3.0)))
     assert r.value == 2.0 and r.low == 2.0 and r.high == 2.0 and r.rounds == 3 and r.paired_median == 2.0
     assert samples["a"].median > 0

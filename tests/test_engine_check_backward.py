@@ -63,6 +63,24 @@ def with_constants(name, constants):
     return forward, backward
 
 
+def batch_mean_loss(name, label):
+    """A loss averaged over the batch: each row is run as its own batch of one,
+    so check_backward's per-row outputs are that row's loss (the averaging
+    over several rows is checked against SymPy in test_engine.py)."""
+    op = REGISTRY[name]
+    labels = np.array([label])
+
+    def forward(xs):
+        return list(op.sympy_meaning(sp, sp.Matrix([xs]), labels))
+
+    def backward(x, y, gy):
+        return np.concatenate([
+            op.vjp(gy[r, 0], y[r, 0], (x[r:r + 1], labels), (True, False))[0] for r in range(x.shape[0])
+        ])
+
+    return forward, backward
+
+
 CASES = {
     "neg": (unary("neg"), 3, (-3.0, 3.0)),
     "exp": (unary("exp"), 3, (-3.0, 3.0)),
@@ -86,6 +104,7 @@ CASES = {
     "affine": (with_constants("affine", [W, B]), 3, (-3.0, 3.0)),
     "nll": (with_constants("nll", [np.array([LABEL])]), 3, (-3.0, 3.0)),
     "cross_entropy": (with_constants("cross_entropy", [np.array([LABEL])]), 3, (-30.0, 30.0)),
+    "mean_cross_entropy": (batch_mean_loss("mean_cross_entropy", LABEL), 3, (-30.0, 30.0)),
 }
 
 

@@ -247,12 +247,13 @@ def test_a_diverging_run_is_reported_in_strict_json_without_warnings(capsys, mon
     # cause it: after the first SGD step the float32 weights overflow to inf.
     from symderiv.train import model as model_module
 
-    def exploding_step(self, gradients, lr):
+    def exploding_step(self, x, labels, lr):
         for node in self.parameters:
             node.value *= np.float32(1e30)
             node.value *= np.float32(1e30)
+        return 1.0
 
-    monkeypatch.setattr(model_module.MLP, "sgd_step", exploding_step)
+    monkeypatch.setattr(model_module.MLP, "train_step", exploding_step)
     code = main(["train", "--epochs", "3", "--json"])
     captured = capsys.readouterr()
     assert code == 0
@@ -286,7 +287,7 @@ def test_float32_training_stays_float32():
     model = MLP.initialised(Architecture(64, (16,), 10, "relu"), seed=0)
     _, gradients = model.loss_and_gradients(data.x_train[:16], data.y_train[:16])
     assert all(g.dtype == np.float32 for g in gradients.values())
-    model.sgd_step(gradients, 0.5)
+    model.train_step(data.x_train[:16], data.y_train[:16], 0.5)
     assert all(node.value.dtype == np.float32 for node in model.parameters)
 
 
@@ -340,7 +341,7 @@ def test_check_passes_on_the_real_network(capsys):
     assert check["ok"]
     assert [p["name"] for p in check["parameters"]] == ["W1", "b1", "W2", "b2"]
     assert all(p["entries_checked"] == p["entries_total"] for p in check["parameters"])
-    assert {o["op"].split(" ")[0] for o in check["ops"]} == {"affine", "sigmoid", "cross_entropy", "mean"}
+    assert {o["op"].split(" ")[0] for o in check["ops"]} == {"affine", "sigmoid", "mean_cross_entropy"}
     assert check["ops_unavailable"] is None
     assert len(report["runs"]) == 1
 

@@ -75,7 +75,7 @@ class Graph:
         self.registry = registry if registry is not None else default_registry()
         self.nodes: list[Node] = []
         self._schedules: dict[tuple[int, ...], tuple[Node, ...]] = {}
-        # Per-schedule plans (see _forward_plan/_backward_plan): built once, so a
+        # Per-schedule plans (see _forward_plan/backward_plan): built once, so a
         # training step does no per-call set/dict building. Keyed by id(schedule)
         # with the schedule kept in the entry (so the id cannot be reused).
         self._forward_plans: dict[int, tuple[tuple[Node, ...], tuple]] = {}
@@ -186,7 +186,7 @@ class Graph:
             )
         return requires
 
-    def _backward_plan(self, schedule: tuple[Node, ...], wrt: Sequence[Node]) -> tuple:
+    def backward_plan(self, schedule: tuple[Node, ...], wrt: Sequence[Node]) -> tuple:
         """The op nodes a backward pass must visit, in reverse order, each as
         (node, op, input nodes, needs, params); ``needs`` says which inputs'
         cotangents are wanted. Nodes that need none are left out. Cached."""
@@ -261,7 +261,7 @@ class Graph:
         wrt = self._default_wrt(schedule) if wrt is None else list(wrt)
         grads: dict[Node, Any] = {output: _unit_seed(values[output]) if seed is None else seed}
         grad_tangents: dict[Node, Any] = {}
-        for node, op, input_nodes, needs, params in self._backward_plan(schedule, wrt):
+        for node, op, input_nodes, needs, params in self.backward_plan(schedule, wrt):
             g = grads.get(node)
             if g is None:
                 continue
@@ -301,7 +301,7 @@ class Graph:
         and every node sums what its children hand it."""
         values = evaluation.values
         table: dict[Node, Any] = {output: seed}
-        for node, op, input_nodes, needs, params in self._backward_plan(evaluation.schedule, wrt):
+        for node, op, input_nodes, needs, params in self.backward_plan(evaluation.schedule, wrt):
             incoming = table.get(node)
             if incoming is None:
                 continue

@@ -653,11 +653,63 @@ def _softmax_ops() -> list[Op]:
         y[rows, labels] = -y.sum(axis=-1)
         return y
 
-    def cross_entropy_vjp(g, out, inputs, needs):
-        x, labels = inputs
-        grad = minus_onehot(_stable_softmax(x), labels)
-        grad *= np.asarray(g)[..., None]
-        return (grad, None)
+    # The cross-entropy rules below are written once for a cotangent `scale`
+    # that multiplies row b of (softmax − onehot): g[b] for the per-example
+    # loss, g / batch for the batch mean (fused, so a training step needs no
+    # separate mean node and no broadcast of its cotangent).
+
+    def per_example(g, x):
+        return np.asarray(g)[..., None]
+
+    def batch_share(g, x):
+        return np.asarray(g) / x.shape[0]
+
+    def scaled_residual(x, labels, scale):
+        """(softmax(x) − onehot(labels)) · scale, in one buffer: exp(x − max) times
+        scale/Σexp (the softmax's division and the cotangent's product in one
+        pass), then the label entries as in minus_onehot."""
+        y = x - x.max(axis=-1, keepdims=True)
+        np.exp(y, out=y)
+        y *= scale / y.sum(axis=-1, keepdims=True)
+        return minus_onehot(y, labels)
+
+    def curvature_term(scale, y, t):
+        # derivative of (y − onehot)·scale along ẋ = t, the cotangent held fixed: scale · ẏ
+        return (scale * y) * (t - _row_sum(y * t))
+
+    def cross_entropy_rules(scale):
+        """(vjp, vjp_tangent, second_order_vjp, naive_vjp) for a cotangent scale."""
+
+        def vjp(g, out, inputs, needs):
+            x, labels = inputs
+            return (scaled_residual(x, labels, scale(g, x)), None)
+
+        def vjp_tangent(g, out, out_tangent, inputs, tangents, needs):
+            t = tangents[0]
+            if t is None:
+                return (None, None)
+            x = inputs[0]
+            return (curvature_term(scale(g, x), _stable_softmax(x), t), None)
+
+        def second_order_vjp(g, g_dot, out, out_tangent, inputs, tangents, needs):
+            # one softmax for vjp(g), vjp(ġ) and vjp_tangent(g, ẋ)
+            x, labels = inputs
+            t = tangents[0]
+            y = _stable_softmax(x)
+            residual = minus_onehot(y.copy(), labels)
+            second = None if t is None else curvature_term(scale(g, x), y, t)
+            first = residual * scale(g, x)
+            if g_dot is not None:
+                through_g_dot = residual * scale(g_dot, x)
+                second = through_g_dot if second is None else second + through_g_dot
+            return (first, None), (second, None)
+
+        def naive_vjp(d2, out, inputs, needs):
+            x = inputs[0]
+            y = _stable_softmax(x)
+            return (scale(d2, x) * y * (1.0 - y), None)
+
+        return vjp, vjp_tangent, second_order_vjp, naive_vjp
 
     def cross_entropy_jvp(tangents, out, inputs):
         (x, labels), t = inputs, tangents[0]
@@ -666,35 +718,25 @@ def _softmax_ops() -> list[Op]:
         y = _stable_softmax(x)
         return (y * t).sum(axis=-1) - picked(t, labels)
 
-    def curvature_term(g, y, t):
-        # derivative of (y − onehot)·g along ẋ = t, g held fixed: g · ẏ
-        return (g[:, None] * y) * (t - _row_sum(y * t))
+    def batch_mean(per_example_values):
+        return np.add.reduce(per_example_values) / per_example_values.dtype.type(per_example_values.shape[0])
 
-    def cross_entropy_vjp_tangent(g, out, out_tangent, inputs, tangents, needs):
-        t = tangents[0]
-        if t is None:
-            return (None, None)
-        return (curvature_term(g, _stable_softmax(inputs[0]), t), None)
+    def mean_cross_entropy_forward(x, labels):
+        return batch_mean(cross_entropy_forward(x, labels))
 
-    def cross_entropy_second_order_vjp(g, g_dot, out, out_tangent, inputs, tangents, needs):
-        # one softmax for vjp(g), vjp(ġ) and vjp_tangent(g, ẋ)
-        x, labels = inputs
-        t = tangents[0]
-        y = _stable_softmax(x)
-        residual = minus_onehot(y.copy(), labels)
-        second = None if t is None else curvature_term(g, y, t)
-        first = residual * np.asarray(g)[..., None]
-        if g_dot is not None:
-            through_g_dot = residual * np.asarray(g_dot)[..., None]
-            second = through_g_dot if second is None else second + through_g_dot
-        return (first, None), (second, None)
-
-    def cross_entropy_naive(d2, out, inputs, needs):
-        y = _stable_softmax(inputs[0])
-        return (d2[:, None] * y * (1.0 - y), None)
+    def mean_cross_entropy_jvp(tangents, out, inputs):
+        per_example_tangent = cross_entropy_jvp(tangents, out, inputs)
+        return None if per_example_tangent is None else batch_mean(per_example_tangent)
 
     def cross_entropy_meaning(sp, a, labels):
         return nll_meaning(sp, log_softmax_meaning(sp, a), labels)
+
+    def mean_cross_entropy_meaning(sp, a, labels):
+        losses = cross_entropy_meaning(sp, a, labels)
+        return sp.Matrix([[sum(losses) / losses.rows]])
+
+    ce_vjp, ce_vjp_tangent, ce_second_order_vjp, ce_naive = cross_entropy_rules(per_example)
+    mce_vjp, mce_vjp_tangent, mce_second_order_vjp, mce_naive = cross_entropy_rules(batch_share)
 
     return [
         Op(
@@ -714,11 +756,19 @@ def _softmax_ops() -> list[Op]:
             differentiable=(True, False), sample=labelled_sample,
         ),
         Op(
-            "cross_entropy", 2, cross_entropy_forward, cross_entropy_vjp, cross_entropy_jvp,
-            cross_entropy_vjp_tangent, cross_entropy_naive, cross_entropy_meaning,
+            "cross_entropy", 2, cross_entropy_forward, ce_vjp, cross_entropy_jvp,
+            ce_vjp_tangent, ce_naive, cross_entropy_meaning,
             "fused nll(log_softmax(x), labels) per example; backward is softmax(x) − onehot",
             differentiable=(True, False), sample=labelled_sample,
-            second_order_vjp=cross_entropy_second_order_vjp,
+            second_order_vjp=ce_second_order_vjp,
+        ),
+        Op(
+            "mean_cross_entropy", 2, mean_cross_entropy_forward, mce_vjp, mean_cross_entropy_jvp,
+            mce_vjp_tangent, mce_naive, mean_cross_entropy_meaning,
+            "fused mean(cross_entropy(x, labels)) over the batch, the training loss; "
+            "backward is (softmax(x) − onehot) / batch",
+            differentiable=(True, False), sample=labelled_sample,
+            second_order_vjp=mce_second_order_vjp,
         ),
     ]
 

@@ -1,12 +1,131 @@
-"""Minibatch SGD for engine parameters, in place and without temporaries."""
+"""Minibatch SGD for engine parameters.
+
+* :class:`SGDStep` — forward, backward and update of one minibatch in one
+  call, planned once for a fixed graph, loss and parameter list: the fast
+  training path (``symderiv train`` and the benchmarks use it).
+* :func:`sgd_update` — apply gradients you already have (from
+  :meth:`Graph.backward`), in place and without temporaries.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import math
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from symderiv.engine.graph import Node
+from symderiv.engine.graph import Graph, Node
+
+
+class SGDStep:
+    """θ ← θ − lr·∇θ loss, for every parameter in ``parameters``, in one call.
+
+    ``step = SGDStep(graph, loss, parameters, lr)``; then ``step(feed)`` runs
+    one minibatch (``feed`` maps input nodes to arrays, as for
+    :meth:`Graph.forward`), updates each ``node.value`` in place and returns
+    the loss value. A non-scalar loss is trained as the sum of its entries.
+
+    What makes it cheaper than ``forward`` + ``backward`` + :func:`sgd_update`:
+
+    * the backward pass is seeded with ``lr`` instead of 1. Every VJP is linear
+      in its cotangent, so what reaches a parameter is already lr·∇θ and the
+      update is one in-place subtraction, with no pass scaling a W-sized
+      gradient (the result differs from ``θ − lr·∇θ`` only by rounding);
+    * the schedule is flattened once into slot numbers, so a step does no graph
+      walking and no dictionary building.
+
+    Gradients are fresh arrays each step, not preallocated buffers written
+    with ``out=``: that was measured (784→256→10, batch 128, float32) and was
+    2–3 % *slower*, since the allocator hands back the chunk the previous
+    step freed, which is still in cache.
+
+    A step whose loss is not finite (overflow, NaN) leaves every parameter
+    unchanged and returns that loss, so a caller can stop a diverging run
+    with the last finite parameters.
+    """
+
+    def __init__(self, graph: Graph, loss: Node, parameters: Sequence[Node], learning_rate: float) -> None:
+        for node in parameters:
+            if node.kind != "parameter":
+                raise ValueError(f"{node!r} is not a parameter (only parameters are updated)")
+        self.graph = graph
+        self.loss = loss
+        self.parameters = tuple(parameters)
+        self.learning_rate = float(learning_rate)
+        schedule = graph.schedule([loss])
+        slot_of = {node: slot for slot, node in enumerate(schedule)}
+        self._size = len(schedule)
+        self._loss_slot = slot_of[loss]
+        self._leaves = tuple((slot_of[n], n) for n in schedule if n.kind in ("parameter", "constant"))
+        self._inputs = tuple((slot_of[n], n) for n in schedule if n.kind == "input")
+        self._forward = tuple(
+            (slot_of[n], n.op.forward, tuple(slot_of[i] for i in n.inputs), n.params)
+            for n in schedule if n.op is not None
+        )
+        # Parameters the loss does not depend on get no gradient: nothing to update.
+        trained = [p for p in self.parameters if p in slot_of]
+        self._updates = tuple((slot_of[p], p) for p in trained)
+        self._backward = tuple(
+            (slot_of[node], op.vjp, tuple(slot_of[i] for i in inputs), needs, params)
+            for node, op, inputs, needs, params in graph.backward_plan(schedule, trained)
+        )
+        self._scalar_seeds: dict[type, np.ndarray] = {}
+
+    def _seed(self, loss_value: Any) -> np.ndarray:
+        """lr shaped and typed like the loss (a float64 seed for a non-float loss)."""
+        value = np.asarray(loss_value)
+        dtype = value.dtype if value.dtype.kind == "f" else np.dtype(np.float64)
+        if value.ndim:
+            return np.full(value.shape, self.learning_rate, dtype=dtype)
+        seed = np.array(self.learning_rate, dtype=dtype)
+        seed.flags.writeable = False  # shared by every step: rules must not write into it
+        return seed
+
+    def _finite_loss_seed(self, loss_value: Any) -> np.ndarray | None:
+        """The backward seed, or None when the loss is not finite. The common case,
+        a float scalar loss, is one dictionary lookup and one float test."""
+        seed = self._scalar_seeds.get(type(loss_value))
+        if seed is not None:
+            return seed if math.isfinite(loss_value) else None
+        if not np.isfinite(loss_value).all():
+            return None
+        seed = self._seed(loss_value)
+        if isinstance(loss_value, np.floating):  # a numpy float scalar: cache by its type
+            self._scalar_seeds[type(loss_value)] = seed
+        return seed
+
+    def __call__(self, feed: Mapping[Node, Any]) -> Any:
+        values: list[Any] = [None] * self._size
+        for slot, node in self._leaves:
+            values[slot] = node.value
+        for slot, node in self._inputs:
+            try:
+                values[slot] = feed[node]
+            except KeyError:
+                raise ValueError(f"no value fed for input {node.name!r}") from None
+        for slot, forward, inputs, params in self._forward:
+            values[slot] = forward(*[values[i] for i in inputs], **params)
+        loss_value = values[self._loss_slot]
+        seed = self._finite_loss_seed(loss_value)
+        if seed is None:
+            return loss_value
+        cotangents: list[Any] = [None] * self._size
+        cotangents[self._loss_slot] = seed
+        for slot, vjp, inputs, needs, params in self._backward:
+            g = cotangents[slot]
+            if g is None:
+                continue
+            contributions = vjp(g, values[slot], tuple([values[i] for i in inputs]), needs, **params)
+            for child, contribution in zip(inputs, contributions):
+                if contribution is not None:
+                    existing = cotangents[child]
+                    # never in place: a contribution may be a read-only broadcast view
+                    cotangents[child] = contribution if existing is None else existing + contribution
+        for slot, node in self._updates:
+            step = cotangents[slot]
+            if step is not None:
+                node.value -= step
+        return loss_value
 
 
 def sgd_update(gradients: Mapping[Node, np.ndarray], learning_rate: float) -> None:

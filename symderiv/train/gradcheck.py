@@ -218,29 +218,21 @@ def _affine_cases(op: Op, k: int = 3, m: int = 2) -> list[OpCase]:
     return [("affine", forward, backward, n)]
 
 
-def _cross_entropy_cases(op: Op, sp, classes: int = 4) -> list[OpCase]:
+def _mean_cross_entropy_cases(op: Op, sp, classes: int = 4) -> list[OpCase]:
+    # each row run as its own batch of one, where the batch mean is that row's loss
     cases = []
     for label in range(classes):
         def forward(xs, label=label):
             return sp.log(sum(sp.exp(v) for v in xs)) - xs[label]
 
         def backward(x, y, gy, label=label):
-            labels = np.full(x.shape[0], label, dtype=np.intp)
-            return op.vjp(gy[:, 0], y[:, 0], (x, labels), (True, False))[0]
+            labels = np.array([label])
+            return np.concatenate([
+                op.vjp(gy[r, 0], y[r, 0], (x[r:r + 1], labels), (True, False))[0] for r in range(x.shape[0])
+            ])
 
-        cases.append((f"cross_entropy (label {label})", forward, backward, classes))
+        cases.append((f"mean_cross_entropy (label {label})", forward, backward, classes))
     return cases
-
-
-def _mean_cases(op: Op, n: int = 5) -> list[OpCase]:
-    # the network takes the mean over the whole batch (axis=None): check that path row by row
-    def forward(xs):
-        return sum(xs) / len(xs)
-
-    def backward(x, y, gy):
-        return np.array([op.vjp(gy[r, 0], y[r, 0], (x[r],), (True,))[0] for r in range(x.shape[0])])
-
-    return [("mean", forward, backward, n)]
 
 
 def _op_cases(model: MLP, sp) -> list[OpCase]:
@@ -253,10 +245,8 @@ def _op_cases(model: MLP, sp) -> list[OpCase]:
             cases += _elementwise_case(op, lambda t: sp.Max(0, t))
         elif name == "affine":
             cases += _affine_cases(op)
-        elif name == "cross_entropy":
-            cases += _cross_entropy_cases(op, sp)
-        elif name == "mean":
-            cases += _mean_cases(op)
+        elif name == "mean_cross_entropy":
+            cases += _mean_cross_entropy_cases(op, sp)
         else:  # pragma: no cover - the MLP uses only the ops above
             raise ValueError(f"no reference formula for op {name!r}")
     return cases

@@ -122,11 +122,10 @@ def train_run(
                 )
                 for first in range(0, n_train, settings.batch):
                     rows = order[first:first + settings.batch]
-                    batch_loss, gradients = model.loss_and_gradients(dataset.x_train[rows], dataset.y_train[rows])
-                    if not math.isfinite(batch_loss):
+                    batch_loss = model.train_step(dataset.x_train[rows], dataset.y_train[rows], settings.lr)
+                    if not math.isfinite(batch_loss):  # the step changed nothing
                         diverged = True
                         break
-                    model.sgd_step(gradients, settings.lr)
                     if batch_bar is not None:
                         batch_bar.update(1)
                 if batch_bar is not None:

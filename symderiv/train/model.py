@@ -1,10 +1,12 @@
 """A multilayer perceptron built on the engine's :class:`~symderiv.engine.graph.Graph`.
 
-    x → Affine → act → … → Affine → logits;   loss = mean(cross_entropy(logits, labels))
+    x → Affine → act → … → Affine → logits;   loss = mean_cross_entropy(logits, labels)
 
-``cross_entropy`` is the engine's fused, stable ``nll(log_softmax(·))`` whose
-backward is softmax − onehot. Parameters are graph parameter nodes; SGD updates
-their arrays in place.
+``mean_cross_entropy`` is the engine's fused, stable batch mean of
+``nll(log_softmax(·))``, whose backward is (softmax − onehot) / batch; the
+per-example ``cross_entropy`` node beside it is used only for evaluation.
+Parameters are graph parameter nodes; a training step
+(:class:`~symderiv.engine.optim.SGDStep`) updates their arrays in place.
 
 Initialisation is seeded: Glorot/Xavier uniform for sigmoid (keeps the
 pre-activations in sigmoid's sensitive range), He normal for ReLU; biases 0.
@@ -20,6 +22,7 @@ import numpy as np
 
 from symderiv.engine.graph import Graph, Node
 from symderiv.engine.ops import Registry
+from symderiv.engine.optim import SGDStep
 
 ACTIVATIONS = ("sigmoid", "relu")
 
@@ -85,7 +88,8 @@ class MLP:
                 h = g.apply(arch.activation, h, name=f"{arch.activation}{layer + 1}")
         self.logits = h
         self.per_example_loss = g.apply("cross_entropy", self.logits, self.labels, name="cross_entropy")
-        self.loss = g.apply("mean", self.per_example_loss, name="loss")
+        self.loss = g.apply("mean_cross_entropy", self.logits, self.labels, name="loss")
+        self._sgd_steps: dict[float, SGDStep] = {}
 
     @classmethod
     def initialised(
@@ -107,10 +111,14 @@ class MLP:
         gradients = self.graph.backward(evaluation, self.loss, self.parameters)
         return float(evaluation[self.loss]), gradients
 
-    def sgd_step(self, gradients: dict[Node, np.ndarray], lr: float) -> None:
-        for node in self.parameters:
-            step = gradients[node] * node.value.dtype.type(lr)
-            node.value -= step
+    def train_step(self, x: np.ndarray, labels: np.ndarray, lr: float) -> float:
+        """One SGD step θ ← θ − lr·∇θ on one minibatch; returns the minibatch's
+        mean cross-entropy before the step. A non-finite loss leaves the
+        parameters unchanged (see :class:`SGDStep`)."""
+        step = self._sgd_steps.get(lr)
+        if step is None:
+            step = self._sgd_steps[lr] = SGDStep(self.graph, self.loss, self.parameters, lr)
+        return float(step({self.x: x, self.labels: labels}))
 
     def evaluate(self, x: np.ndarray, labels: np.ndarray, chunk: int = 4096) -> tuple[float, float]:
         """(mean cross-entropy, accuracy) over a whole dataset, in chunks to bound memory."""

@@ -1,0 +1,148 @@
+"""SGDStep (the fused training step) and the fused mean_cross_entropy loss,
+each against the unfused path it replaces, computed independently."""
+
+import numpy as np
+import pytest
+
+from symderiv.engine.graph import Graph
+from symderiv.engine.optim import SGDStep
+
+
+def _network(rng, dtype=np.float64, head="mean_cross_entropy", shared=False):
+    """x → affine → sigmoid → affine → loss. With ``shared`` the hidden layer
+    reuses W1 (square) twice, so one parameter gets two gradient contributions."""
+    graph = Graph()
+    x, labels = graph.input("x"), graph.input("labels")
+    width = 4 if shared else 6
+    W1 = graph.parameter("W1", (rng.normal(size=(4, width)) * 0.5).astype(dtype))
+    b1 = graph.parameter("b1", (rng.normal(size=width) * 0.1).astype(dtype))
+    W2 = graph.parameter("W2", (rng.normal(size=(width, 3)) * 0.5).astype(dtype))
+    b2 = graph.parameter("b2", (rng.normal(size=3) * 0.1).astype(dtype))
+    hidden = graph.apply("sigmoid", graph.apply("affine", x, W1, b1))
+    if shared:
+        hidden = graph.apply("sigmoid", graph.apply("affine", hidden, W1, b1))
+    logits = graph.apply("affine", hidden, W2, b2)
+    if head == "mean_cross_entropy":
+        loss = graph.apply("mean_cross_entropy", logits, labels)
+    else:
+        loss = graph.apply("mean", graph.apply("cross_entropy", logits, labels))
+    feed = {x: (rng.normal(size=(7, 4)) * 2).astype(dtype), labels: rng.integers(0, 3, 7)}
+    return graph, feed, [W1, b1, W2, b2], loss
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_step_equals_theta_minus_lr_times_the_backward_gradient(shared):
+    rng = np.random.default_rng(3)
+    graph, feed, params, loss = _network(rng, shared=shared)
+    lr = 0.3
+    for _ in range(3):  # several steps: each starts from the parameters the last one left
+        evaluation = graph.forward(feed, [loss])
+        gradients = graph.backward(evaluation, loss, params)
+        expected = {p: p.value - lr * gradients[p] for p in params}
+        returned = SGDStep(graph, loss, params, lr)(feed)
+        assert returned == evaluation[loss]
+        for p in params:
+            # seeding the backward pass with lr only re-associates one product per entry
+            np.testing.assert_allclose(p.value, expected[p], rtol=1e-14, atol=1e-15)
+
+
+def test_a_reused_step_keeps_training_and_lowers_the_loss():
+    rng = np.random.default_rng(4)
+    graph, feed, params, loss = _network(rng)
+    step = SGDStep(graph, loss, params, 0.5)
+    losses = [float(step(feed)) for _ in range(200)]
+    assert losses[-1] < 0.5 * losses[0]
+    # the step reads parameter values afresh: an array replaced by the user is used
+    params[0].value = np.zeros_like(params[0].value)
+    expected = graph.forward(feed, [loss])[loss]
+    assert step(feed) == expected
+
+
+def test_float32_stays_float32():
+    rng = np.random.default_rng(5)
+    graph, feed, params, loss = _network(rng, dtype=np.float32)
+    value = SGDStep(graph, loss, params, 0.1)(feed)
+    assert value.dtype == np.float32
+    assert all(p.value.dtype == np.float32 for p in params)
+
+
+def test_a_non_finite_loss_changes_nothing():
+    rng = np.random.default_rng(6)
+    graph, feed, params, loss = _network(rng)
+    before = [p.value.copy() for p in params]
+    feed = dict(feed)
+    x_node = next(n for n in feed if n.name == "x")
+    bad = feed[x_node].copy()
+    bad[0, 0] = np.nan
+    feed[x_node] = bad
+    value = SGDStep(graph, loss, params, 0.1)(feed)
+    assert np.isnan(value)
+    for p, old in zip(params, before):
+        np.testing.assert_array_equal(p.value, old)
+
+
+def test_parameters_outside_the_loss_are_left_alone_and_bad_arguments_are_refused():
+    rng = np.random.default_rng(7)
+    graph, feed, params, loss = _network(rng)
+    unused = graph.parameter("unused", np.ones(2))
+    SGDStep(graph, loss, params + [unused], 0.1)(feed)
+    np.testing.assert_array_equal(unused.value, np.ones(2))
+    x_node = next(n for n in feed if n.name == "x")
+    with pytest.raises(ValueError, match="not a parameter"):
+        SGDStep(graph, loss, [x_node], 0.1)
+    step = SGDStep(graph, loss, params, 0.1)
+    with pytest.raises(ValueError, match="no value fed for input 'labels'"):
+        step({x_node: feed[x_node]})
+
+
+def test_a_vector_loss_is_trained_as_the_sum_of_its_entries():
+    graph = Graph()
+    x = graph.input("x")
+    w = graph.parameter("w", np.array([1.0, -2.0, 0.5]))
+    losses = graph.apply("mul", graph.apply("mul", w, w), x)  # entries x_i w_i²
+    data = np.array([1.0, 2.0, 3.0])
+    before = w.value.copy()
+    SGDStep(graph, losses, [w], 0.1)({x: data})
+    np.testing.assert_allclose(w.value, before - 0.1 * 2 * data * before, rtol=1e-15)
+
+
+# ---------------------------------------------------------------------------
+# the fused batch-mean loss against mean ∘ cross_entropy
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_mean_cross_entropy_equals_the_mean_of_cross_entropy(dtype):
+    rng = np.random.default_rng(8)
+    fused_graph, feed, params, fused = _network(rng, dtype=dtype)
+    rng = np.random.default_rng(8)
+    plain_graph, plain_feed, plain_params, plain = _network(rng, dtype=dtype, head="mean")
+    eps = np.finfo(dtype).eps
+    a = fused_graph.forward(feed, [fused])
+    b = plain_graph.forward(plain_feed, [plain])
+    assert a[fused].dtype == dtype and a[fused].shape == ()
+    assert a[fused] == pytest.approx(b[plain], rel=8 * eps)
+    ga = fused_graph.backward(a, fused, params)
+    gb = plain_graph.backward(b, plain, plain_params)
+    for p, q in zip(params, plain_params):
+        assert ga[p].dtype == dtype
+        np.testing.assert_allclose(ga[p], gb[q], rtol=64 * eps, atol=64 * eps * np.abs(gb[q]).max())
+    direction = {p: np.ones_like(p.value) for p in params}
+    plain_direction = {q: np.ones_like(q.value) for q in plain_params}
+    ha = fused_graph.hessian_vector_product(feed, fused, direction, params).hvp
+    hb = plain_graph.hessian_vector_product(plain_feed, plain, plain_direction, plain_params).hvp
+    for p, q in zip(params, plain_params):
+        np.testing.assert_allclose(ha[p], hb[q], rtol=256 * eps, atol=256 * eps * np.abs(hb[q]).max())
+
+
+def test_mean_cross_entropy_gradient_is_exact_for_a_confident_label():
+    # y_label ≈ 1: the label entry (y_label − 1)/B must keep its digits (≈ −e^{-40}/B)
+    from symderiv.engine.ops import default_registry
+
+    op = default_registry()["mean_cross_entropy"]
+    x = np.array([[40.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    labels = np.array([0, 2])
+    out = op.forward(x, labels)
+    grad, _ = op.vjp(np.float64(1.0), out, (x, labels), (True, False))
+    tiny = np.exp(-40.0) / (1 + 2 * np.exp(-40.0))
+    np.testing.assert_allclose(grad[0], np.array([-2 * tiny, tiny, tiny]) / 2, rtol=1e-14)
+    np.testing.assert_allclose(grad[1], np.array([1 / 3, 1 / 3, -2 / 3]) / 2, rtol=1e-14)
