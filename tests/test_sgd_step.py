@@ -116,7 +116,7 @@ def test_mean_cross_entropy_equals_the_mean_of_cross_entropy(dtype):
     fused_graph, feed, params, fused = _network(rng, dtype=dtype)
     rng = np.random.default_rng(8)
     plain_graph, plain_feed, plain_params, plain = _network(rng, dtype=dtype, head="mean")
-    eps = np.finfo(dtype).eps
+    eps = float(np.finfo(dtype).eps)
     a = fused_graph.forward(feed, [fused])
     b = plain_graph.forward(plain_feed, [plain])
     assert a[fused].dtype == dtype and a[fused].shape == ()
