@@ -3,7 +3,7 @@
 Every comparison runs its contenders in turn, one call each per round, so
 that a slow spell on a shared machine hits all of them alike: A B A B … for
 two, and for more a fresh (seeded) random order every round, so that each
-contender follows each other one equally often. No contender ever runs twice
+contender follows each other one equally often on average. No contender ever runs twice
 in a row: a repeat finds its own arrays still in cache, which was measured to
 favour it by 2–3 % (the older A B | B A alternation did exactly that for the
 first and last contender); and a fixed order favours whoever follows a

@@ -146,3 +146,108 @@ def test_mean_cross_entropy_gradient_is_exact_for_a_confident_label():
     tiny = np.exp(-40.0) / (1 + 2 * np.exp(-40.0))
     np.testing.assert_allclose(grad[0], np.array([-2 * tiny, tiny, tiny]) / 2, rtol=1e-14)
     np.testing.assert_allclose(grad[1], np.array([1 / 3, 1 / 3, -2 / 3]) / 2, rtol=1e-14)
+
+
+# ---------------------------------------------------------------------------
+# edge cases found in review
+
+
+def _scalar_graph(weights):
+    graph = Graph()
+    x = graph.input("x")
+    w = graph.parameter("w", np.array(weights))
+    loss = graph.apply("sum", graph.apply("mul", w, x))
+    return graph, x, w, loss
+
+
+def test_a_non_finite_loss_changes_nothing_on_later_steps_too():
+    # from the second step on the seed is cached and the finiteness test is a fast path
+    graph, x, w, loss = _scalar_graph([1.0, 2.0, 3.0])
+    step = SGDStep(graph, loss, [w], 0.1)
+    step({x: np.ones(3)})
+    before = w.value.copy()
+    assert np.isnan(step({x: np.array([1.0, np.nan, 1.0])}))
+    np.testing.assert_array_equal(w.value, before)
+    assert np.isinf(step({x: np.array([1.0, np.inf, 1.0])}))
+    np.testing.assert_array_equal(w.value, before)
+    step({x: np.ones(3)})
+    np.testing.assert_allclose(w.value, before - 0.1)
+
+
+def test_a_parameter_listed_twice_is_updated_once():
+    graph, x, w, loss = _scalar_graph([1.0])
+    SGDStep(graph, loss, [w, w], 0.1)({x: np.ones(1)})
+    np.testing.assert_allclose(w.value, [0.9], rtol=1e-15)
+
+
+def test_the_returned_loss_is_the_value_before_the_update_even_when_it_is_a_parameter():
+    graph = Graph()
+    w = graph.parameter("w", np.array([1.0, 2.0]))
+    value = SGDStep(graph, w, [w], 0.5)({})
+    np.testing.assert_array_equal(value, [1.0, 2.0])
+    np.testing.assert_array_equal(w.value, [0.5, 1.5])
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).max <= np.finfo(np.float64).max, reason="longdouble is float64 here")
+def test_a_finite_longdouble_loss_beyond_float64_still_trains():
+    graph = Graph()
+    w = graph.parameter("w", np.array([1.0], dtype=np.longdouble))
+    big = graph.constant(np.array([np.longdouble("1e400")]))
+    loss = graph.apply("sum", graph.apply("mul", w, big))
+    step = SGDStep(graph, loss, [w], 1e-300)  # the gradient is 1e400: each step moves w by 1e100
+    for _ in range(3):
+        before = w.value.copy()
+        assert np.isfinite(step({}))
+        assert w.value[0] < before[0]
+
+
+def test_an_op_without_inputs_is_planned():
+    import sympy as sp
+
+    from symderiv.engine.function_op import function_op
+
+    graph = Graph()
+    x = graph.input("x")
+    w = graph.parameter("w", np.array([2.0]))
+    three = graph.apply(function_op(sp.Integer(3), []))
+    loss = graph.apply("sum", graph.apply("mul", graph.apply("mul", w, x), three))
+    expected = graph.forward({x: np.ones(1)}, [loss])[loss]
+    assert SGDStep(graph, loss, [w], 0.1)({x: np.ones(1)}) == expected
+    np.testing.assert_allclose(w.value, [2.0 - 0.1 * 3.0], rtol=1e-15)
+
+
+def test_float32_cotangents_stay_float32_all_the_way_to_the_parameters():
+    from symderiv.engine.ops import Op
+
+    seen = []
+
+    def recording_vjp(g, out, inputs, needs):
+        seen.append(np.asarray(g).dtype)
+        return (g,)
+
+    def unused(*args, **kwargs):
+        raise AssertionError("not used by SGDStep")
+
+    identity = Op("identity", 1, lambda a: a * 1, recording_vjp, unused, unused, unused, unused, "a")
+    rng = np.random.default_rng(9)
+    graph = Graph()
+    x, labels = graph.input("x"), graph.input("labels")
+    W = graph.parameter("W", rng.normal(size=(4, 3)).astype(np.float32))
+    b = graph.parameter("b", np.zeros(3, np.float32))
+    logits = graph.apply("affine", x, graph.apply(identity, W), b)  # the recorder sees W's cotangent
+    loss = graph.apply("mean_cross_entropy", logits, labels)
+    feed = {x: rng.normal(size=(5, 4)).astype(np.float32), labels: rng.integers(0, 3, 5)}
+    SGDStep(graph, loss, [W, b], 0.1)(feed)
+    assert seen == [np.float32]
+
+
+def test_vector_loss_seeds_are_right_on_every_call():
+    graph = Graph()
+    x = graph.input("x")
+    w = graph.parameter("w", np.array([1.0, -2.0, 0.5]))
+    losses = graph.apply("mul", w, x)
+    step = SGDStep(graph, losses, [w], 0.25)
+    data = np.array([1.0, 2.0, 3.0])
+    for k in range(1, 4):
+        step({x: data})
+        np.testing.assert_allclose(w.value, np.array([1.0, -2.0, 0.5]) - k * 0.25 * data, rtol=1e-15)

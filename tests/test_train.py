@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import math
 import struct
 import sys
 from pathlib import Path
@@ -343,7 +344,51 @@ def test_check_passes_on_the_real_network(capsys):
     assert all(p["entries_checked"] == p["entries_total"] for p in check["parameters"])
     assert {o["op"].split(" ")[0] for o in check["ops"]} == {"affine", "sigmoid", "mean_cross_entropy"}
     assert check["ops_unavailable"] is None
+    assert [(t["learning_rate"], t["ok"]) for t in check["steps"]] == [(2.0, True)]
     assert len(report["runs"]) == 1
+
+
+def test_check_catches_a_training_step_that_ignores_the_learning_rate(capsys, monkeypatch):
+    # the gradient is right, but the step seeds its backward pass with 1, not lr
+    from symderiv.engine.optim import SGDStep
+
+    monkeypatch.setattr(SGDStep, "_seed", lambda self, loss: np.array(1.0, dtype=np.asarray(loss).dtype))
+    code = main(["train", "--check", "--lr", "0.5", "--epochs", "1"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "training step (SGDStep), lr=0.5" in out and "FAILED" in out
+    assert "gradient check failed: not training" in out
+    w1_line = next(line for line in out.splitlines() if line.startswith("  W1 "))
+    assert w1_line.endswith(": ok")  # the gradient itself is right
+
+
+def test_each_learning_rate_gets_its_own_step():
+    data = load_digits()
+    model = MLP.initialised(Architecture(64, (8,), 10, "sigmoid"), seed=1, dtype=np.float64)
+    x, y = data.x_train[:16].astype(np.float64), data.y_train[:16]
+    for lr in (0.1, 0.5, 0.1):
+        _, gradients = model.loss_and_gradients(x, y)
+        before = [node.value.copy() for node in model.parameters]
+        model.train_step(x, y, lr)
+        for node, old in zip(model.parameters, before):
+            np.testing.assert_allclose(old - node.value, lr * gradients[node], rtol=1e-10, atol=1e-15)
+
+
+def test_the_loop_stops_at_the_first_non_finite_minibatch(monkeypatch):
+    from symderiv.train import model as model_module
+
+    real = model_module.MLP.train_step
+    calls = []
+
+    def step(self, x, labels, lr):
+        calls.append(1)
+        return math.nan if len(calls) == 3 else real(self, x, labels, lr)
+
+    monkeypatch.setattr(model_module.MLP, "train_step", step)
+    data = load_digits()
+    result = train_run(data, RunSettings((8,), "sigmoid", 0.5, 16, 3, 0), show_progress=False)
+    assert len(calls) == 3  # nothing after the failing minibatch
+    assert result.diverged and len(result.test_accuracy) == 1
 
 
 def _break(monkeypatch, op_name: str, vjp) -> None:

@@ -134,6 +134,12 @@ def _format_check(check) -> list[str]:
             )
     if check.backward_error:
         lines.append(f"  FAILED: {check.backward_error}")
+    for step in check.steps:
+        lines.append(
+            f"  training step (SGDStep), lr={step.learning_rate:g}: moves every parameter by lr x gradient, "
+            f"max error/tolerance {step.max_error_over_tolerance:.2g}: {'ok' if step.ok else 'FAILED'}"
+            + ("" if step.ok else f" (worst: {step.worst_parameter})")
+        )
     if check.ops_unavailable:
         lines.append(f"  op checks skipped: {check.ops_unavailable}")
     for o in check.ops:
@@ -154,6 +160,12 @@ def _check_as_json(check) -> dict:
                 "max_abs_gradient": _finite_or_none(p.max_abs_gradient),
             }
             for p in check.parameters
+        ],
+        "steps": [
+            {"learning_rate": t.learning_rate, "ok": t.ok,
+             "max_error_over_tolerance": _finite_or_none(t.max_error_over_tolerance),
+             "worst_parameter": t.worst_parameter}
+            for t in check.steps
         ],
         "ops": [{"op": o.op, "ok": o.ok, "detail": o.detail} for o in check.ops],
         "ops_unavailable": check.ops_unavailable,
@@ -212,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
         checks = []
         for hidden in dict.fromkeys(s.hidden for s in settings):
             arch = Architecture(dataset.n_features, hidden, dataset.n_classes, args.activation)
-            check = check_network(dataset, arch, args.seed)
+            check = check_network(dataset, arch, args.seed, learning_rates=[s.lr for s in settings])
             checks.append(check)
             if not args.json:
                 print("\n".join(_format_check(check)), file=out)

@@ -20,16 +20,23 @@ Two independent checks, both in float64:
    derivative: the batch is drawn only from images whose every ReLU input is
    at least ``KINK_MARGIN`` away from 0, far beyond what a step of h moves it.
 
-2. **Each op the network uses**, through :func:`symderiv.check_backward`:
+2. **The training step.** One :class:`~symderiv.engine.optim.SGDStep` (the
+   code that trains: its own planned backward pass, seeded with the learning
+   rate) on the same batch must move every parameter by lr·∇θ, ∇θ being the
+   gradient verified in 1: per entry |Δθ − lr·∇θ| ≤ STEP_RTOL·max|lr·∇θ| +
+   4u·|θ| (the second term is the rounding of θ − step itself).
+   Each learning rate of the run is checked; the parameters are restored.
+
+3. **Each op the network uses**, through :func:`symderiv.check_backward`:
    the op's ``vjp`` against the exact SymPy derivative of an independently
-   written formula (affine, sigmoid, relu, per-example cross-entropy for every
-   label, mean).
+   written formula (affine, sigmoid, relu, batch-mean cross-entropy for
+   every label, each row run as its own batch of one).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -42,6 +49,9 @@ STEP_FACTOR = UNIT_ROUNDOFF ** (1.0 / 3.0)
 ATOL = 1e-8
 RTOL = 1e-6
 KINK_MARGIN = 1e-3
+# The step and lr·∇θ differ only in where lr enters the products (rounding):
+# a few ulps of float64, far below any wrong step (off by a factor, or by ∇θ).
+STEP_RTOL = 1e-12
 DEFAULT_BATCH = 8
 DEFAULT_MAX_ENTRIES = 5000
 CANDIDATE_POOL = 256  # training images considered when avoiding ReLU kinks
@@ -73,6 +83,19 @@ class OpCheck:
 
 
 @dataclass(frozen=True)
+class StepCheck:
+    """One SGDStep against θ − lr·∇θ with the verified gradient."""
+
+    learning_rate: float
+    max_error_over_tolerance: float  # max over entries of |Δθ − lr·∇θ| / tolerance
+    worst_parameter: str
+
+    @property
+    def ok(self) -> bool:
+        return self.max_error_over_tolerance <= 1.0
+
+
+@dataclass(frozen=True)
 class GradientCheck:
     architecture: str
     batch_size: int
@@ -80,12 +103,14 @@ class GradientCheck:
     ops: tuple[OpCheck, ...]
     ops_unavailable: str | None  # why the op checks could not run, if they could not
     backward_error: str | None = None  # the network's backward pass raised (a failure)
+    steps: tuple[StepCheck, ...] = ()
 
     @property
     def ok(self) -> bool:
         return (
             self.backward_error is None
             and all(p.ok for p in self.parameters)
+            and all(s.ok for s in self.steps)
             and all(o.ok for o in self.ops)
         )
 
@@ -279,21 +304,51 @@ def _summary(outcome) -> str:
 
 # ---------------------------------------------------------------------------
 
+def check_training_steps(
+    model: MLP, x: np.ndarray, labels: np.ndarray, learning_rates: Sequence[float]
+) -> tuple[StepCheck, ...]:
+    """Check 2: one training step per learning rate, parameters restored after each."""
+    gradients = model.graph.backward(model.graph.forward({model.x: x, model.labels: labels}, [model.loss]), model.loss)
+    results = []
+    for lr in dict.fromkeys(learning_rates):
+        before = [node.value.copy() for node in model.parameters]
+        worst, worst_name = 0.0, model.parameters[0].name
+        try:
+            model.train_step(x, labels, lr)
+            for node, old in zip(model.parameters, before):
+                expected = lr * np.asarray(gradients[node], dtype=np.float64)
+                # θ − step rounds once more, by up to u·|θ|: allowed on top of STEP_RTOL
+                tolerance = STEP_RTOL * float(np.max(np.abs(expected), initial=0.0)) + 4 * UNIT_ROUNDOFF * np.abs(old)
+                error = np.abs((old - node.value) - expected)
+                ratio = float(np.max(np.where(error == 0, 0.0, error / np.maximum(tolerance, np.finfo(float).tiny))))
+                if not ratio <= worst:  # a NaN counts as the worst
+                    worst, worst_name = (ratio if ratio == ratio else float("inf")), node.name
+        finally:
+            for node, old in zip(model.parameters, before):
+                node.value[...] = old
+        results.append(StepCheck(float(lr), worst, worst_name))
+    return tuple(results)
+
+
 def check_network(
     dataset: Dataset,
     arch: Architecture,
     seed: int,
     *,
+    learning_rates: Sequence[float] = (),
     batch_size: int = DEFAULT_BATCH,
     max_entries: int = DEFAULT_MAX_ENTRIES,
     registry=None,
 ) -> GradientCheck:
-    """Both checks for the network ``arch`` at its seeded initial parameters (in float64)."""
+    """The checks for the network ``arch`` at its seeded initial parameters (in float64);
+    the training step is checked for each of ``learning_rates``."""
     model = MLP.initialised(arch, seed, np.float64, registry)
     x, labels = _check_batch(model, dataset, batch_size, seed)
+    steps: tuple[StepCheck, ...] = ()
     try:
         parameters = check_parameters(model, x, labels, max_entries, seed)
         backward_error = None
+        steps = check_training_steps(model, x, labels, learning_rates)
     except BackwardCrashed as crash:
         parameters, backward_error = (), str(crash)
     ops, unavailable = check_ops(model, seed)
@@ -304,4 +359,5 @@ def check_network(
         ops=ops,
         ops_unavailable=unavailable,
         backward_error=backward_error,
+        steps=steps,
     )
