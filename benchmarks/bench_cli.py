@@ -7,6 +7,7 @@ interpreter is timed too, so the shim's share is visible.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from benchmarks.rows import Config, Row
+from benchmarks.rows import Config, Row, ratio_row
 from benchmarks.timing import interleaved, ratio
 
 BUDGETS_S = {"help": 0.1, "chain": 1.0, "verify": 10.0}
@@ -49,24 +50,17 @@ def executables() -> dict[str, list[str]]:
 
 
 def _row(name: str, command: str, samples, baseline, budget: float | None, note: str = "") -> Row:
-    r = ratio(samples, baseline)
-    return Row(
-        benchmark="5 cli",
-        name=name,
-        baseline="python -c pass",
-        ratio=r.value,
-        ratio_low=r.low,
-        ratio_high=r.high,
-        paired=r.paired_median,
-        a_seconds=samples.median,
-        b_seconds=baseline.median,
-        rounds=r.rounds,
+    """A ratio row against ``python -c pass`` whose target is an absolute budget in seconds."""
+    row = ratio_row(
+        "5 cli", name, "python -c pass", samples, baseline, ratio(samples, baseline),
+        note=note, detail={"command": command, "quartiles_s": list(samples.quartiles)},
+    )
+    return dataclasses.replace(
+        row,
         figure=samples.median,
         unit="s",
         target="" if budget is None else f"<= {budget:g} s",
         met=None if budget is None else samples.median <= budget,
-        note=note,
-        detail={"command": command, "quartiles_s": list(samples.quartiles)},
     )
 
 

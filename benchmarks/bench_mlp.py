@@ -17,6 +17,7 @@ information:
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 from typing import Callable
 
@@ -66,8 +67,8 @@ def engine_step(
     w1, b1, w2, b2 = (graph.parameter(name, value.copy()) for name, value in zip(("W1", "b1", "W2", "b2"), params))
     hidden = graph.apply("sigmoid", graph.apply("affine", x_node, w1, b1))
     node = graph.apply("affine", hidden, w2, b2)
-    for op in HEADS[head]:
-        node = graph.apply(op, node, label_node) if op in ("mean_cross_entropy", "cross_entropy", "nll") else graph.apply(op, node)
+    for op in HEADS[head]:  # the two-input ops of a head take the labels second
+        node = graph.apply(op, node, label_node) if graph.registry[op].arity == 2 else graph.apply(op, node)
     loss = node
     trained = [w1, b1, w2, b2]
     feed = {x_node: x, label_node: labels}
@@ -120,11 +121,9 @@ def numpy_step(x: np.ndarray, labels: np.ndarray, params: list[np.ndarray], edf_
 
 
 def torch_step(x: np.ndarray, labels: np.ndarray, params: list[np.ndarray]):
-    """The same step in PyTorch on one thread, or None when torch is not importable."""
-    try:
-        import torch
-    except ImportError:
-        return None
+    """The same step in PyTorch on one thread (the caller checks that torch is installed)."""
+    import torch
+
     torch.set_num_threads(1)
     tx, tl = torch.from_numpy(x), torch.from_numpy(labels)
     tp = [torch.tensor(p, requires_grad=True) for p in params]
@@ -170,7 +169,7 @@ def run(config: Config) -> list[Row]:
         "engine-unfused": lambda: engine_step(x, labels, params, head="unfused"),
         "engine-general": lambda: engine_step(x, labels, params, fused_step=False),
     }
-    if torch_step(x, labels, params) is not None:
+    if importlib.util.find_spec("torch") is not None:
         makers["torch"] = lambda: torch_step(x, labels, params)
     contenders = {name: in_turn(make, config.mlp_instances) for name, make in makers.items()}
     samples = interleaved(contenders, config.mlp_rounds, config.warmup * config.mlp_instances)
