@@ -37,7 +37,10 @@ class SGDStep:
       times tiny cotangents can reach the subnormal range sooner (contrived;
       on the MLPs here the step's error equals the hand-written numpy step's);
     * the schedule is flattened once into slot numbers, so a step does no graph
-      walking and no dictionary building.
+      walking and no dictionary building;
+    * an op with ``forward_residual``/``vjp_residual`` (the fused cross-entropy)
+      hands its backward rule what its forward computed (the softmax's
+      exponentials and row sums) instead of recomputing it.
 
     Gradients are fresh arrays each step, not preallocated buffers written
     with ``out=``, and the update is a separate subtraction, not fused into
@@ -59,23 +62,35 @@ class SGDStep:
         self.learning_rate = float(learning_rate)
         schedule = graph.schedule([loss])
         slot_of = {node: slot for slot, node in enumerate(schedule)}
-        self._size = len(schedule)
         self._loss_slot = slot_of[loss]
         self._leaves = tuple((slot_of[n], n) for n in schedule if n.kind in ("parameter", "constant"))
         self._inputs = tuple((slot_of[n], n) for n in schedule if n.kind == "input")
-        # Per node: the rule with its params bound, and a C-level gather of its
-        # input values (itemgetter): no per-call list building or **params.
-        self._forward = tuple(
-            (slot_of[n], _bound(n.op.forward, n.params), _gather_tuple([slot_of[i] for i in n.inputs]))
-            for n in schedule if n.op is not None
-        )
         # Parameters the loss does not depend on get no gradient: nothing to update.
         trained = [p for p in self.parameters if p in slot_of]
         self._updates = tuple((slot_of[p], p) for p in trained)
+        plan = graph.backward_plan(schedule, trained)
+        # An op whose backward rule reuses forward work (Op.forward_residual)
+        # keeps that residual in a slot after the nodes' own, for this step only.
+        residual_slot: dict[Node, int] = {}
+        for node, op, *_ in plan:
+            if op.forward_residual is not None:
+                residual_slot[node] = len(schedule) + len(residual_slot)
+        self._size = len(schedule) + len(residual_slot)
+        # Per node: the rule with its params bound, and a C-level gather of its
+        # input values (itemgetter): no per-call list building or **params.
+        self._forward = tuple(
+            (slot_of[n], residual_slot.get(n),
+             _bound(n.op.forward_residual if n in residual_slot else n.op.forward, n.params),
+             _gather_tuple([slot_of[i] for i in n.inputs]))
+            for n in schedule if n.op is not None
+        )
+        # Per node: its cotangent's slot, the slot passed as the rule's second
+        # argument (the output, or the residual for vjp_residual), the rule, ...
         self._backward = tuple(
-            (slot_of[node], _bound(op.vjp, params), _gather_tuple([slot_of[i] for i in inputs]), needs,
-             tuple(slot_of[i] for i in inputs))
-            for node, op, inputs, needs, params in graph.backward_plan(schedule, trained)
+            (slot_of[node], residual_slot.get(node, slot_of[node]),
+             _bound(op.vjp_residual if node in residual_slot else op.vjp, params),
+             _gather_tuple([slot_of[i] for i in inputs]), needs, tuple(slot_of[i] for i in inputs))
+            for node, op, inputs, needs, params in plan
         )
         self._scalar_seeds: dict[type, np.ndarray] = {}
 
@@ -111,8 +126,11 @@ class SGDStep:
                 values[slot] = feed[node]
             except KeyError:
                 raise ValueError(f"no value fed for input {node.name!r}") from None
-        for slot, forward, gather in self._forward:
-            values[slot] = forward(*gather(values))
+        for slot, residual, forward, gather in self._forward:
+            if residual is None:
+                values[slot] = forward(*gather(values))
+            else:
+                values[slot], values[residual] = forward(*gather(values))
         loss_value = values[self._loss_slot]
         if type(loss_value) is np.ndarray:
             # the value returned is the loss before the update, even where it is
@@ -123,11 +141,11 @@ class SGDStep:
             return loss_value
         cotangents: list[Any] = [None] * self._size
         cotangents[self._loss_slot] = seed
-        for slot, vjp, gather, needs, inputs in self._backward:
+        for slot, out, vjp, gather, needs, inputs in self._backward:
             g = cotangents[slot]
             if g is None:
                 continue
-            for child, contribution in zip(inputs, vjp(g, values[slot], gather(values), needs)):
+            for child, contribution in zip(inputs, vjp(g, values[out], gather(values), needs)):
                 if contribution is not None:
                     existing = cotangents[child]
                     # never in place: a contribution may be a read-only broadcast view
