@@ -9,6 +9,9 @@ tangent V and naive seed D:
 * vjp_tangent    == ∇_a (Σ_l ∂(Σ_o G_o out_o)/∂a_l · V_l)     (the Hessian-vector product)
 * naive_vjp(D)   == Σ_o D_o · ∂²out_o/∂a_k²                   (the naive rule, per scalar edge)
 
+An op with ``forward_residual``/``vjp_residual`` has its value and VJP checked
+both ways: the forward error and the VJP error are the worse of the two.
+
 SymPy works on matrices of symbols; the derivatives are lambdified once and
 evaluated at the sample. Tolerances follow :mod:`symderiv.numeric`, with the
 scale taken as the sum of magnitudes of the terms being added.
@@ -47,6 +50,10 @@ def _symbol_matrix(sp, name: str, shape: tuple[int, ...]):
 
 def _flat(value) -> np.ndarray:
     return np.asarray(value, dtype=np.float64).ravel()
+
+
+def _worse(a, b):
+    return a if a.max_scaled_error >= b.max_scaled_error else b
 
 
 def check_op(op: Op, rng: np.random.Generator) -> OpCheck:
@@ -126,6 +133,9 @@ def check_op(op: Op, rng: np.random.Generator) -> OpCheck:
         out_tangent = op.jvp(tangents, out, tuple(inputs), **params)
         got_hvp = op.vjp_tangent(G, out, out_tangent, tuple(inputs), tangents, needs, **params)
         got_naive = op.naive_vjp(D, out, tuple(inputs), needs, **params)
+        if op.forward_residual is not None:
+            residual_out, residual = op.forward_residual(*inputs, **params)
+            residual_vjp = op.vjp_residual(G, residual, tuple(inputs), needs, **params)
 
     def stacked(per_input):
         parts = []
@@ -142,6 +152,9 @@ def check_op(op: Op, rng: np.random.Generator) -> OpCheck:
         stacked(got_naive),
     ]
     checks = [agree(g, r, s) for g, r, s in zip(got, references, reference_scales)]
+    if op.forward_residual is not None:
+        checks[0] = _worse(checks[0], agree(_flat(residual_out), references[0], reference_scales[0]))
+        checks[1] = _worse(checks[1], agree(stacked(residual_vjp), references[1], reference_scales[1]))
     return OpCheck(
         op=op.name,
         forward_error=checks[0].max_scaled_error,

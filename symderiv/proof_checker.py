@@ -271,14 +271,23 @@ class _Context:
             degree = sp.Poly(difference, *symbols).total_degree()
             if degree > 12:
                 return None
+            # symbols that cancel in the difference still need a value to print
+            # the two steps' values: any will do, take 1
+            cancelled = (left.free_symbols | right.free_symbols) - set(symbols)
             for values in itertools.product(range(1, degree + 2), repeat=len(symbols)):
                 point = dict(zip(symbols, map(sp.Integer, values)))
                 if difference.xreplace(point) != 0:
+                    point.update({s: sp.Integer(1) for s in cancelled})
+                    try:
+                        previous_value = float(sp.N(left.xreplace(point), 30))
+                        step_value = float(sp.N(right.xreplace(point), 30))
+                    except TypeError:  # not a number there (e.g. an indexed object): no exact witness
+                        return None
                     return Counterexample(
-                        assignment=tuple((str(s), float(v)) for s, v in point.items()),
+                        assignment=tuple((str(s), float(point[s])) for s in sorted(point, key=str)),
                         functions=(),
-                        previous_value=float(sp.N(left.xreplace(point), 30)),
-                        step_value=float(sp.N(right.xreplace(point), 30)),
+                        previous_value=previous_value,
+                        step_value=step_value,
                         exact_difference=str(difference.xreplace(point)),
                     )
         return None

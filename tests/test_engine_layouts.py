@@ -183,3 +183,27 @@ def test_sgd_step_with_the_class_major_loss_equals_a_hand_written_step(batch, cl
         step(feed)
         for p, want in zip(params, expected):
             np.testing.assert_allclose(p.value, want, rtol=1e-13, atol=1e-15)
+
+
+def _scaled_residual_rule(op, field, factor):
+    original = getattr(op, field)
+    if field == "forward_residual":
+        def wrong(*args, **kwargs):
+            value, residual = original(*args, **kwargs)
+            return value * factor, residual
+    else:
+        def wrong(*args, **kwargs):
+            return tuple(None if c is None else c * factor for c in original(*args, **kwargs))
+    return dataclasses.replace(op, **{field: wrong})
+
+
+@pytest.mark.parametrize("op_name", RESIDUAL_OPS)
+@pytest.mark.parametrize("field", ["forward_residual", "vjp_residual"])
+def test_op_check_holds_residual_rules_to_sympy_too(op_name, field):
+    from symderiv.op_checks import check_op
+
+    op = default_registry()[op_name]
+    assert check_op(op, np.random.default_rng(0)).ok
+    result = check_op(_scaled_residual_rule(op, field, 1 + 1e-9), np.random.default_rng(0))
+    assert not result.ok
+    assert (result.forward_error if field == "forward_residual" else result.vjp_error) > 1.0

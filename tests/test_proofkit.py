@@ -217,3 +217,42 @@ def test_a_difference_too_small_for_float64_is_still_false(tmp_path):
         steps=(Step(x, "start"), Step(tiny, "tiny", relation="!=")),
     )
     assert check_proof(different, points=50).steps[-1].verdict == "proved"
+
+
+def test_a_wrong_step_whose_difference_drops_a_symbol_gets_a_full_counterexample(tmp_path, capsys):
+    """The README's wrong proof: x·(w·x − 3) then x·(w·x + 3). Their exact
+    difference, −6x, has no w; the witness must still give w a value and both
+    steps' values there (this crashed with a TypeError once)."""
+    from symderiv.cli import main
+
+    path = tmp_path / "my_wrong_proof.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            import sympy as sp
+            from symderiv.proofkit import Proof, Step
+
+            x, w = sp.Symbol("x"), sp.Symbol("w")
+            PROOF = Proof(
+                name="mse-gradient",
+                title="Gradient of the squared error of a linear model",
+                claim="dl/dw = x (w x - 3)",
+                steps=(
+                    Step(sp.Derivative((w * x - 3) ** 2 / 2, w), "the loss", "start"),
+                    Step((w * x - 3) * sp.Derivative(w * x - 3, w), "chain rule"),
+                    Step(x * (w * x + 3), "d(w x - 3)/dw = x"),
+                ),
+            )
+            """
+        )
+    )
+    assert main(["verify", "--proof", str(path)]) == 1
+    out = capsys.readouterr().out
+    (witness,) = [line for line in out.splitlines() if "FAILED at step 3" in line]
+    # the values printed must be the two steps at the printed point
+    point = {"w": 1, "x": 1}
+    assert "counterexample at w = 1, x = 1" in witness
+    previous = point["x"] * (point["w"] * point["x"] - 3)
+    this = point["x"] * (point["w"] * point["x"] + 3)
+    assert f"previous step = {previous}, this step = {this}" in witness
+    assert "previous − this = -6" in witness
