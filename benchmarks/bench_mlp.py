@@ -219,14 +219,18 @@ def run(config: Config) -> list[Row]:
 
 
 def batch_scaling(config: Config) -> list[dict]:
-    """Engine step and numpy step time for each batch size (for the log-log table/plot)."""
+    """Engine step and numpy step time for each batch size (for the log-log table/plot),
+    with several instances per contender as in :func:`run`."""
     table = []
     for batch in config.batch_sizes:
         x, labels, params = _data(batch, config.mlp_sizes)
         samples = interleaved(
-            {"engine": engine_step(x, labels, params), "numpy": numpy_step(x, labels, params)},
+            {
+                "engine": in_turn(lambda: engine_step(x, labels, params), config.mlp_instances),
+                "numpy": in_turn(lambda: numpy_step(x, labels, params), config.mlp_instances),
+            },
             config.scaling_rounds,
-            config.warmup,
+            config.warmup * config.mlp_instances,
         )
         r = ratio(samples["engine"], samples["numpy"])
         table.append({

@@ -34,7 +34,7 @@ class Config:
     cli_commands: tuple[str, ...] = ("help", "chain", "verify")
     batch_sizes: tuple[int, ...] = (1, 4, 16, 64, 128, 256, 1024)
     scaling_ns: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
-    scaling_rounds: int = 25
+    scaling_rounds: int = 100  # per batch size of the engine-step scaling table
 
     @classmethod
     def full(cls) -> "Config":

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from symderiv.engine.graph import Graph
+from symderiv.engine.ops import core_ops
 from symderiv.engine.optim import SGDStep
 
 
@@ -251,3 +252,67 @@ def test_vector_loss_seeds_are_right_on_every_call():
     for k in range(1, 4):
         step({x: data})
         np.testing.assert_allclose(w.value, np.array([1.0, -2.0, 0.5]) - k * 0.25 * data, rtol=1e-15)
+
+
+# ---------------------------------------------------------------------------
+# values dropped early (Op.vjp_reads_inputs)
+
+
+@pytest.mark.parametrize(
+    "op_name", [op.name for op in core_ops() if not (op.vjp_reads_inputs and op.vjp_reads_output)]
+)
+def test_a_vjp_gives_the_same_without_what_it_declares_it_does_not_read(op_name):
+    from symderiv.engine.ops import default_registry
+
+    op = default_registry()[op_name]
+    rng = np.random.default_rng(21)
+    inputs, params = op.sample(rng)
+    out = op.forward(*inputs, **params)
+    g = rng.normal(size=np.shape(out))
+    full = op.vjp(g.copy(), out, tuple(inputs), op.differentiable, **params)
+    partial = op.vjp(
+        g.copy(),
+        out if op.vjp_reads_output else None,
+        tuple(inputs) if op.vjp_reads_inputs else (None,) * op.arity,
+        op.differentiable,
+        **params,
+    )
+    for a, b in zip(full, partial):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_step_drops_an_input_no_backward_rule_reads_and_keeps_the_rest():
+    """sigmoid's VJP reads only its output: SGDStep hands it None for the
+    pre-activation (already freed), while affine, which reads x and W, gets
+    them; the step still equals θ − lr·∇θ from Graph.backward."""
+    import dataclasses
+
+    from symderiv.engine.ops import default_registry
+
+    seen = []
+    sigmoid = default_registry()["sigmoid"]
+
+    def spying_vjp(g, out, inputs, needs):
+        seen.append(inputs[0] is None)
+        return sigmoid.vjp(g, out, inputs, needs)
+
+    spy = dataclasses.replace(sigmoid, vjp=spying_vjp)
+    rng = np.random.default_rng(22)
+    graph = Graph()
+    x, labels = graph.input("x"), graph.input("labels")
+    W1 = graph.parameter("W1", rng.normal(size=(4, 5)))
+    b1 = graph.parameter("b1", rng.normal(size=5))
+    W2 = graph.parameter("W2", rng.normal(size=(5, 3)))
+    b2 = graph.parameter("b2", rng.normal(size=3))
+    hidden = graph.apply(spy, graph.apply("affine", x, W1, b1))
+    loss = graph.apply("mean_cross_entropy", graph.apply("affine", hidden, W2, b2), labels)
+    feed = {x: rng.normal(size=(32, 4)), labels: rng.integers(0, 3, 32)}
+    params = [W1, b1, W2, b2]
+    evaluation = graph.forward(feed, [loss])
+    gradients = graph.backward(evaluation, loss, params)
+    assert seen == [False]  # Graph.backward keeps every value
+    expected = {p: p.value - 0.1 * gradients[p] for p in params}
+    SGDStep(graph, loss, params, 0.1)(feed)
+    assert seen == [False, True]
+    for p in params:
+        np.testing.assert_allclose(p.value, expected[p], rtol=1e-14, atol=1e-15)

@@ -66,6 +66,11 @@ class Op:
     # (tested). SGDStep uses them; the residual lives only for one step.
     forward_residual: Callable[..., tuple[Array, Any]] | None = None
     vjp_residual: Callable[..., Cotangents] | None = None
+    # What vjp reads besides g: its output (σ' = y(1 − y)) and/or its inputs
+    # (x.T @ g). SGDStep frees a value as soon as no rule still to run reads
+    # it and may hand a rule None for what it declares unread (tested).
+    vjp_reads_output: bool = True
+    vjp_reads_inputs: bool = True
 
     def __post_init__(self) -> None:
         if not self.differentiable:
@@ -175,11 +180,15 @@ def _unary(
     doc: str,
     sample: Callable[[np.random.Generator], tuple[tuple, dict]] | None = None,
     d1_is_fresh: bool = False,
+    d1_reads_x: bool = True,
 ) -> Op:
     """d1(x, y, **params) = f'(x), d2(x, y, **params) = f''(x), where y = f(x);
     d2 is None for linear ops (f'' = 0). ``sample`` defaults to uniform on [-2, 2].
     ``d1_is_fresh``: d1 always returns a new array of the input's shape, which the
-    backward rule may then scale in place (one temporary fewer per step)."""
+    backward rule may then scale in place (one temporary fewer per step).
+    ``d1_reads_x``: d1 uses x only (its y may be None); False: y only (its x
+    may be None). Either way the VJP reads one of input and output
+    (Op.vjp_reads_inputs, Op.vjp_reads_output)."""
 
     if d1_is_fresh:
         def vjp(g, out, inputs, needs, **params):
@@ -219,6 +228,7 @@ def _unary(
     return Op(
         name, 1, forward, vjp, jvp, vjp_tangent, naive_vjp, meaning, doc,
         elementwise=True, sample=sample or _uniform_sample(-2.0, 2.0), second_order_vjp=second_order_vjp,
+        vjp_reads_inputs=d1_reads_x, vjp_reads_output=not d1_reads_x,
     )
 
 
@@ -279,8 +289,8 @@ def _tanh_d1(x: Array, y: Array) -> Array:
 
 def _unary_ops() -> list[Op]:
     return [
-        _unary("neg", np.negative, lambda x, y: -1.0, None, lambda sp, t: -t, "-x"),
-        _unary("exp", np.exp, lambda x, y: y, lambda x, y: y, lambda sp, t: sp.exp(t), "exp(x)"),
+        _unary("neg", np.negative, lambda x, y: -1.0, None, lambda sp, t: -t, "-x", d1_reads_x=False),
+        _unary("exp", np.exp, lambda x, y: y, lambda x, y: y, lambda sp, t: sp.exp(t), "exp(x)", d1_reads_x=False),
         _unary(
             "log", np.log, lambda x, y: 1.0 / x, lambda x, y: -1.0 / (x * x),
             lambda sp, t: sp.log(t), "natural log, x > 0", _uniform_sample(0.2, 3.0),
@@ -288,24 +298,26 @@ def _unary_ops() -> list[Op]:
         _unary(
             "sqrt", np.sqrt, lambda x, y: 0.5 / y, lambda x, y: -0.25 / (x * y),
             lambda sp, t: sp.sqrt(t), "square root, x > 0 for derivatives", _uniform_sample(0.2, 3.0),
+            d1_reads_x=False,
         ),
         _unary("sin", np.sin, lambda x, y: np.cos(x), lambda x, y: -y, lambda sp, t: sp.sin(t), "sin(x)"),
         _unary("cos", np.cos, lambda x, y: -np.sin(x), lambda x, y: -y, lambda sp, t: sp.cos(t), "cos(x)"),
         _unary(
             "tanh", np.tanh, _tanh_d1, lambda x, y: -2.0 * y * (1.0 - y * y),
-            lambda sp, t: sp.tanh(t), "tanh(x)", d1_is_fresh=True,
+            lambda sp, t: sp.tanh(t), "tanh(x)", d1_is_fresh=True, d1_reads_x=False,
         ),
         _unary(
             "sigmoid", _sigmoid, _sigmoid_d1,
             lambda x, y: y * (1.0 - y) * (1.0 - 2.0 * y),
             lambda sp, t: 1 / (1 + sp.exp(-t)), "logistic sigmoid 1/(1+exp(-x)), evaluated stably",
-            d1_is_fresh=True,
+            d1_is_fresh=True, d1_reads_x=False,
         ),
         _unary(
-            "relu", lambda x: np.maximum(x, 0), lambda x, y: (x > 0).astype(x.dtype),
+            # y > 0 exactly where x > 0 (NaN: both false), so f' comes from y
+            "relu", lambda x: np.maximum(x, 0), lambda x, y: (y > 0).astype(y.dtype),
             lambda x, y: np.zeros_like(x),
             lambda sp, t: sp.Max(0, t), "max(x, 0); derivative taken as 0 at x = 0",
-            lambda rng: ((_away_from_zero(rng, (2, 3)),), {}),
+            lambda rng: ((_away_from_zero(rng, (2, 3)),), {}), d1_reads_x=False,
         ),
         _unary(
             "pow", lambda x, p: np.power(x, p),
@@ -504,6 +516,7 @@ def _linear_algebra_ops() -> list[Op]:
             "matmul", 2, np.matmul, matmul_vjp, matmul_jvp, matmul_vjp_tangent, none2,
             lambda sp, a, b: a * b, "a @ b for a (batch, k), b (k, m)",
             sample=lambda rng: ((rng.normal(size=(2, 3)), rng.normal(size=(3, 4))), {}),
+            vjp_reads_output=False,
         ),
         Op(
             "affine", 3, affine_forward, affine_vjp, affine_jvp, affine_vjp_tangent, none3,
@@ -512,7 +525,7 @@ def _linear_algebra_ops() -> list[Op]:
             ),
             "x @ W + b for x (batch, k), W (k, m), b (m,)",
             sample=lambda rng: ((rng.normal(size=(2, 3)), rng.normal(size=(3, 4)), rng.normal(size=(4,))), {}),
-            second_order_vjp=affine_second_order_vjp,
+            second_order_vjp=affine_second_order_vjp, vjp_reads_output=False,
         ),
     ]
 

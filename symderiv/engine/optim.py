@@ -40,7 +40,10 @@ class SGDStep:
       walking and no dictionary building;
     * an op with ``forward_residual``/``vjp_residual`` (the fused cross-entropy)
       hands its backward rule what its forward computed (the softmax's
-      exponentials and row sums) instead of recomputing it.
+      exponentials and row sums) instead of recomputing it;
+    * each value is dropped as soon as no rule still to run reads it (ops
+      declare whether their VJP reads its output and its inputs), so, as in a
+      hand-written step, the memory of a dead temporary is reused at once.
 
     Gradients are fresh arrays each step, not preallocated buffers written
     with ``out=``, and the update is a separate subtraction, not fused into
@@ -78,20 +81,35 @@ class SGDStep:
         self._size = len(schedule) + len(residual_slot)
         # Per node: the rule with its params bound, and a C-level gather of its
         # input values (itemgetter): no per-call list building or **params.
-        self._forward = tuple(
+        forward = [
             (slot_of[n], residual_slot.get(n),
              _bound(n.op.forward_residual if n in residual_slot else n.op.forward, n.params),
              _gather_tuple([slot_of[i] for i in n.inputs]))
             for n in schedule if n.op is not None
-        )
+        ]
+        forward_reads = [[slot_of[i] for i in n.inputs] for n in schedule if n.op is not None]
         # Per node: its cotangent's slot, the slot passed as the rule's second
         # argument (the output, or the residual for vjp_residual), the rule, ...
-        self._backward = tuple(
+        backward = [
             (slot_of[node], residual_slot.get(node, slot_of[node]),
              _bound(op.vjp_residual if node in residual_slot else op.vjp, params),
              _gather_tuple([slot_of[i] for i in inputs]), needs, tuple(slot_of[i] for i in inputs))
             for node, op, inputs, needs, params in plan
-        )
+        ]
+        # Values are dropped as soon as no later rule reads them, so their memory
+        # is free for what is still to come, as a hand-written step frees its
+        # temporaries: in the forward pass, values no backward rule reads (the
+        # input of a sigmoid, whose VJP uses only its output); in the backward
+        # pass, after the last rule reading them. Holding them cost 5-9 % at
+        # batch 1024 (784→256→10), nothing measurable at 128.
+        backward_reads = [
+            # a residual (out slot ≠ the node's own) is always read
+            [*((out,) if op.vjp_reads_output or out != slot else ()), *(inputs if op.vjp_reads_inputs else ())]
+            for (slot, out, _, _, _, inputs), (_, op, *_) in zip(backward, plan)
+        ]
+        kept = {self._loss_slot} | {slot for reads in backward_reads for slot in reads}
+        self._forward = _with_releases(forward, forward_reads, kept)
+        self._backward = _with_releases(backward, backward_reads, {self._loss_slot})
         self._scalar_seeds: dict[type, np.ndarray] = {}
 
     def _seed(self, loss_value: Any) -> np.ndarray:
@@ -126,11 +144,13 @@ class SGDStep:
                 values[slot] = feed[node]
             except KeyError:
                 raise ValueError(f"no value fed for input {node.name!r}") from None
-        for slot, residual, forward, gather in self._forward:
+        for slot, residual, forward, gather, released in self._forward:
             if residual is None:
                 values[slot] = forward(*gather(values))
             else:
                 values[slot], values[residual] = forward(*gather(values))
+            for value_slot in released:
+                values[value_slot] = None
         loss_value = values[self._loss_slot]
         if type(loss_value) is np.ndarray:
             # the value returned is the loss before the update, even where it is
@@ -141,11 +161,15 @@ class SGDStep:
             return loss_value
         cotangents: list[Any] = [None] * self._size
         cotangents[self._loss_slot] = seed
-        for slot, out, vjp, gather, needs, inputs in self._backward:
+        for slot, out, vjp, gather, needs, inputs, released in self._backward:
             g = cotangents[slot]
             if g is None:
                 continue
-            for child, contribution in zip(inputs, vjp(g, values[out], gather(values), needs)):
+            contributions = vjp(g, values[out], gather(values), needs)
+            cotangents[slot] = g = None  # read by no other rule: free it
+            for value_slot in released:
+                values[value_slot] = None
+            for child, contribution in zip(inputs, contributions):
                 if contribution is not None:
                     existing = cotangents[child]
                     # never in place: a contribution may be a read-only broadcast view
@@ -158,6 +182,20 @@ class SGDStep:
 
 
 _DOUBLE_OR_NARROWER = (np.float16, np.float32, np.float64)
+
+
+def _with_releases(entries: list[tuple], reads: list[list[int]], kept: set[int]) -> tuple[tuple, ...]:
+    """Each entry with the slots to drop once it has run: those it is the last
+    entry to read, except the ``kept`` ones."""
+    last_read: dict[int, int] = {}
+    for position, slots in enumerate(reads):
+        for slot in slots:
+            last_read[slot] = position
+    released: list[list[int]] = [[] for _ in entries]
+    for slot, position in last_read.items():
+        if slot not in kept:
+            released[position].append(slot)
+    return tuple(entry + (tuple(done),) for entry, done in zip(entries, released))
 
 
 def _bound(rule: Callable, params: Mapping[str, Any]) -> Callable:
