@@ -202,3 +202,38 @@ def test_chunked_lambdify_equals_whole_array_evaluation():
         assert got.shape == xs.shape and got.dtype == np.float64
         np.testing.assert_array_equal(got, reference)
         assert not np.shares_memory(got, xs)
+
+
+def test_the_mlp_rows_time_what_they_say(monkeypatch):
+    """The control row times numpy against numpy, each contender runs several
+    instances of its own (each one called), and the engine rows time the engine."""
+    from benchmarks import bench_mlp
+
+    built: list[str] = []
+    calls: dict[int, int] = {}
+
+    def counting(kind, real):
+        def make(*args, **kwargs):
+            step = real(*args, **kwargs)
+            ident = len(built)
+            built.append(kind)
+            calls[ident] = 0
+
+            def counted():
+                calls[ident] += 1
+                return step()
+
+            return counted
+
+        return make
+
+    monkeypatch.setattr(bench_mlp, "numpy_step", counting("numpy", bench_mlp.numpy_step))
+    monkeypatch.setattr(bench_mlp, "engine_step", counting("engine", bench_mlp.engine_step))
+    config = Config.quick()
+    bench_mlp.run(config)
+    # one of each for the loss check, then `instances` per contender:
+    # numpy, numpy-again (the control) and four engine variants
+    assert built.count("numpy") == 1 + 2 * config.mlp_instances
+    assert built.count("engine") == 1 + 4 * config.mlp_instances
+    timed = [ident for ident in calls if ident >= 2]  # after the two loss-check steps
+    assert all(calls[ident] >= 1 for ident in timed)
