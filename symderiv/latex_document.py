@@ -328,6 +328,11 @@ def _counterexample_sentence(item) -> str:
     functions = ", ".join(f"${_symbol_latex(name.split('(')[0])}({_args_latex(name)}) = {body}$" for name, body in example.functions_latex)
     where = ", ".join(part for part in (values, functions) if part) or "every point"
     kind = "differ" if item.relation == "!=" else "disagree"
+    if not example.has_values:
+        return (
+            f"Step {item.index} and the step before it {kind} at {where}: "
+            f"there the step before it minus step {item.index} is exactly ${example.exact_difference}$."
+        )
     return (
         f"Step {item.index} and the step before it {kind} at {where}: "
         f"{_number(example.previous_value)} versus {_number(example.step_value)}."

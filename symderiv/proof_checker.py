@@ -6,6 +6,8 @@ symderiv.proof_numeric for the two witnesses.
 
 from __future__ import annotations
 
+import math
+
 import random
 import time
 from dataclasses import dataclass
@@ -271,24 +273,21 @@ class _Context:
             degree = sp.Poly(difference, *symbols).total_degree()
             if degree > 12:
                 return None
-            # symbols that cancel in the difference still need a value to print
-            # the two steps' values: any will do, take 1
-            cancelled = (left.free_symbols | right.free_symbols) - set(symbols)
+            # Symbols that cancel in the difference still need values to print
+            # the two steps' values. The verdict does not depend on them: the
+            # exact difference at the point is nonzero whatever they are.
+            cancelled = sorted((left.free_symbols | right.free_symbols) - set(symbols), key=str)
             for values in itertools.product(range(1, degree + 2), repeat=len(symbols)):
                 point = dict(zip(symbols, map(sp.Integer, values)))
-                if difference.xreplace(point) != 0:
-                    point.update({s: sp.Integer(1) for s in cancelled})
-                    try:
-                        previous_value = float(sp.N(left.xreplace(point), 30))
-                        step_value = float(sp.N(right.xreplace(point), 30))
-                    except TypeError:  # not a number there (e.g. an indexed object): no exact witness
-                        return None
+                exact = difference.xreplace(point)
+                if exact != 0:
+                    point, previous_value, step_value = _values_at(sp, left, right, point, cancelled)
                     return Counterexample(
                         assignment=tuple((str(s), float(point[s])) for s in sorted(point, key=str)),
                         functions=(),
                         previous_value=previous_value,
                         step_value=step_value,
-                        exact_difference=str(difference.xreplace(point)),
+                        exact_difference=str(exact),
                     )
         return None
 
@@ -565,3 +564,22 @@ def _atoms_of(expr, kind):
             out |= entry.atoms(kind)
         return out
     return expr.atoms(kind)
+
+
+def _values_at(sp, left, right, point: dict, cancelled: list) -> tuple[dict, float, float]:
+    """Both steps' values at ``point``, with values for the ``cancelled``
+    symbols: all 1 first, then distinct rationals (away from a pole such as
+    1/(w − 1) at w = 1). NaN for both when no assignment gives two finite
+    numbers (an unknown function f(x) has no value)."""
+    trials = [{s: sp.Integer(1) for s in cancelled}]
+    trials += [{s: sp.Rational(2 * k + 3 + t, k + t + 2) for k, s in enumerate(cancelled)} for t in range(5)]
+    for extra in trials if cancelled else [{}]:
+        full = {**point, **extra}
+        try:
+            previous_value = float(sp.N(left.xreplace(full), 30))
+            step_value = float(sp.N(right.xreplace(full), 30))
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(previous_value) and math.isfinite(step_value):
+            return full, previous_value, step_value
+    return point, math.nan, math.nan

@@ -5,6 +5,8 @@ See symderiv.proofkit for how proofs are checked.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -98,10 +100,16 @@ class Counterexample:
         parts = [f"{name} = {value:.6g}" for name, value in self.assignment]
         parts += [f"{name} = {body}" for name, body in self.functions]
         where = ", ".join(parts) if parts else "(no variables)"
+        if not self.has_values:  # an exact witness where the steps have no value (unknown functions)
+            return f"at {where}: previous − this = {self.exact_difference} exactly (the steps themselves have no numeric value there)"
         text = f"at {where}: previous step = {self.previous_value:.12g}, this step = {self.step_value:.12g}"
         if self.exact_difference:
             text += f" (exactly, previous − this = {self.exact_difference})"
         return text
+
+    @property
+    def has_values(self) -> bool:
+        return not (math.isnan(self.previous_value) or math.isnan(self.step_value))
 
 
 @dataclass(frozen=True)

@@ -194,6 +194,51 @@ def op_checks(seed: int) -> Iterator[CheckResult]:
         )
 
 
+def layout_checks(seed: int) -> Iterator[CheckResult]:
+    """The fused cross-entropies compute a batch of ≥ 16 rows and ≤ 32 classes
+    class-major (x.T copied, as in training), through their forward residual;
+    the SymPy check above runs on a 2-row sample, which takes the row layout.
+    Here a 64 x 10 batch must equal the same rows computed one at a time."""
+    from symderiv.engine.ops import default_registry
+    from symderiv.numeric import agree
+
+    rng = np.random.default_rng(seed)
+    batch, classes = 64, 10
+    for op in default_registry():
+        if op.forward_residual is None:
+            continue
+        x = 3.0 * rng.normal(size=(batch, classes))
+        labels = rng.integers(0, classes, batch)
+        needs = (True, False)
+        per_example = op.forward(x[:1], labels[:1]).shape == (1,)
+        g = rng.normal(size=batch) if per_example else np.float64(rng.normal())
+        value, residual = op.forward_residual(x, labels)
+        grad = op.vjp_residual(g, residual, (x, labels), needs)[0]
+        rows = [(x[b:b + 1], labels[b:b + 1]) for b in range(batch)]
+        row_losses = np.array([op.forward(*row).reshape(()) for row in rows])
+        row_scale = g if per_example else np.full(batch, g / batch)
+        row_grads = np.vstack([
+            op.vjp(np.array([s]) if per_example else s, None, row, needs)[0] for s, row in zip(row_scale, rows)
+        ])
+        loss_scale = 2 * np.abs(x).max(axis=1) + np.log(classes) + np.abs(row_losses)
+        y = np.abs(row_grads) / np.abs(row_scale)[:, None]  # |softmax − onehot|
+        grad_scale = np.abs(row_scale)[:, None] * (1.0 + y)
+        if per_example:
+            loss_check = agree(np.asarray(value), row_losses, loss_scale)
+        else:
+            loss_check = agree(np.asarray(value).reshape(1), np.array([row_losses.mean()]), np.array([loss_scale.sum() / batch]))
+        grad_check = agree(np.ravel(grad), row_grads.ravel(), grad_scale.ravel())
+        ok = loss_check.ok and grad_check.ok
+        yield CheckResult(
+            f"op {op.name}: {batch}x{classes} batch (class-major, residual) = row by row",
+            "passed" if ok else "failed",
+            ok,
+            batch * classes,
+            max(loss_check.max_error, grad_check.max_error),
+            "" if ok else "wrong: " + ", ".join(n for n, c in (("value", loss_check), ("vjp", grad_check)) if not c.ok),
+        )
+
+
 def proof_checks(selection: list[str] | None, points: int, seed: int) -> Iterator[CheckResult]:
     """The step-by-step proofs of proofs/ (see symderiv.proofkit)."""
     from symderiv.proofkit import check_proof, load_proofs
@@ -227,6 +272,7 @@ def run_verification(
             lambda: problem1_checks(points, seed),
             lambda: problem2_checks(points, seed),
             lambda: op_checks(seed),
+            lambda: layout_checks(seed),
         ]
     groups.append(lambda: proof_checks(proofs, points, seed))
     for group in groups:

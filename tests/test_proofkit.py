@@ -256,3 +256,41 @@ def test_a_wrong_step_whose_difference_drops_a_symbol_gets_a_full_counterexample
     this = point["x"] * (point["w"] * point["x"] + 3)
     assert f"previous step = {previous}, this step = {this}" in witness
     assert "previous − this = -6" in witness
+
+
+@pytest.mark.parametrize("hidden", ["unknown function", "pole at 1"])
+def test_an_exact_witness_stands_even_where_the_steps_have_no_value(hidden):
+    """The difference x/10^40 is invisible in float64 and exactly nonzero, so
+    '=' is false and '!=' proved, whether or not the steps themselves can be
+    evaluated at the witness (f(x) unknown; 1/(w − 1) with w first tried at 1).
+    Returning no witness there once turned such a step into a pass."""
+    import math
+
+    import sympy as sp
+
+    from symderiv.latex_document import _counterexample_sentence
+    from symderiv.proofkit import Proof, Step, check_proof
+
+    x, w = sp.Symbol("x"), sp.Symbol("w")
+    base = sp.Function("f")(x) + x if hidden == "unknown function" else 1 / (w - 1) + x
+    wrong = base + x / sp.Integer(10) ** 40
+    equal = Proof(name="tiny", title="t", claim="c", steps=(Step(base, "start"), Step(wrong, "tiny")))
+    step = check_proof(equal, points=50).steps[-1]
+    assert step.verdict == "false"
+    example = step.counterexample
+    assert example.exact_difference == "-1/10000000000000000000000000000000000000000"
+    values = dict(example.assignment)
+    if hidden == "unknown function":
+        assert not example.has_values and math.isnan(example.previous_value)
+        assert "previous − this = -1/1" in example.describe() and "no numeric value" in example.describe()
+        assert "exactly $-1/1" in _counterexample_sentence(step)
+    else:
+        # w = 1 is the pole: another value is taken, and the printed values are the steps' values there
+        assert values["w"] != 1 and example.has_values
+        expected = 1 / (values["w"] - 1) + values["x"]
+        assert example.previous_value == pytest.approx(expected, rel=1e-15)
+        assert example.step_value == pytest.approx(expected, rel=1e-15)
+    different = Proof(
+        name="tiny-ne", title="t", claim="c", steps=(Step(base, "start"), Step(wrong, "tiny", relation="!=")),
+    )
+    assert check_proof(different, points=50).steps[-1].verdict == "proved"

@@ -68,7 +68,9 @@ class Op:
     vjp_residual: Callable[..., Cotangents] | None = None
     # What vjp reads besides g: its output (σ' = y(1 − y)) and/or its inputs
     # (x.T @ g). SGDStep frees a value as soon as no rule still to run reads
-    # it and may hand a rule None for what it declares unread (tested).
+    # it and may hand a rule None for what it declares unread (tested). A vjp
+    # swapped in with dataclasses.replace keeps these flags: set them to True
+    # unless the new rule reads no more than the old one.
     vjp_reads_output: bool = True
     vjp_reads_inputs: bool = True
 
@@ -103,6 +105,9 @@ def _add_opt(a: Array | None, b: Array | None) -> Array | None:
     if b is None:
         return a
     return a + b
+
+
+_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _is_blas_matrix(a: Any) -> bool:
@@ -685,9 +690,12 @@ def _softmax_ops() -> list[Op]:
     # The cotangent goes back as a transposed view, which BLAS takes as it is.
 
     def class_major(x):
-        """x.T: (classes, batch); contiguous when classes ≤ 32 and batch ≥ 16."""
+        """x.T: (classes, batch); contiguous when classes ≤ 32 and batch ≥ 16,
+        in float32/float64 only: the class sums then run down the columns, which
+        for float16 would add in float16 row by row (2-4x the rounding error of
+        numpy's pairwise sum along the contiguous axis)."""
         x_t = np.asarray(x).T
-        if x_t.ndim == 2 and x_t.shape[0] <= 32 and x_t.shape[1] >= 16:
+        if x_t.ndim == 2 and x_t.shape[0] <= 32 and x_t.shape[1] >= 16 and x_t.dtype in _BLAS_FLOATS:
             return np.ascontiguousarray(x_t)
         return x_t
 
