@@ -301,11 +301,11 @@ class _Context:
             entry = int(np.nanargmax(np.where(np.isfinite(np.abs(a - b)), np.abs(a - b), np.inf)))
         import sympy as sp
 
-        from symderiv.proof_numeric import abstract_functions, free_symbols
+        from symderiv.proof_numeric import abstract_functions, atoms_of, free_symbols
 
         involved = [self.unfolded(first), self.unfolded(second)]
         names = {str(s) for e in involved for s in free_symbols(e)}
-        names |= {str(item.base) for e in involved for item in _atoms_of(e, sp.Indexed)}
+        names |= {str(item.base) for e in involved for item in atoms_of(e, sp.Indexed)}
         if self.proof.method == "softmax":  # y_k, gvdot are read through their definitions
             names |= {str(s) for s in _proof_symbols(self.proof)}
         names.add(str(self.proof.size_symbol))
@@ -549,21 +549,12 @@ def _prepare_indexed(expr, fixed):
     import sympy as sp
 
     concrete = _xreplace(expr, fixed)
+    from symderiv.proof_numeric import atoms_of
+
     concrete = concrete.doit() if not isinstance(concrete, sp.MatrixBase) else concrete.applyfunc(lambda e: e.doit())
-    indexed = _atoms_of(concrete, sp.Indexed)
+    indexed = atoms_of(concrete, sp.Indexed)
     mapping = {item: sp.Symbol(f"{item.base}[{','.join(str(i) for i in item.indices)}]") for item in indexed}
     return _xreplace(concrete, mapping)
-
-
-def _atoms_of(expr, kind):
-    import sympy as sp
-
-    if isinstance(expr, sp.MatrixBase):
-        out = set()
-        for entry in expr:
-            out |= entry.atoms(kind)
-        return out
-    return expr.atoms(kind)
 
 
 def _values_at(sp, left, right, point: dict, cancelled: list) -> tuple[dict, float, float]:

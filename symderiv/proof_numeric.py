@@ -136,12 +136,13 @@ def abstract_functions(exprs) -> dict[UndefinedFunction, int]:
     """Undefined functions applied in ``exprs``, with the number of arguments they take."""
     found: dict[UndefinedFunction, int] = {}
     for expr in exprs:
-        for applied in _atoms(expr, AppliedUndef):
+        for applied in atoms_of(expr, AppliedUndef):
             found[applied.func] = max(found.get(applied.func, 0), len(applied.args))
     return found
 
 
-def _atoms(expr, kind):
+def atoms_of(expr, kind) -> set:
+    """expr.atoms(kind), entry by entry for a matrix; empty for a non-SymPy value."""
     if isinstance(expr, sp.MatrixBase):
         out = set()
         for entry in expr:
