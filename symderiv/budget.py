@@ -1,0 +1,106 @@
+"""Budgets that bound work: CPU time and memory, never wall-clock time.
+
+Contract:
+
+- :func:`cpu_time_limit` bounds the *CPU time of this process* spent inside
+  the ``with`` block (``ITIMER_PROF``: user + system time). A budget that
+  decides a verdict must not depend on how busy the machine is; CPU time does
+  not (a second process beside this one slows the wall clock, not the count).
+  Limits nest: an inner limit never outlives the outer one, and the outer
+  limit's remaining time is restored when the inner block ends. When the
+  budget is spent, :class:`BudgetExceeded` is raised inside the block (between
+  Python bytecodes, so a single long C call finishes first). Where interval
+  timers are unavailable (not the main thread, not POSIX) the block runs
+  unbounded, and :func:`cpu_limits_available` says so.
+- :func:`limit_memory` caps the address space of the whole process
+  (``RLIMIT_AS``, soft limit only, never raised above an existing limit). An
+  allocation beyond it raises :class:`MemoryError`, which the CLI reports as
+  the memory bound in one line. Only the CLI calls it: a library must not
+  change the limits of the process that imported it.
+
+Nothing here imports above the standard library.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+
+class BudgetExceeded(Exception):
+    """A work bound was spent. ``what`` names it ("CPU time"), ``limit`` its size."""
+
+    def __init__(self, what: str, limit: float, unit: str = "s"):
+        self.what = what
+        self.limit = limit
+        self.unit = unit
+        super().__init__(f"{what} budget of {limit:g} {unit} exceeded")
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process so far (user + system, all threads)."""
+    return time.process_time()
+
+
+def cpu_limits_available() -> bool:
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+# The innermost active limit raises; outer ones are suspended meanwhile.
+_active: list[float] = []
+
+
+@contextmanager
+def cpu_time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`BudgetExceeded` once the block has used ``seconds`` of CPU time.
+
+    ``None`` or ``0`` means unbounded. The exception carries the limit that
+    fired, which may be an enclosing one with less time left.
+    """
+    if not seconds or seconds <= 0 or not cpu_limits_available():
+        yield
+        return
+    outer_remaining, _ = signal.getitimer(signal.ITIMER_PROF)
+    budget = seconds if not outer_remaining else min(seconds, outer_remaining)
+    limit_that_fires = seconds if budget == seconds else (_active[-1] if _active else seconds)
+    started = cpu_seconds()
+
+    def on_expiry(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise BudgetExceeded("CPU time", limit_that_fires)
+
+    previous = signal.signal(signal.SIGPROF, on_expiry)
+    _active.append(seconds)
+    signal.setitimer(signal.ITIMER_PROF, budget)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        _active.pop()
+        signal.signal(signal.SIGPROF, previous)
+        if outer_remaining:
+            left = outer_remaining - (cpu_seconds() - started)
+            # Re-arm the outer limit; if it is already spent, let it fire at once.
+            signal.setitimer(signal.ITIMER_PROF, max(left, 1e-3))
+
+
+def limit_memory(max_bytes: int) -> int | None:
+    """Cap this process's address space at ``max_bytes`` (soft ``RLIMIT_AS``).
+
+    Returns the previous soft limit (``None`` where resource limits are not
+    available). Never raises an existing, lower limit.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    new = max_bytes
+    if soft != resource.RLIM_INFINITY:
+        new = min(new, soft)
+    if hard != resource.RLIM_INFINITY:
+        new = min(new, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (new, hard))
+    return soft

@@ -1,0 +1,54 @@
+"""symderiv.budget: CPU-time limits fire on work, not on waiting, and nest."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from symderiv.budget import BudgetExceeded, cpu_limits_available, cpu_seconds, cpu_time_limit
+
+pytestmark = pytest.mark.skipif(not cpu_limits_available(), reason="no interval timers here")
+
+
+def _spin(seconds: float) -> None:
+    end = cpu_seconds() + seconds
+    while cpu_seconds() < end:
+        pass
+
+
+def test_a_busy_block_is_stopped_near_its_cpu_budget():
+    start = cpu_seconds()
+    with pytest.raises(BudgetExceeded) as caught:
+        with cpu_time_limit(0.2):
+            _spin(5)
+    used = cpu_seconds() - start
+    assert 0.2 <= used < 1.0
+    assert caught.value.what == "CPU time" and caught.value.limit == 0.2
+
+
+def test_sleeping_does_not_spend_a_cpu_budget():
+    with cpu_time_limit(0.2):
+        time.sleep(0.5)  # wall-clock time passes, CPU time does not
+
+
+def test_an_inner_limit_restores_the_outer_one():
+    with pytest.raises(BudgetExceeded) as caught:
+        with cpu_time_limit(0.6):
+            with cpu_time_limit(0.1):
+                _spin(0.05)
+            _spin(5)
+    assert caught.value.limit == 0.6
+
+
+def test_an_outer_limit_with_less_time_left_fires_inside_an_inner_block():
+    with pytest.raises(BudgetExceeded) as caught:
+        with cpu_time_limit(0.2):
+            with cpu_time_limit(10):
+                _spin(5)
+    assert caught.value.limit == 0.2
+
+
+def test_unbounded_when_no_budget_is_given():
+    with cpu_time_limit(None):
+        _spin(0.01)
