@@ -179,6 +179,9 @@ _BARE_OLD_FONT = re.compile(r"\\(?:rm|bf|it|cal|sf|tt)(?![a-zA-Z])")
 _UNBRACED_DECORATION = re.compile(r"\\(hat|bar|tilde|vec|dot|ddot|check|breve|mathbf|boldsymbol|bm|mathcal|mathrm|mathbb)"
                                   r"(?![a-zA-Z])\s*([a-zA-Z0-9]|\\[a-zA-Z]+)")
 _BOXED = re.compile(r"\\boxed(?![a-zA-Z])")
+# \hat{y_i} is the name \hat{y} with index i: the subscript moves outside the decoration.
+_INNER_SUBSCRIPT = re.compile(r"\\(hat|widehat|bar|overline|tilde|widetilde|vec|mathbf|boldsymbol|bm|mathcal)\s*"
+                              r"\{\s*([a-zA-Z]|\\[a-zA-Z]+)\s*_\s*(\{[^{}]*\}|[a-zA-Z0-9])\s*\}")
 _NORM_SPELLINGS = re.compile(r"\\(?:lVert|rVert|Vert)(?![a-zA-Z])|\\left\\\||\\right\\\||\\[bB]ig{1,2}[lr]?\\\|")
 _TRAILING_TEXT = re.compile(r"\\(?:text|textrm|textit|mbox)\{[^{}]*\s[^{}]*\}\s*$|\\(?:text|textrm|textit|mbox)\{\s*\}")
 _DELIMITER = re.compile(r"\\(left|right)(?![a-zA-Z])\s*(\\[a-zA-Z]+|\\.|.)", re.S)
@@ -225,6 +228,7 @@ def normalize_tracked(text: str) -> Tracked:
     tracked = tracked.sub(_OLD_FONT, lambda m: f"\\{_OLD_FONT_NAMES[m.group(1)]}{{{m.group(2).strip()}}}")
     tracked = tracked.sub(_BARE_OLD_FONT, lambda m: " ")
     tracked = tracked.sub(_UNBRACED_DECORATION, lambda m: f"\\{m.group(1)}{{{m.group(2)}}}")
+    tracked = tracked.sub(_INNER_SUBSCRIPT, lambda m: f"\\{m.group(1)}{{{m.group(2)}}}_{m.group(3)}")
     tracked = tracked.sub(_NORM_SPELLINGS, lambda m: "\\|")
     tracked = _mark_evaluation_bars(tracked)
     tracked = tracked.sub(re.compile(r"\\left\|"), lambda m: "\\lvert ")
