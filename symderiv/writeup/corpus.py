@@ -113,6 +113,8 @@ def changed_range(original_text: str, variant_text: str, line: int) -> tuple[int
 def wrong_steps(report, original_text: str, variant_text: str, line: int) -> list:
     """The steps whose source covers the changed characters (or, failing that, the steps on that line)."""
     start, end = changed_range(original_text, variant_text, line)
+    while start > 0 and variant_text[start - 1].isspace():  # a deletion right after a side still changes it
+        start -= 1
     covering = [s for s in report.equations if s.span[0] <= end and start <= s.span[1]]
     return covering or [s for s in report.equations if s.line == line]
 

@@ -133,10 +133,13 @@ class Step:
     conditions: tuple = ()  # Condition: beside the display, in the sentence, or a case row
     block: int = 0  # index of the math block in the file
     continues_previous: bool = False  # the display started with a relation
+    last_in_chain: bool = True
+    end_offset: int | None = None  # for an unread block: where it ends (the step's text is only its start)
 
     @property
     def span(self) -> tuple[int, int]:
-        return (min(self.lhs_offset, self.rhs_offset), self.rhs_offset + len(self.rhs))
+        end = self.end_offset if self.end_offset is not None else self.rhs_offset + len(self.rhs)
+        return (min(self.lhs_offset, self.rhs_offset), end)
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,9 @@ def _blocks(text: str, is_latex: bool = False):
             end = text.find(closer_text, body_start)
             after = end + len(closer_text)
         if end == -1:
+            if kind in ("display", "bracket", "env", "mathfence", "script", "kramdisplay") and key not in exhausted:
+                # a display that never closes is reported once, never dropped silently
+                yield "unclosed", match.start(), body_start, len(text), text[body_start:body_start + 200]
             exhausted.add(key)
             position = match.end()
             continue
@@ -254,13 +260,27 @@ def extract(text: str, is_latex: bool) -> Extraction:
     blocks: list[_Block] = []
     skipped: list[tuple[int, str]] = []
     previous_side = None  # (text, offset) of the last side of the previous display
+    inline_blocks: list = []  # every inline block, for "\(A\) \(=\) \(B\)" tables
     total = 0
     displays = 0
     # In LaTeX a % comment holds no math (the blanking keeps every offset).
     scanned = _TEX_COMMENT.sub(lambda m: " " * len(m.group()), text) if is_latex else text
     for index, (kind, opened, start, end, content) in enumerate(_blocks(scanned, is_latex)):
+        if kind == "unclosed":
+            if _RELATION.search(content):
+                head = " ".join(content[:60].split())
+                problem = f"the display opened here ({text[opened:start].strip()}) is never closed; not read"
+                blocks.append(_Block(kind, opened, start, end, [Step(
+                    lines.line(opened), head + " ...", "", "", lhs_offset=opened, rhs_offset=opened,
+                    relation_offset=opened, block=index, problem=problem, end_offset=len(text))]))
+                total += 1
+            continue
         inline = kind == "inline"
         context_word = _context_word(text, opened) if inline else None
+        if inline:
+            inline_blocks.append((opened, start, end, content, index))
+            if _BARE_RELATION.fullmatch(content):
+                continue  # "\(=\)" between two inline expressions: joined below
         if inline and "=" not in content and "\\neq" not in content and not (
                 context_word in SENTENCE_CONDITION_WORDS and _INEQUALITY.search(content)):
             continue
@@ -273,6 +293,8 @@ def extract(text: str, is_latex: bool) -> Extraction:
         if total > MAX_STEPS:
             skipped.append((lines.line(start), f"more than {MAX_STEPS} equations; the rest is not checked"))
             break
+    blocks.extend(_inline_relation_tables(inline_blocks, text, lines))
+    blocks.sort(key=lambda block: block.opened)
     facts = _sentence_facts(blocks, text, sections)
     _attach_sentence_conditions(blocks, text)
     for block in blocks:  # an inequality in prose that restricts no display is not a claim either
@@ -280,6 +302,41 @@ def extract(text: str, is_latex: bool) -> Extraction:
             block.steps[:] = [s for s in block.steps if not _INEQUALITY.fullmatch(s.relation or "=")]
     steps = [step for block in blocks for step in block.steps][:MAX_STEPS]
     return Extraction(tuple(steps), tuple(read_declarations(text)), tuple(skipped), tuple(facts), displays, sections)
+
+
+_BARE_RELATION = re.compile(r"\s*(?:\\(?:ds|displaystyle)(?![a-zA-Z])\s*)?(?:=|\\neq?(?![a-zA-Z])|\\leq?(?![a-zA-Z])"
+                            r"|\\geq?(?![a-zA-Z])|<|>)\s*")
+_EMPTY_INLINE = re.compile(r"\s*(?:\\(?:ds|displaystyle)(?![a-zA-Z]))?\s*")
+
+
+def _inline_relation_tables(inline_blocks: list, text: str, lines: Lines) -> list:
+    """``\\(A\\)`` ``\\(=\\)`` ``\\(B\\)``, then ``\\(\\)`` ``\\(=\\)`` ``\\(C\\)`` (a proof laid out as a table of
+    inline cells, as ProofWiki renders ``{{eqn}}``): each bare relation joins the cells around it, an
+    empty left cell continuing from the previous right side."""
+    found = []
+    previous_right = None
+    for k, (opened, start, end, content, index) in enumerate(inline_blocks):
+        relation = _BARE_RELATION.fullmatch(content)
+        if relation is None or k == 0 or k + 1 >= len(inline_blocks):
+            continue
+        left_block, right_block = inline_blocks[k - 1], inline_blocks[k + 1]
+        if "$" in text[left_block[2]:opened] or "$" in text[end:right_block[0]]:
+            continue
+        if _EMPTY_INLINE.fullmatch(left_block[3]):
+            if previous_right is None:
+                continue
+            left, left_offset = previous_right
+        else:
+            left, left_offset = left_block[3].strip(), left_block[1] + _leading(left_block[3])
+        right, right_offset = right_block[3].strip(), right_block[1] + _leading(right_block[3])
+        if _top_level_positions(left, _RELATION) or _top_level_positions(right, _RELATION) or not right:
+            continue
+        sign = content.strip().replace("\\ds", "").replace("\\displaystyle", "").strip()
+        step = Step(lines.line(opened), left, right, _relation_name(sign), inline=True, lhs_offset=left_offset,
+                    rhs_offset=right_offset, relation_offset=start, block=index)
+        found.append(_Block("inline", opened, start, end, [step]))
+        previous_right = (right, right_offset)
+    return found
 
 
 def _context_word(text: str, opened: int) -> str | None:
@@ -293,7 +350,7 @@ def _block_steps(content, start, lines, inline, context_word, is_latex, previous
         # One unchecked entry, so a claimed equation never silently disappears.
         head = " ".join(content[:60].split())
         return [Step(lines.line(start), head + " ...", "", "", inline=inline, lhs_offset=start, rhs_offset=start,
-                     relation_offset=start, block=index,
+                     relation_offset=start, block=index, end_offset=start + len(content),
                      problem=f"math block longer than {MAX_BLOCK_CHARS} characters ({len(content)}); not read")]
     content = _same_length_cleanup(content, is_latex)
     steps: list[Step] = []
@@ -573,7 +630,7 @@ def _chain_steps(statement: str, offset: int, lines: Lines, inline: bool, contex
             continue
         steps.append(Step(line, left, right, _relation_name(relation), None, k == 1, relations, inline, context_word,
                           lhs_offset=left_offset, rhs_offset=right_offset, relation_offset=relation_at, block=block,
-                          continues_previous=continues and k == 1))
+                          continues_previous=continues and k == 1, last_in_chain=k == len(sides) - 1))
     return steps
 
 

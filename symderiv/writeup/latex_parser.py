@@ -167,7 +167,8 @@ class Tracked:
 
 
 _SPACING = re.compile(
-    r"(?<!\\)\\(?:quad|qquad|displaystyle|textstyle|scriptstyle|limits|nolimits|nonumber|notag|left\.|right\."
+    r"(?<!\\)\\(?:quad|qquad|displaystyle|ds(?![a-zA-Z])|textstyle|scriptstyle|limits|nolimits|nonumber|notag"
+    r"|left\.|right\."
     r"|[,;:!> ])"
     r"|(?<!\\)\\(?:left|right|[bB]ig{1,2}[lrm]?)(?![a-zA-Z])|~"
 )

@@ -94,6 +94,7 @@ class Context:
     versions: dict = field(default_factory=dict)  # Symbol/entry -> [(offset, definition, source)] from the file
     function_versions: dict = field(default_factory=dict)  # name -> [(offset, Lambda, source)] from the file
     unread_definitions: dict = field(default_factory=dict)  # name -> line of a definition that is not read
+    document_text: str = ""
     uncertain_definitions: dict = field(default_factory=dict)  # name -> the doubts of its in-file definition
     # per step, set by the caller before converting:
     flags: frozenset = frozenset()  # doubt keys whose alternative reading is wanted

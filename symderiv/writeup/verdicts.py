@@ -90,6 +90,7 @@ def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
     extraction = extract(text, is_latex)
     lines = Lines(text)
     context = Context()
+    context.document_text = text
     math_text = " ".join(f"{step.lhs} {step.rhs}" for step in extraction.steps)
     context.primed_names = {a or b for a, b in _PRIMED.findall(math_text)}
     warnings: list[str] = []
@@ -273,6 +274,7 @@ def _convert(item: _Parsed, context: Context, step_seconds: float, flags=frozens
                 rhs = _side(item.rhs_side, step.rhs_offset, context)
                 # h(h+1) = h^2 + h: a conventional function letter that is also used bare is a variable.
                 ambiguous = bare_and_applied(lhs, rhs) & context.conventional_only_functions()
+                ambiguous = {name for name in ambiguous if not _function_reading_wanted(name, context)}
                 if not ambiguous or ambiguous <= context.step_plain_names:
                     break
                 context.step_plain_names |= ambiguous
@@ -300,6 +302,17 @@ def _convert(item: _Parsed, context: Context, step_seconds: float, flags=frozens
     if not flags:
         item.reading = reading
     return reading
+
+
+def _function_reading_wanted(name: str, context: Context) -> bool:
+    """h(h+1): h is a variable (h times (h+1)) -- with a doubt, since g(h) and h(x) in one step read h
+    as a function whose bare name is its value."""
+    key = ("bare", name)
+    if key not in context.doubts:
+        shown = _latex_name(name)
+        context.doubts[key] = Doubt(key, f"{shown} read as a variable ({shown}(...) as a product)",
+                                    f"{shown} read as a function")
+    return key in context.flags
 
 
 EINSTEIN = ("einstein",)
@@ -406,6 +419,8 @@ def _adopt_text_definitions(parsed: list[_Parsed], context: Context, lines: Line
                 first_use.setdefault(name, position)
     for position, item in enumerate(parsed):
         if not _is_definition_shaped(item):
+            if _introduces_name(item, position, used_elsewhere, first_use, context):
+                _adopt_symbol(item, item.reading.rhs, item.reading.lhs, context, lines)
             continue
         if item.error or item.reading is None:
             _note_unread_definition(item, context)
@@ -424,12 +439,27 @@ def _adopt_text_definitions(parsed: list[_Parsed], context: Context, lines: Line
         elif isinstance(lhs, sp.Pow) and isinstance(lhs.base, (sp.Symbol, sp.Indexed)) and lhs.exp.is_Number \
                 and getattr(lhs.base, "name", str(lhs.base)).split("[")[0] not in context.let_names:
             item.unusable = f"the definition of {to_latex(lhs)} (a name with a superscript, like a variance)"
-        elif isinstance(rhs, sp.Symbol) and not rhs.is_integer and rhs not in getattr(lhs, "free_symbols", ()) \
-                and used_elsewhere.get(rhs.name, 0) > 1 and first_use.get(rhs.name) == position \
-                and rhs.name not in context.let_names and rhs not in context.definitions \
-                and item.step.chain_length == 1 and not lhs.has(sp.Derivative):
-            # "\sum_k e^{a_k} = \Sigma" introduces \Sigma (first written here, used later)
+        elif _introduces_name(item, position, used_elsewhere, first_use, context):
             _adopt_symbol(item, rhs, lhs, context, lines)
+
+
+def _introduces_name(item: _Parsed, position: int, used_elsewhere: dict, first_use: dict, context: Context) -> bool:
+    """``\\sum_k e^{a_k} = \\Sigma`` at the end of a chain introduces \\Sigma: a name first written here and
+    used later (a typo such as ``… = v`` is written once and stays a claim)."""
+    import sympy as sp
+
+    step, reading = item.step, item.reading
+    if reading is None or item.error or step.relation != "=" or step.conditions or not step.last_in_chain:
+        return False
+    lhs, rhs = reading.lhs, reading.rhs
+    if not (isinstance(rhs, sp.Symbol) and not rhs.is_integer and isinstance(lhs, sp.Basic)):
+        return False
+    # the name must be used after this step (in any math, even math that cannot be read)
+    pattern = re.compile(re.escape(_latex_name(rhs.name)) + (r"(?![a-zA-Z])" if len(rhs.name) > 1 else ""))
+    later = pattern.search(context.document_text, step.rhs_offset + len(step.rhs)) is not None
+    return rhs not in lhs.free_symbols and not lhs.has(sp.Derivative) and later \
+        and first_use.get(rhs.name) == position and rhs.name not in context.let_names \
+        and rhs not in context.definitions and not isinstance(lhs, (sp.Symbol, sp.Indexed))
 
 
 def AppliedUndef_type():  # noqa: N802 - the class, imported lazily
