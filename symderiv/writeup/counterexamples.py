@@ -38,6 +38,8 @@ class Search:
 
     def concrete(self, pairs, templates, configuration):
         """(concrete pairs, solved {variable: value}, concrete equalities, concrete inequalities) or None."""
+        import sympy as sp
+
         instantiate = lambda e: numeric.instantiate(e, templates)  # noqa: E731
         concretize = lambda e: numeric.concretize(e, configuration)  # noqa: E731
         try:
@@ -52,7 +54,7 @@ class Search:
             concrete = [(l.xreplace(solution), r.xreplace(solution)) for l, r in concrete]
             inequalities = [(a.xreplace(solution), rel, b.xreplace(solution)) for a, rel, b in inequalities]
         # A derivative through a kink (Heaviside(0) = 1/2 is SymPy's convention) is not evaluated at the kink.
-        inequalities = inequalities + [(argument, "ne", 0) for argument in _kink_arguments(concrete)]
+        inequalities = inequalities + [(argument, "ne", sp.Integer(0)) for argument in _kink_arguments(concrete)]
         return concrete, solution, equalities, inequalities
 
     def admissible(self, point, solution, equalities, inequalities) -> dict | None:

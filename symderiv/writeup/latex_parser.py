@@ -220,6 +220,18 @@ def _mark_evaluation_bars(tracked: Tracked) -> Tracked:
     return tracked.sub(pattern, replace)
 
 
+_BAR = re.compile(r"(?<!\\)\|")
+
+
+def _pair_bars(tracked: Tracked) -> Tracked:
+    """Exactly two plain bars ``|x - y|`` are an absolute value; more are ambiguous and left to fail."""
+    bars = [m.start() for m in _BAR.finditer(tracked.text)]
+    if len(bars) != 2:
+        return tracked
+    which = iter(("\\lvert ", "\\rvert "))
+    return tracked.sub(_BAR, lambda m: next(which))
+
+
 def normalize_tracked(text: str) -> Tracked:
     """Drop spacing/sizing/labels, rewrite old font switches and ``^{\\prime}``; keep the offsets."""
     tracked = Tracked.of(text).sub(_PRIVATE_USE, lambda m: "\ufffd")
@@ -234,6 +246,7 @@ def normalize_tracked(text: str) -> Tracked:
     tracked = _mark_evaluation_bars(tracked)
     tracked = tracked.sub(re.compile(r"\\left\|"), lambda m: "\\lvert ")
     tracked = tracked.sub(re.compile(r"\\right\|"), lambda m: "\\rvert ")
+    tracked = _pair_bars(tracked)
     tracked = tracked.sub(_SPACING, lambda m: " ")
     tracked = tracked.sub(_PRIME_MACRO, lambda m: "'" * (m.group(1).count("\\prime") if m.group(1) else 1))
     return tracked.strip()

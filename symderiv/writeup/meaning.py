@@ -622,7 +622,10 @@ class Converter:
         if kind == "paren":
             return ParenValue([self.expression(child) for child in tree.children], node=tree)
         if kind == "abs":
-            return sp.Abs(self.expression(tree.children[1]))
+            inner = self.expression(tree.children[1])
+            if self._matrix_names(inner):
+                self.fail(tree, "|...| of a vector or matrix (a norm?) is not read yet", "matrix")
+            return sp.Abs(inner)
         if kind == "frac":
             return self._fraction(tree)
         if kind == "sqrt":
@@ -989,11 +992,14 @@ class Converter:
 
     def _multiply(self, factors: list):
         with_matrices = [names for names in (self._matrix_names(f) for f in factors) if names]
-        if len(with_matrices) >= 2:
-            first, second = sorted(with_matrices[0])[0], sorted(with_matrices[1])[0]
+        others = [f for f in factors if not self._matrix_names(f) and getattr(f, "free_symbols", None)]
+        if with_matrices and (len(with_matrices) >= 2 or others):
+            # W x, \delta W: a product with a matrix or vector is not commutative, so it is not read as scalars
+            first = sorted(with_matrices[0])[0]
+            second = sorted(with_matrices[1])[0] if len(with_matrices) >= 2 else _short(others[0])
             evidence = self.context.notation.matrix_like[first]
-            raise Unsupported(f"a product of {_latex_name(first)} and {_latex_name(second)}, used as matrices or "
-                              f"vectors ({evidence}): matrix products are not read yet", kind="matrix")
+            raise Unsupported(f"a product of {_latex_name(first)} and {second}, with {_latex_name(first)} used as a "
+                              f"matrix or vector ({evidence}): matrix products are not read yet", kind="matrix")
         result = factors[0]
         for factor in factors[1:]:
             _check_size(result)
