@@ -150,6 +150,10 @@ class StepRestrictions:
                 if isinstance(target, (sp.Sum, sp.Product)):
                     expr = expr.xreplace({canonical_sums(target): canonical_sums(value)})
                     break
+            else:
+                # sigma'(u) = sigma(u)(1 - sigma(u)): an occurrence of one side, as it stands, is replaced
+                if getattr(restriction.lhs, "free_symbols", None) and not restriction.lhs.is_number:
+                    expr = expr.xreplace({restriction.lhs: restriction.rhs})
         return expr
 
     def positive_symbols(self) -> dict:

@@ -91,8 +91,12 @@ def _decide_prepared(prepared, search: Search, restrictions: StepRestrictions, r
         worst = next((l - r for l, r in prepared if not symbolic.quick_zero(l - r)), None)
         return Outcome(FALSE, "counterexample verified at 50 digits", found, worst, "false")
     if outcome.undefined:
-        why = "no sample satisfies the conditions and facts" if restrictions.equalities or \
-            restrictions.inequalities else "both sides are undefined (or complex) at every sampled point"
+        if restrictions.equalities:
+            listed = "; ".join(r.shown() for r in restrictions.equalities)
+            return Outcome(UNCHECKED, f"cannot sample where {listed} holds (it is solved for no variable), and no "
+                           "exact proof used it", kind="condition")
+        why = "no sample satisfies the conditions" if restrictions.inequalities \
+            else "both sides are undefined (or complex) at every sampled point"
         return Outcome(UNCHECKED, why, kind="undefined")
     positive = restrictions.positive_symbols()
     simplified = [symbolic.thorough_difference((l - r).xreplace(positive)) for l, r in prepared]

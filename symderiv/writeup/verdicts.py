@@ -29,7 +29,7 @@ from symderiv.writeup import symbolic
 from symderiv.writeup.conditions import Restriction, StepRestrictions, parse_restrictions
 from symderiv.writeup.declarations import add_declaration, notation_declaration
 from symderiv.writeup.evidence import document_notation, step_letters
-from symderiv.writeup.extract import FACT_WORDS, Lines, Step, extract
+from symderiv.writeup.extract import FACT_WORDS, Lines, Step, extract, section_of
 from symderiv.writeup.judge import Outcome, bare_and_applied, invert_for_inequality, judge
 from symderiv.writeup.latex_parser import Unsupported, parse_side_tracked
 from symderiv.writeup.meaning import Context, Converter, Doubt, _latex_name, index_symbol, real_symbol
@@ -539,6 +539,8 @@ def _adopt_function(item: _Parsed, lhs, rhs, context: Context) -> None:
     import sympy as sp
 
     name = lhs.func.__name__
+    if not rhs.free_symbols:
+        return  # sigma(u) = 1/2 is a condition or a value, not a definition
     if name in context.let_names and name not in context.function_args:
         item.conflict = f"a declaration also defines {_latex_name(name)}"
         return
@@ -551,8 +553,6 @@ def _adopt_function(item: _Parsed, lhs, rhs, context: Context) -> None:
         return
     body = rhs.xreplace(dict(zip(parameters, plain)))
     if not body.free_symbols & set(plain):
-        if not rhs.free_symbols:
-            return  # sigma(u) = 1/2 is a condition or a value, not a definition
         item.unusable = (f"the right side of {to_latex(lhs)} does not use its parameters as written "
                          "(a vector and its components?)")
         return
@@ -617,9 +617,8 @@ def _parse_facts(texts, origin: str, context: Context) -> list[Restriction]:
 
 
 def _attach_facts(parsed, extraction, context: Context, lines: Lines) -> None:
-    sections = (0,) + tuple(extraction.sections)
     for fact in extraction.facts:
-        start = max(s for s in sections if s <= fact.offset)
+        start, _ = section_of(fact.offset, extraction.sections, len(context.document_text) + 1)
         restrictions = _parse_facts([fact.text], fact.origin, context)
         for item in parsed:
             offset = item.step.lhs_offset
@@ -755,6 +754,9 @@ def _qualify(item: _Parsed, outcome: Outcome, restrictions: StepRestrictions, co
         first = unread[0]
         return Outcome(UNCHECKED, f"false without the condition '{first.shown()}', which is not read ({first.reason})",
                        kind="condition")
+    if step.inline and step.chain_length == 1 and step.context_word in CONDITION_CONTEXT_WORDS:
+        return Outcome(UNCHECKED, f"reads as a condition (after '{step.context_word}'), not an identity; "
+                                  f"as an identity it is false", kind="condition")
     if item.conflict:
         return Outcome(UNCHECKED, f"differs from the declaration: {item.conflict}; which one is meant?",
                        kind="conflicting definition")
@@ -765,9 +767,6 @@ def _qualify(item: _Parsed, outcome: Outcome, restrictions: StepRestrictions, co
     if unread:
         return Outcome(UNCHECKED, f"false as read, but it uses {_latex_name(unread[0])}, whose definition at line "
                        f"{unread[1]} is not read", kind="definition not read")
-    if step.inline and step.chain_length == 1 and step.context_word in CONDITION_CONTEXT_WORDS:
-        return Outcome(UNCHECKED, f"reads as a condition (after '{step.context_word}'), not an identity; "
-                                  f"as an identity it is false", kind="condition")
     if step.inline and step.context_word in FACT_WORDS:
         return Outcome(UNCHECKED, f"stated as a fact (after '{step.context_word}'): used as given in its section; "
                                   "it does not follow from the declarations", kind="fact")
