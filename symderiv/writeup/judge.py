@@ -76,6 +76,10 @@ def _decide_prepared(prepared, search: Search, restrictions: StepRestrictions, r
     if exact is not None:
         return Outcome(FALSE, "exact: lhs - rhs is a nonzero rational function; counterexample in exact rational "
                        "arithmetic", exact[0], exact[1], "false")
+    positive = restrictions.positive_symbols()
+    if all(symbolic.rational_zero((l - r).xreplace(positive)) for l, r in prepared):
+        return Outcome(PROVED, "exact: the difference simplifies to 0" + assumption + _using(restrictions),
+                       kind="proved")
     functions = numeric.abstract_functions([e for pair in prepared for e in pair])
     templates, coefficients = numeric.generic_templates(functions)
     index_conditions = restrictions.index_tuples()
@@ -98,7 +102,6 @@ def _decide_prepared(prepared, search: Search, restrictions: StepRestrictions, r
         why = "no sample satisfies the conditions" if restrictions.inequalities \
             else "both sides are undefined (or complex) at every sampled point"
         return Outcome(UNCHECKED, why, kind="undefined")
-    positive = restrictions.positive_symbols()
     simplified = [symbolic.thorough_difference((l - r).xreplace(positive)) for l, r in prepared]
     if all(d == 0 for d in simplified):
         return Outcome(PROVED, "exact: the difference simplifies to 0" + assumption + _using(restrictions),

@@ -589,6 +589,9 @@ class Converter:
         elif hasattr(single, "data") and single.data == "letter":
             letter = str(single.children[0])
             lower = sp.Integer(1)
+        elif hasattr(single, "data") and single.data == "command" and str(single.children[0]).lstrip("\\") in GREEK:
+            letter = str(single.children[0]).lstrip("\\")  # \sum_{\ell}
+            lower = sp.Integer(1)
         else:
             self.fail(subscript, f"\\{kind} with a range that is not read ({self.source_text(subscript)})",
                       "not read yet")

@@ -674,6 +674,9 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
         return result(Outcome(UNCHECKED, item.error.args[0], kind=item.error.kind), item.error.offset)
     if item.definition:
         return result(Outcome(UNCHECKED, f"{item.definition} (used as given in the other steps)", kind="definition"))
+    if item.unusable:  # a recursion or an update rule is not an identity: nothing to decide
+        return result(Outcome(UNCHECKED, f"reads as a definition, not an identity: {item.unusable}",
+                              kind="definition"))
     _definitions_at(context, step.lhs_offset)
     restrictions = _step_restrictions(item, reading, context, assumptions)
     try:
@@ -760,9 +763,6 @@ def _qualify(item: _Parsed, outcome: Outcome, restrictions: StepRestrictions, co
     if item.conflict:
         return Outcome(UNCHECKED, f"differs from the declaration: {item.conflict}; which one is meant?",
                        kind="conflicting definition")
-    if item.unusable:
-        return Outcome(UNCHECKED, f"false as an identity, but it reads as a definition: {item.unusable}",
-                       kind="definition")
     unread = _unread_definition_used(item.reading, context, step.lhs_offset)
     if unread:
         return Outcome(UNCHECKED, f"false as read, but it uses {_latex_name(unread[0])}, whose definition at line "
