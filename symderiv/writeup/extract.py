@@ -822,13 +822,28 @@ def section_of(offset: int, sections: tuple, end: int) -> tuple[int, int]:
     return start, following[0] if following else end
 
 
+_SIMPLE_NAME = re.compile(
+    r"^\s*(?:\\?[a-zA-Z]+|\\[a-zA-Z]+\{[^{}]*\})(?:\s*_\s*(?:\{[^{}]*\}|\\?[a-zA-Z0-9]+))?"
+    r"(?:\s*\^\s*(?:\{[^{}]*\}|\S))?(?:\s*\([^()]*\))?\s*$")
+
+
+def is_fact(step: Step) -> bool:
+    """Inline math after "since"/"because"/"using", or after "where" when it is not a definition
+    (``where $\\sum_i y_i = 1$`` states a fact; ``where $Z = \\sum_k e^{x_k}$`` defines Z)."""
+    if not step.inline or step.relation not in ("=", ":=") or step.problem:
+        return False
+    if step.context_word in FACT_WORDS:
+        return True
+    return step.context_word == "where" and step.first_in_chain and not _SIMPLE_NAME.match(step.lhs)
+
+
 def _sentence_facts(blocks: list[_Block], text: str, sections: tuple) -> list[Fact]:
     facts = []
     for block in blocks:
-        if block.kind != "inline" or block.context_word not in FACT_WORDS:
+        if block.kind != "inline":
             continue
         _, section_end = section_of(block.start, sections, len(text) + 1)
         for step in block.steps:
-            if step.relation in ("=", ":=") and not step.problem:
-                facts.append(Fact(f"{step.lhs} = {step.rhs}", step.lhs_offset, section_end, block.context_word))
+            if is_fact(step):
+                facts.append(Fact(f"{step.lhs} = {step.rhs}", step.lhs_offset, section_end, step.context_word))
     return facts

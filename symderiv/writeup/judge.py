@@ -83,7 +83,10 @@ def _decide_prepared(prepared, search: Search, restrictions: StepRestrictions, r
     functions = numeric.abstract_functions([e for pair in prepared for e in pair])
     templates, coefficients = numeric.generic_templates(functions)
     index_conditions = restrictions.index_tuples()
-    configuration_list = numeric.configurations([e for pair in prepared for e in pair], index_conditions, rng)
+    # sizes and indices of the facts count too: \sum_{k=1}^{n} t_k = 1 needs a value of n
+    restricted = [side for r in restrictions.equalities + restrictions.inequalities for side in (r.lhs, r.rhs)]
+    configuration_list = numeric.configurations([e for pair in prepared for e in pair] + restricted,
+                                                index_conditions, rng)
     if not configuration_list:
         raise Unsupported("no index values satisfy the condition", kind="condition")
     outcome = numeric.compare(prepared, templates, coefficients, configuration_list, rng, restrictions)

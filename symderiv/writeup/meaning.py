@@ -789,6 +789,8 @@ class Converter:
         following = values[position + 1] if position + 1 < len(values) else None
         if following is None:
             self.fail(value.node, f"\\{value.name} without an argument", "operator scope")
+        if value.key == "softmax":
+            return self._softmax(value, following), position + 2
         if isinstance(following, ParenValue):
             if following.subscript is not None:
                 self.fail(following.node, f"a component of {value.name}(...) is not read yet", "not read yet")
@@ -802,6 +804,25 @@ class Converter:
             argument, next_position = self._unit(values, position + 1)
             result = self._call(value, [argument])
         return self._power(result, value.power, value.node), next_position
+
+    def _softmax(self, op: FuncOp, argument):
+        """``\\mathrm{softmax}(z)_j`` = exp(z_j) / sum_{k=1}^{n} exp(z_k) for a named vector z (bold or not)."""
+        import sympy as sp
+
+        if not isinstance(argument, ParenValue) or len(argument.items) != 1 or argument.subscript is None \
+                or op.primes or op.power is not None or argument.power is not None:
+            self.fail(op.node, "softmax is read only as a component of a named vector, softmax(z)_j", "not read yet")
+        vector = argument.items[0]
+        if not isinstance(vector, sp.Symbol) or vector.is_integer:
+            self.fail(op.node, "softmax of an expression (not a named vector) is not read yet", "not read yet")
+        base = _decorated_letter(vector.name) or vector.name
+        indices = self._indices(argument.subscript)
+        if isinstance(indices, str) or len(indices) != 1:
+            self.fail(argument.node, "softmax(z) needs one index, as in softmax(z)_j", "not read yet")
+        components = indexed_base(base)
+        k = sp.Dummy("k", integer=True)
+        self.context.used_names.add(base)
+        return sp.exp(components[indices[0]]) / sp.Sum(sp.exp(components[k]), (k, 1, real_symbol("n")))
 
     def _call(self, op: FuncOp, arguments):
         import sympy as sp
