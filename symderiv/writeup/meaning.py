@@ -819,6 +819,9 @@ class Converter:
         indices = self._indices(argument.subscript)
         if isinstance(indices, str) or len(indices) != 1:
             self.fail(argument.node, "softmax(z) needs one index, as in softmax(z)_j", "not read yet")
+        if self.doubt(("softmax",), "softmax(z)_j read with its sum over k = 1..n",
+                      "softmax(z)_j over a range the text gives elsewhere", op.node):
+            self.fail(op.node, "softmax over a range other than 1..n", "not read yet")
         components = indexed_base(base)
         k = sp.Dummy("k", integer=True)
         self.context.used_names.add(base)

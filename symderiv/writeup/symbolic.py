@@ -190,11 +190,26 @@ def thorough_zero(difference) -> bool:
     return thorough_difference(difference) == 0
 
 
+def opaque_sums(expr) -> dict:
+    """{sum or product: real symbol}; positive when every term is and the range is not empty (a sum of
+    exponentials over 1..n: sizes are at least 1, the documented convention), so log(exp(x_j)/Z) =
+    x_j - log Z is provable."""
+    import sympy as sp
+
+    found = {}
+    for total in expr.atoms(sp.Sum, sp.Product):
+        positive = bool(total.function.is_positive) and all(
+            (upper - lower + 1).is_positive or (lower == 1 and isinstance(upper, sp.Symbol) and not upper.is_integer)
+            for _, lower, upper in total.limits)
+        found[total] = sp.Dummy("S", real=True, positive=True) if positive else sp.Dummy("S", real=True)
+    return found
+
+
 def rational_zero(difference) -> bool:
     """The cheap exact rewrites of :func:`thorough_difference` (no simplify): tried before sampling."""
     import sympy as sp
 
-    opaque = {s: sp.Dummy("S", real=True) for s in difference.atoms(sp.Sum, sp.Product)}
+    opaque = opaque_sums(difference)
     candidate = sp.expand(difference.xreplace(opaque))
     if candidate == 0 or exponential_kernel_zero(candidate):
         return True
@@ -211,7 +226,7 @@ def thorough_difference(difference):
     import sympy as sp
 
     # Sums become opaque before anything expands them (expand turns exp(Sum) into a Product of exps).
-    opaque = {s: sp.Dummy("S", real=True) for s in difference.atoms(sp.Sum, sp.Product)}
+    opaque = opaque_sums(difference)
     back = {d: s for s, d in opaque.items()}
     candidate = sp.expand(difference.xreplace(opaque))
     if candidate == 0:
