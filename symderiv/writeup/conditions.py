@@ -247,10 +247,15 @@ def inequality_mask(concrete_inequalities, variables, columns, count: int):
 
 
 def _names(expr) -> set:
+    """Names of the quantities in ``expr``; a size that only bounds sums (n) is not a quantity."""
     import sympy as sp
 
     found = set()
-    for symbol in getattr(expr, "free_symbols", set()):
+    limits = set()
+    for total in getattr(expr, "atoms", lambda *a: set())(sp.Sum, sp.Product):
+        for _, lower, upper in total.limits:
+            limits |= lower.free_symbols | upper.free_symbols
+    for symbol in getattr(expr, "free_symbols", set()) - limits:
         if isinstance(symbol, sp.Indexed):
             found.add(str(symbol.base))
         elif not symbol.is_integer:

@@ -187,7 +187,7 @@ def check_degrees(*exprs) -> None:
 def holds_reason(outcome, functions, probed: int = 0) -> str:
     parts = [f"equal at {outcome.samples} random points"]
     if probed:
-        parts[0] += f" (and at {probed} rational points with 50-digit arithmetic)"
+        parts[0] += f" (and at {probed} rational point{'s' if probed > 1 else ''} with 50-digit arithmetic)"
     if functions:
         parts.append("each with its own random instantiation of " + ", ".join(sorted(f.__name__ for f in functions)))
     sizes = [f"{symbol} = {value}" for symbol, value in sorted(

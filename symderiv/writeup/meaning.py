@@ -246,6 +246,8 @@ class Converter:
         if kind == "add":
             return self.expression(tree.children[0]) + self.expression(tree.children[-1])
         if kind == "sub":
+            if _ends_with_bare_bigop(tree.children[0]):
+                return self._bigop_of_negative(tree.children[0], tree.children[1])
             return self.expression(tree.children[0]) - self.expression(tree.children[1])
         if kind == "neg":
             return -self.expression(tree.children[0])
@@ -277,6 +279,15 @@ class Converter:
         if isinstance(value, _EvalBar):
             self.fail(value.node, "an evaluation bar without a point (_{x=a})", "not read yet")
         return value
+
+    def _bigop_of_negative(self, left_tree, right_tree):
+        """``\\sum_k - a_k``: the sum of -a_k (the operand is the product after the minus sign)."""
+        segments = _product_segments(left_tree)
+        converted = [(op, self._juxt_values(tree), tree) for op, tree in segments]
+        op, values, tree = converted[-1]
+        negated = -self.expression(right_tree)
+        values = values + [negated]
+        return self._chain(converted[:-1] + [(op, values, tree)])
 
     # -- products: juxtaposition, \cdot, \times, / ----------------------------------------
     def _product_chain(self, segments) -> Any:
@@ -1071,6 +1082,15 @@ class _IndexConverter(Converter):
 
 
 # --- helpers over the parse tree -------------------------------------------------------------
+
+def _ends_with_bare_bigop(tree) -> bool:
+    """Does the product end with a \\sum or \\prod that has no operand (``\\sum_k - a_k``)?"""
+    last = _product_segments(tree)[-1][1] if hasattr(tree, "data") else None
+    items = list(last.children) if last is not None and last.data == "juxt" else [last]
+    item = items[-1] if items else None
+    return hasattr(item, "data") and item.data == "item" and hasattr(item.children[0], "data") \
+        and item.children[0].data == "command" and str(item.children[0].children[0]) in ("\\sum", "\\prod")
+
 
 def _product_segments(tree) -> list:
     """``a \\cdot b / c d`` -> [(None, a), ('*', b), ('/', c d)] (juxt trees)."""
