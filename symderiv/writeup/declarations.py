@@ -20,7 +20,8 @@ from __future__ import annotations
 import re
 
 from symderiv.writeup.latex_parser import Unsupported, parse_side, parse_side_tracked
-from symderiv.writeup.meaning import Context, Converter, NameRef, ParenValue, _name_of, _unwrap, real_symbol
+from symderiv.writeup.meaning import Context, Converter, NameRef, ParenValue, real_symbol
+from symderiv.writeup.shapes import name_of, unwrap
 
 _NOTATION_FORM = re.compile(r"^(?P<lhs>.+?)\s*:\s*(?P<keyword>power|exponent|index|label)\s*$", re.S)
 
@@ -39,11 +40,11 @@ def notation_declaration(text: str) -> tuple[str, str] | None:
     match = _NOTATION_FORM.match(text.strip())
     if not match:
         return None
-    tree = _unwrap(parse_side(match.group("lhs")))
+    tree = unwrap(parse_side(match.group("lhs")))
     if not (hasattr(tree, "data") and tree.data == "item") or not any(
             getattr(s, "data", None) == "sup_script" for s in tree.children[1:]):
         raise Unsupported("write the name with a superscript, as in 'x^{n}: power' or 'z^{l}: index'")
-    name = _name_of(tree.children[0])
+    name = name_of(tree.children[0])
     if name is None or name.startswith("@"):
         raise Unsupported("the left side must be a name with a superscript")
     keyword = match.group("keyword")
@@ -113,12 +114,12 @@ def add_declaration(context: Context, text: str, source: str = "--let") -> None:
 
 
 def _superscripted_name(tree):
-    item = _unwrap(tree)
+    item = unwrap(tree)
     if not (hasattr(item, "data") and item.data == "item"):
         return None
     if not any(getattr(script, "data", None) == "sup_script" for script in item.children[1:]):
         return None
-    name = _name_of(item.children[0])
+    name = name_of(item.children[0])
     return None if name is None or name.startswith("@") else name
 
 

@@ -26,7 +26,8 @@ import re
 
 from symderiv.writeup import notation
 from symderiv.writeup.latex_parser import Unsupported
-from symderiv.writeup.meaning import Notation, _letter_run, _name_of, _superscript_shape, _unwrap
+from symderiv.writeup.meaning import Notation
+from symderiv.writeup.shapes import letter_run, name_of, superscript_shape, unwrap
 
 _MEMBERSHIP = re.compile(r"\\mathbb\{R\}\s*\^")
 
@@ -49,7 +50,7 @@ class _Shapes:
 
 def _safe_name(tree):
     try:
-        name = _name_of(tree)
+        name = name_of(tree)
     except Unsupported:
         return None
     if name is None or name.startswith("@"):
@@ -165,7 +166,7 @@ def _side_evidence(side, line: int, found: Notation) -> None:
         if name is not None and not in_superscript:
             if not _followed_by_bracket(item, siblings):
                 found.bare_names.add(name)
-            if base.data == "letter" and len(_letter_run(siblings, _index_of(siblings, item))) <= 1 \
+            if base.data == "letter" and len(letter_run(siblings, _index_of(siblings, item))) <= 1 \
                     and not _after_letter(siblings, item):
                 found.standalone_letters.add(name)
             style = notation.decoration(str(base.children[0])).style if base.data == "decorated" else None
@@ -173,7 +174,7 @@ def _side_evidence(side, line: int, found: Notation) -> None:
                 found.matrix_like.setdefault(name, f"{'bold' if style == 'bold' else 'with an arrow'} at line {line}")
         if superscript is None:
             continue
-        shape = _superscript_shape(superscript, shapes)
+        shape = superscript_shape(superscript, shapes)
         written = shapes.source_text(item)
         if shape == "transpose":
             for target in _transposed_names(base):
@@ -202,7 +203,7 @@ def _transposed_names(base) -> set:
     name = _safe_name(base)
     if name is not None:
         return {name}
-    inner = _unwrap(base.children[0]) if base.data == "paren" and base.children else None
+    inner = unwrap(base.children[0]) if base.data == "paren" and base.children else None
     if inner is not None and hasattr(inner, "data") and inner.data == "item":
         inner_name = _safe_name(inner.children[0])
         return {inner_name} if inner_name else set()

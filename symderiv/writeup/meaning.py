@@ -45,8 +45,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from symderiv.writeup import notation
-from symderiv.writeup.latex_parser import EVAL_CLOSE, Tracked, Unsupported  # noqa: F401 - EVAL_CLOSE documents the bar
+from symderiv.writeup.latex_parser import Tracked, Unsupported
 from symderiv.writeup.notation import CONVENTIONAL_FUNCTIONS, ELIDED, GREEK, KNOWN_FUNCTIONS
+from symderiv.writeup.shapes import (decorated_label, decorated_letter, ends_with_bare_bigop, is_plain_name, juxt_items,
+                                       kronecker_pair, kronecker_shape, latex_name, letter_run, name_of, product_segments,
+                                       subscript_letters, superscript_shape, tree_letters, unwrap)
 
 MAX_NUMERIC_EXPONENT = 64
 ELEMENTARY = {word: key for word, key in KNOWN_FUNCTIONS.items()}
@@ -246,15 +249,15 @@ class Converter:
         if kind == "add":
             return self.expression(tree.children[0]) + self.expression(tree.children[-1])
         if kind == "sub":
-            if _ends_with_bare_bigop(tree.children[0]):
+            if ends_with_bare_bigop(tree.children[0]):
                 return self._bigop_of_negative(tree.children[0], tree.children[1])
             return self.expression(tree.children[0]) - self.expression(tree.children[1])
         if kind == "neg":
             return -self.expression(tree.children[0])
         if kind in ("mul_explicit", "div", "juxt", "item"):
-            return self._product_chain(_product_segments(tree))
+            return self._product_chain(product_segments(tree))
         if kind in ("letter", "command", "decorated"):
-            return self._as_expr(self._named_item(_name_of(tree, self), None, None, 0, tree), tree)
+            return self._as_expr(self._named_item(name_of(tree, self), None, None, 0, tree), tree)
         if kind in ("number", "brace", "paren", "frac", "sqrt", "matrix", "abs", "evalbar"):
             return self._as_expr(self._base(tree), tree)
         if kind == "start":
@@ -282,7 +285,7 @@ class Converter:
 
     def _bigop_of_negative(self, left_tree, right_tree):
         """``\\sum_k - a_k``: the sum of -a_k (the operand is the product after the minus sign)."""
-        segments = _product_segments(left_tree)
+        segments = product_segments(left_tree)
         converted = [(op, self._juxt_values(tree), tree) for op, tree in segments]
         op, values, tree = converted[-1]
         negated = -self.expression(right_tree)
@@ -310,7 +313,7 @@ class Converter:
         values = []
         position = 0
         while position < len(items):
-            run = _letter_run(items, position)
+            run = letter_run(items, position)
             if len(run) >= 2:
                 word_value = self._word_run(run)
                 if word_value is not None:
@@ -323,7 +326,7 @@ class Converter:
 
     def _word_run(self, run):
         """Adjacent letters ``sigmoid``, ``sech``: a known word, an error, or None (a product of letters)."""
-        word = "".join(_name_of(item.children[0], self) for item in run)
+        word = "".join(name_of(item.children[0], self) for item in run)
         last = run[-1]
         if word.lower() in KNOWN_FUNCTIONS:
             subscript, superscript, primes = self._scripts(last)
@@ -419,7 +422,7 @@ class Converter:
             return self._node(tree)
         base_tree = tree.children[0]
         subscript, superscript, primes = self._scripts(tree)
-        name = _name_of(base_tree, self)
+        name = name_of(base_tree, self)
         if name is not None:
             return self._named_item(name, subscript, superscript, primes, tree)
         value = self._base(base_tree)
@@ -461,9 +464,9 @@ class Converter:
             return Nabla(node)
         if name in ELIDED:
             self.fail(node, f"elided entries (\\{name}) cannot be checked", "elided")
-        if name == "delta" and subscript is not None and _kronecker_shape(subscript) \
+        if name == "delta" and subscript is not None and kronecker_shape(subscript) \
                 and "delta" not in self.context.notation.declared_indexed:
-            indices = _kronecker_pair(subscript) or self._indices(subscript)
+            indices = kronecker_pair(subscript) or self._indices(subscript)
             if isinstance(indices, tuple) and len(indices) == 2:
                 exponent = None if superscript is None else self._name_exponent(name, superscript, True, node)
                 return self._power(sp.KroneckerDelta(*indices), exponent, node)
@@ -490,7 +493,7 @@ class Converter:
             else:
                 power = reading
         if name.startswith("\\") and self._identify_decorated(name, node):
-            name = _decorated_letter(name)
+            name = decorated_letter(name)
         return NameRef(name if label is None else label, subscript, power, primes, node)
 
     def _word_item(self, word: str, subscript, superscript, primes, node):
@@ -509,7 +512,7 @@ class Converter:
 
     def _identify_decorated(self, name: str, node) -> bool:
         """``\\mathbf{x}`` and ``x`` in one step: distinct symbols, with a doubt."""
-        letter = _decorated_letter(name)
+        letter = decorated_letter(name)
         if letter is None or letter not in self.context.step_plain_letters:
             return False
         return self.doubt(("same", name), f"{name} and {letter} read as different symbols",
@@ -521,7 +524,7 @@ class Converter:
             self.fail(node, "more than 8 primes", "too large")
         if superscript is None:
             return FuncOp(word, key, None, primes, False, node)
-        shape = _superscript_shape(superscript, self)
+        shape = superscript_shape(superscript, self)
         if shape in ("transpose", "bracketed", "layer"):
             self.fail(node, f"superscript {self.source_text(superscript) or '?'} on \\{word} is not read "
                       "(a derivative order or an index?)", "superscript")
@@ -542,13 +545,13 @@ class Converter:
     def _name_exponent(self, name: str, superscript, has_subscript: bool, node):
         """The exponent on a name, or a str label for a declared indexed family (z^{l})."""
         notes = self.context.notation
-        shown = _latex_name(name)
+        shown = latex_name(name)
         written = self.source_text(superscript) or "?"
         if name in notes.declared_indexed:
             return f"{shown}^{{{written}}}"
         if name in notes.declared_powers:
             return self._exponent(superscript)
-        shape = _superscript_shape(superscript, self)
+        shape = superscript_shape(superscript, self)
         hint = (f' (declare: --let "{shown}^{{{written}}}: index" to read it as a separate name, '
                 f'--let "{shown}^{{{written}}}: power" to read it as a power)')
         if shape == "transpose":
@@ -576,7 +579,7 @@ class Converter:
                   "quantities in this step" + hint, "superscript")
 
     def _bracket_exponent(self, superscript, node):
-        shape = _superscript_shape(superscript, self)
+        shape = superscript_shape(superscript, self)
         written = self.source_text(superscript) or "?"
         if shape == "transpose":
             self.fail(node, f"(...)^{written} is a transpose; matrices and transposes are not read yet", "transpose")
@@ -585,7 +588,7 @@ class Converter:
         return self._exponent(superscript)
 
     def _letters_are_quantities(self, superscript) -> bool:
-        letters = _tree_letters(superscript, self)
+        letters = tree_letters(superscript, self)
         return bool(letters) and letters <= self.context.step_letters and not letters & notation.LAYER_LETTERS
 
     def _bigop(self, kind: str, subscript, superscript, node) -> BigOp:
@@ -593,7 +596,7 @@ class Converter:
 
         if subscript is None:
             self.fail(node, f"\\{kind} without a summation variable", "not read yet")
-        single = _unwrap(subscript)
+        single = unwrap(subscript)
         if subscript.data == "limit":
             letter = str(subscript.children[0])
             lower = self._index_expr(subscript.children[1])
@@ -682,8 +685,8 @@ class Converter:
         return self._divide(self.expression(numerator_tree), self.expression(denominator_tree), tree)
 
     def _derivative_fraction(self, numerator_tree, denominator_tree, tree):
-        numerator_items = _juxt_items(numerator_tree)
-        denominator_items = _juxt_items(denominator_tree)
+        numerator_items = juxt_items(numerator_tree)
+        denominator_items = juxt_items(denominator_tree)
         marker, order = self._differential_marker(numerator_items[0] if numerator_items else None)
         if marker is None:
             return None
@@ -719,7 +722,7 @@ class Converter:
             if item_marker != marker or item_order is not None or position + 1 >= len(denominator_items):
                 self.fail(tree, "cannot read the denominator of this derivative fraction", "cannot parse")
             variable_item = denominator_items[position + 1]
-            name = _name_of(variable_item.children[0], self) if variable_item.data == "item" else None
+            name = name_of(variable_item.children[0], self) if variable_item.data == "item" else None
             if name is None or name.startswith("@"):
                 self.fail(variable_item, "a derivative must be taken with respect to a name", "cannot parse")
             count, subscript, superscript = 1, None, None
@@ -733,7 +736,7 @@ class Converter:
             ref = NameRef(name, subscript, node=variable_item)
             if superscript is not None:
                 # \partial x^2 is the order; any other superscript belongs to the name (z^l: an index).
-                exponent = self._exponent(superscript) if _superscript_shape(superscript, self) == "numeric" else None
+                exponent = self._exponent(superscript) if superscript_shape(superscript, self) == "numeric" else None
                 if exponent is not None and exponent.is_Integer and 0 < exponent <= 8:
                     count = int(exponent)
                 else:
@@ -748,7 +751,7 @@ class Converter:
         """(``'partial'`` | ``'d'`` | None, order or None) for a numerator/denominator item."""
         if item is None or not hasattr(item, "data") or item.data != "item":
             return None, None
-        name = _name_of(item.children[0], self)
+        name = name_of(item.children[0], self)
         if name == "\\mathrm{d}":
             name = "d"
         if name not in ("partial", "d"):
@@ -826,7 +829,7 @@ class Converter:
         vector = argument.items[0]
         if not isinstance(vector, sp.Symbol) or vector.is_integer:
             self.fail(op.node, "softmax of an expression (not a named vector) is not read yet", "not read yet")
-        base = _decorated_letter(vector.name) or vector.name
+        base = decorated_letter(vector.name) or vector.name
         indices = self._indices(argument.subscript)
         if isinstance(indices, str) or len(indices) != 1:
             self.fail(argument.node, "softmax(z) needs one index, as in softmax(z)_j", "not read yet")
@@ -866,18 +869,18 @@ class Converter:
             return True
         if real_symbol(ref.name) in self.context.definitions or ref.name in self.context.plain_names:
             return False
-        shown = f"{_latex_name(ref.name)}(...)"
+        shown = f"{latex_name(ref.name)}(...)"
         if ref.name in self.context.step_bare_names or ref.subscript is not None or ref.power is not None:
             return False  # used as a plain value in this step (w(1 - w)), or subscripted/powered
         if len(arguments.items) > 1:
             return True  # a list of arguments is never a product
-        if _is_plain_name(arguments.items[0]):
-            return not self.doubt(("apply", ref.name), f"{shown} read as {_latex_name(ref.name)} applied to its "
+        if is_plain_name(arguments.items[0]):
+            return not self.doubt(("apply", ref.name), f"{shown} read as {latex_name(ref.name)} applied to its "
                                   "argument", f"{shown} read as a product", ref.node)
         if ref.name in self.context.notation.bare_names:
             return False
         return self.doubt(("product", ref.name), f"{shown} read as a product",
-                          f"{shown} read as {_latex_name(ref.name)} applied to its argument", ref.node)
+                          f"{shown} read as {latex_name(ref.name)} applied to its argument", ref.node)
 
     def _gradient_symbol(self, values: list, position: int):
         """``\\nabla v`` / ``\\nabla \\log y_j``: one (possibly indexed) symbol per operand."""
@@ -889,7 +892,7 @@ class Converter:
             position += 1
         if not isinstance(value, NameRef) or value.primes:
             raise Unsupported("\\nabla must be followed by a name (optionally \\log name)", kind="not read yet")
-        name = prefix + _latex_name(value.name)
+        name = prefix + latex_name(value.name)
         self.context.used_names.add(name)
         if value.subscript is None:
             expr = real_symbol(name)
@@ -907,7 +910,7 @@ class Converter:
         if ref.subscript is not None:
             self.fail(ref.node, f"a subscripted function application {ref.name}_...(...)", "not read yet")
         if arguments.subscript is not None:
-            self.fail(arguments.node, f"a component {_latex_name(ref.name)}(...)_... is not read yet", "not read yet")
+            self.fail(arguments.node, f"a component {latex_name(ref.name)}(...)_... is not read yet", "not read yet")
         self.context.used_names.add(ref.name)
         if ref.name == "sigma" and self._logistic_sigma():
             variable = sp.Dummy("t", real=True)
@@ -941,8 +944,8 @@ class Converter:
         if ref.primes:
             arguments = context.function_args.get(name)
             if arguments is None or len(arguments) != 1:
-                raise Unsupported(f"{_latex_name(name)}{chr(39) * ref.primes} without an argument: "
-                                  f"declare {_latex_name(name)} = {_latex_name(name)}(x)",
+                raise Unsupported(f"{latex_name(name)}{chr(39) * ref.primes} without an argument: "
+                                  f"declare {latex_name(name)} = {latex_name(name)}(x)",
                                   self.position(ref.node), "declaration needed")
             result = _prime(function(name), arguments[0], ref.primes)
             return self._power(result, ref.power, ref.node)
@@ -966,7 +969,7 @@ class Converter:
             return None
         arguments = self.context.function_args[ref.name]
         argument_names = {str(a): a for a in arguments}
-        letters = _subscript_letters(ref.subscript)
+        letters = subscript_letters(ref.subscript)
         if not letters or any(letter not in argument_names for letter in letters):
             return None
         self.context.used_names.add(ref.name)
@@ -993,8 +996,8 @@ class Converter:
                 self.fail(tree, f"unknown macro \\{name} in a subscript", "unknown macro")
             return (index_symbol(name),)
         if kind == "decorated":
-            return _decorated_label(str(tree.children[0]))
-        letters = _subscript_letters(tree)
+            return decorated_label(str(tree.children[0]))
+        letters = subscript_letters(tree)
         if letters is not None:
             if len(letters) >= 3:
                 return "".join(letters)
@@ -1036,7 +1039,7 @@ class Converter:
             first = sorted(with_matrices[0])[0]
             second = sorted(with_matrices[1])[0] if len(with_matrices) >= 2 else _short(others[0])
             evidence = self.context.notation.matrix_like[first]
-            raise Unsupported(f"a product of {_latex_name(first)} and {second}, with {_latex_name(first)} used as a "
+            raise Unsupported(f"a product of {latex_name(first)} and {second}, with {latex_name(first)} used as a "
                               f"matrix or vector ({evidence}): matrix products are not read yet", kind="matrix")
         result = factors[0]
         for factor in factors[1:]:
@@ -1049,7 +1052,7 @@ class Converter:
             self.fail(node, "division by a matrix", "matrix")
         names = self._matrix_names(denominator)
         if names:
-            self.fail(node, f"division by {_latex_name(sorted(names)[0])}, used as a matrix or vector", "matrix")
+            self.fail(node, f"division by {latex_name(sorted(names)[0])}, used as a matrix or vector", "matrix")
         if denominator == 0:
             self.fail(node, "division by zero", "undefined")
         return numerator / denominator
@@ -1059,7 +1062,7 @@ class Converter:
             return expr
         names = self._matrix_names(expr)
         if names and exponent != 1:
-            self.fail(node, f"a power of {_latex_name(sorted(names)[0])}, used as a matrix or vector", "matrix")
+            self.fail(node, f"a power of {latex_name(sorted(names)[0])}, used as a matrix or vector", "matrix")
         return _power(expr, exponent)
 
 
@@ -1082,201 +1085,6 @@ class _IndexConverter(Converter):
 
 
 # --- helpers over the parse tree -------------------------------------------------------------
-
-def _ends_with_bare_bigop(tree) -> bool:
-    """Does the product end with a \\sum or \\prod that has no operand (``\\sum_k - a_k``)?"""
-    last = _product_segments(tree)[-1][1] if hasattr(tree, "data") else None
-    items = list(last.children) if last is not None and last.data == "juxt" else [last]
-    item = items[-1] if items else None
-    return hasattr(item, "data") and item.data == "item" and hasattr(item.children[0], "data") \
-        and item.children[0].data == "command" and str(item.children[0].children[0]) in ("\\sum", "\\prod")
-
-
-def _product_segments(tree) -> list:
-    """``a \\cdot b / c d`` -> [(None, a), ('*', b), ('/', c d)] (juxt trees)."""
-    if tree.data == "mul_explicit":
-        return _product_segments(tree.children[0]) + [("*", tree.children[-1])]
-    if tree.data == "div":
-        return _product_segments(tree.children[0]) + [("/", tree.children[1])]
-    return [(None, tree)]
-
-
-def _letter_run(items, position) -> list:
-    """Adjacent single-letter items starting at ``position`` (``sigmoid`` typed without spaces).
-
-    Only the last letter may carry scripts (``relu'``, ``sech^2``)."""
-    run = []
-    for item in items[position:]:
-        if not (hasattr(item, "data") and item.data == "item" and item.children[0].data == "letter"):
-            break
-        if run and getattr(run[-1].meta, "end_pos", None) != getattr(item.meta, "start_pos", None):
-            break
-        if run and len(run[-1].children) > 1:
-            break
-        run.append(item)
-    return run
-
-
-def _name_of(tree, converter: Converter | None = None):
-    """The name of a letter/command/decorated base; ``@word:...`` for a word; None otherwise."""
-    if not hasattr(tree, "data"):
-        return None
-    if tree.data == "letter":
-        return str(tree.children[0])
-    if tree.data == "command":
-        name = str(tree.children[0]).lstrip("\\")
-        return "@macro:" + name if len(name) == 1 else name  # \b is not the letter b
-    if tree.data == "decorated":
-        found = notation.decoration(str(tree.children[0]))
-        if found.kind == "letter":
-            if found.name in ("e", "d") and str(tree.children[0]).lstrip("\\").startswith(("mathrm", "text")):
-                return "\\mathrm{e}" if found.name == "e" else "\\mathrm{d}"
-            return found.name
-        if found.kind == "word":
-            return "@word:" + found.name
-        if found.kind == "symbol":
-            return found.name
-        position = converter.position(tree) if converter is not None else None
-        if found.kind == "prose":
-            raise Unsupported(f"text '{found.name}' inside an expression", position, "text in math")
-        if found.kind == "empty":
-            raise Unsupported("an empty decoration", position, "cannot parse")
-        raise Unsupported(f"{str(tree.children[0])}: {found.style} is not read yet", position, "not read yet")
-    return None
-
-
-def _decorated_letter(name: str):
-    found = notation.decoration(name) if name.startswith("\\") else None
-    if found is None or found.kind != "symbol" or found.base_letter is None:
-        return None
-    return found.base_letter
-
-
-def _decorated_label(token: str):
-    found = notation.decoration(token)
-    if found.kind in ("letter", "word"):
-        return found.name
-    raise Unsupported(f"{token} in a subscript is not read", kind="not read yet")
-
-
-def _unwrap(tree):
-    while hasattr(tree, "data") and tree.data in ("juxt", "item") and len(tree.children) == 1:
-        tree = tree.children[0]
-    return tree
-
-
-def _latex_name(name: str) -> str:
-    if name.startswith("\\"):
-        return name
-    return f"\\{name}" if len(name) > 1 else name
-
-
-def _is_plain_name(expr) -> bool:
-    import sympy as sp
-
-    return isinstance(expr, (sp.Symbol, sp.Indexed)) and not getattr(expr, "is_integer", False)
-
-
-def _juxt_items(tree) -> list:
-    if tree.data == "juxt":
-        return list(tree.children)
-    return [tree]
-
-
-def _superscript_shape(tree, converter: Converter) -> str:
-    """"transpose" | "bracketed" | "layer" | "numeric" | "symbolic" for a superscript tree."""
-    inner = tree
-    while hasattr(inner, "data") and inner.data in ("juxt", "item") and len(inner.children) == 1:
-        inner = inner.children[0]
-    text = converter.source_text(tree)
-    if notation.is_transpose_mark(text) or (hasattr(inner, "data") and inner.data == "decorated"
-                                              and notation.is_transpose_mark(str(inner.children[0]))):
-        return "transpose"
-    if hasattr(inner, "data") and inner.data == "command" and str(inner.children[0]) in ("\\top", "\\intercal"):
-        return "transpose"
-    if hasattr(inner, "data") and inner.data == "item" and inner.children[0].data == "paren" \
-            and len(inner.children) == 1:
-        return "bracketed"
-    if hasattr(inner, "data") and inner.data == "paren":
-        return "bracketed"
-    letters = _tree_letters(tree, converter)
-    if not letters:
-        return "numeric"
-    if letters <= notation.LAYER_LETTERS:
-        return "layer"
-    return "symbolic"
-
-
-def _tree_letters(tree, converter: Converter | None = None) -> set:
-    """Letter and Greek names in a subtree (not macros like \\frac)."""
-    found = set()
-    if not hasattr(tree, "data"):
-        return found
-    if tree.data == "letter":
-        return {str(tree.children[0])}
-    if tree.data == "command":
-        name = str(tree.children[0]).lstrip("\\")
-        return {name} if name in GREEK else set()
-    if tree.data == "decorated":
-        return {str(tree.children[0])}
-    for child in tree.children:
-        found |= _tree_letters(child, converter)
-    return found
-
-
-def _kronecker_shape(subscript) -> bool:
-    """Two indices: ``\\delta_{ij}``, ``\\delta_{i,j}``, ``\\delta_{1k}``."""
-    return subscript.data in ("juxt", "index_list", "number") or _kronecker_pair(subscript) is not None
-
-
-def _kronecker_pair(tree):
-    """``\\delta_{1k}``, ``\\delta_{5k}``, ``\\delta_{12}``: two one-character indices (digits or letters)."""
-    import sympy as sp
-
-    def single(node):
-        while hasattr(node, "data") and node.data == "item" and len(node.children) == 1:
-            node = node.children[0]
-        if not hasattr(node, "data"):
-            return None
-        if node.data == "letter":
-            return index_symbol(str(node.children[0]))
-        if node.data == "number" and len(str(node.children[0])) == 1:
-            return sp.Integer(str(node.children[0]))
-        return None
-
-    while tree.data in ("juxt", "item") and len(tree.children) == 1:
-        tree = tree.children[0]
-        if not hasattr(tree, "data"):
-            return None
-    if tree.data == "number" and len(str(tree.children[0])) == 2 and str(tree.children[0]).isdigit():
-        digits = str(tree.children[0])
-        return sp.Integer(digits[0]), sp.Integer(digits[1])
-    if tree.data == "juxt" and len(tree.children) == 2:
-        pair = tuple(single(child) for child in tree.children)
-        if all(p is not None for p in pair):
-            return pair
-    return None
-
-
-def _subscript_letters(tree):
-    """Letters of a subscript made only of letters (``ij``, ``yz``), else None."""
-    if tree.data == "letter":
-        return [str(tree.children[0])]
-    if tree.data == "command" and str(tree.children[0]).lstrip("\\") in GREEK:
-        return [str(tree.children[0]).lstrip("\\")]
-    if tree.data == "juxt":
-        letters = []
-        for item in tree.children:
-            if item.data != "item" or len(item.children) != 1:
-                return None
-            name = _name_of(item.children[0])
-            if name is None or (len(name) > 1 and name not in GREEK):
-                return None
-            letters.append(name)
-        return letters
-    if tree.data == "item" and len(tree.children) == 1:
-        return _subscript_letters(tree.children[0])
-    return None
 
 
 def _power(expr, exponent):

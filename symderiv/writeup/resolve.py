@@ -104,12 +104,12 @@ def _missing_dependency(numerator, variable) -> str:
     """The reason, with a --let the reader accepts when there is a simple one (scalar names only)."""
     import sympy as sp
 
-    from symderiv.writeup.meaning import _latex_name
+    from symderiv.writeup.shapes import latex_name
     from symderiv.writeup.printing import to_latex
 
     shown_numerator, shown_variable = to_latex(numerator), to_latex(variable)
     message = f"{shown_numerator} does not depend on {shown_variable} through any declaration"
     if isinstance(numerator, sp.Symbol) and isinstance(variable, sp.Symbol) and not variable.is_integer:
-        name, argument = _latex_name(numerator.name), _latex_name(variable.name)
+        name, argument = latex_name(numerator.name), latex_name(variable.name)
         return message + f' (declare it, e.g. --let "{name} = {name}({argument})")'
     return message + " (declare what it is with --let: a definition, or a dependency such as g = g(x))"

@@ -1,0 +1,252 @@
+"""In-file definitions: which steps define a name, from which line on, and which are not usable.
+
+Contract of :func:`adopt_text_definitions` (run once, after every step is read):
+
+- ``name = expression`` on a name no declaration defines, an entry ``o_1 = …``,
+  an indexed ``y_j = …``, a function ``f(x) = …`` (also ``f(x_1, x_2) = …``) and
+  ``… = NAME`` when NAME is first written there and used later define that name
+  for every step; the step is reported as a definition.
+- A later definition of the same name applies from its line on, the earlier one
+  before it (:func:`definitions_at` makes the one in effect current).
+- A declared dependency (``g = g(x)``) is refined by the file's definition; a name
+  a declaration defines is not redefined (the line is checked as a claim, and a
+  disagreement is unchecked, never false: ``item.conflict``).
+- A definition-shaped step that cannot be a definition (the name on both sides:
+  an update rule or a recursion; parameters not used as written) is noted in
+  ``item.unusable``; a definition that cannot be read is remembered so that the
+  steps it would define are never reported false (:func:`unread_definition_used`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from symderiv.writeup.extract import is_fact
+from symderiv.writeup.meaning import Context, real_symbol
+from symderiv.writeup.shapes import latex_name
+from symderiv.writeup.printing import to_latex
+
+def _is_definition_shaped(item) -> bool:
+    step = item.step
+    return step.first_in_chain and step.relation in ("=", ":=") and not step.conditions \
+        and not is_fact(step)
+
+
+def adopt_text_definitions(parsed: list, context: Context, lines) -> None:
+    """``name = expression`` on a name no declaration defines defines it for every step (like a --let).
+
+    Also ``x_1 = …`` (one entry), ``y_j = …`` (a family), ``f(x) = …`` (a function), and
+    ``expression = NAME`` when NAME is used in other steps. A later definition of the same name
+    applies from its line on; a declared dependency (``g = g(x)``) is refined by the file's
+    definition. A definition-shaped step that cannot be used (recursive, or a right side that
+    does not use the parameters as written) is noted, so it is never reported false on its own.
+    """
+    import sympy as sp
+
+    used_elsewhere: dict = {}
+    first_use: dict = {}
+    for position, item in enumerate(parsed):
+        if item.reading is not None:
+            for name in item.reading.names:
+                used_elsewhere[name] = used_elsewhere.get(name, 0) + 1
+                first_use.setdefault(name, position)
+    for position, item in enumerate(parsed):
+        if not _is_definition_shaped(item):
+            if _introduces_name(item, position, used_elsewhere, first_use, context):
+                _adopt_symbol(item, item.reading.rhs, item.reading.lhs, context, lines)
+            continue
+        if item.error or item.reading is None:
+            _note_unread_definition(item, context)
+            continue
+        lhs, rhs = item.reading.lhs, item.reading.rhs
+        if isinstance(lhs, sp.Symbol) and not lhs.is_integer:
+            if lhs in rhs.free_symbols:
+                item.unusable = (f"{to_latex(lhs)} appears on both sides (an update rule or an equation to solve "
+                                 "rather than an identity?)")
+            else:
+                _adopt_symbol(item, lhs, rhs, context, lines)
+        elif isinstance(lhs, sp.Indexed):
+            _adopt_indexed(item, lhs, rhs, context)
+        elif isinstance(lhs, AppliedUndef_type()):
+            _adopt_function(item, lhs, rhs, context)
+        elif isinstance(lhs, sp.Pow) and isinstance(lhs.base, (sp.Symbol, sp.Indexed)) and lhs.exp.is_Number \
+                and getattr(lhs.base, "name", str(lhs.base)).split("[")[0] not in context.let_names:
+            item.unusable = f"the definition of {to_latex(lhs)} (a name with a superscript, like a variance)"
+        elif _introduces_name(item, position, used_elsewhere, first_use, context):
+            _adopt_symbol(item, rhs, lhs, context, lines)
+
+
+def _introduces_name(item, position: int, used_elsewhere: dict, first_use: dict, context: Context) -> bool:
+    """``\\sum_k e^{a_k} = \\Sigma`` at the end of a chain introduces \\Sigma: a name first written here and
+    used later (a typo such as ``… = v`` is written once and stays a claim)."""
+    import sympy as sp
+
+    step, reading = item.step, item.reading
+    if reading is None or item.error or step.relation != "=" or step.conditions or not step.last_in_chain:
+        return False
+    lhs, rhs = reading.lhs, reading.rhs
+    if not (isinstance(rhs, sp.Symbol) and not rhs.is_integer and isinstance(lhs, sp.Basic)):
+        return False
+    # the name must be used after this step (in any math, even math that cannot be read)
+    pattern = re.compile(re.escape(latex_name(rhs.name)) + (r"(?![a-zA-Z])" if len(rhs.name) > 1 else ""))
+    later = pattern.search(context.document_text, step.rhs_offset + len(step.rhs)) is not None
+    return rhs not in lhs.free_symbols and not lhs.has(sp.Derivative) and later \
+        and first_use.get(rhs.name) == position and rhs.name not in context.let_names \
+        and rhs not in context.definitions and not isinstance(lhs, (sp.Symbol, sp.Indexed))
+
+
+def AppliedUndef_type():  # noqa: N802 - the class, imported lazily (no SymPy at import time)
+    from sympy.core.function import AppliedUndef
+
+    return AppliedUndef
+
+
+def _note_unread_definition(item, context: Context) -> None:
+    """``p = \text{softmax}(x)`` could not be read: steps about p cannot be false for sure."""
+    match = re.match(r"\s*(?:\\(?:mathbf|boldsymbol|bm|vec|hat|bar|tilde)\{\s*)?(\\?[a-zA-Z]+)", item.step.lhs)
+    if match:
+        name = match.group(1).lstrip("\\")
+        context.unread_definitions.setdefault(name, []).append((item.step.lhs_offset, item.step.line))
+
+
+def _adopt_symbol(item, lhs, rhs, context: Context, lines) -> None:
+    from sympy.core.function import AppliedUndef
+
+    step = item.step
+    name = lhs.name
+    previous = context.definitions.get(lhs)
+    if name in context.let_names:
+        dependency = isinstance(previous, AppliedUndef) and previous.func.__name__ in context.function_args
+        if not dependency:
+            item.conflict = f"a declaration also defines {latex_name(name)}"
+            return  # checked as a claim against the declaration
+        context.definitions[lhs] = rhs
+        context.versions[lhs] = [(step.lhs_offset, rhs, f"line {step.line}")]
+        context.origins[name] = ("definition", f"line {step.line} (refining a declared dependency)")
+        item.definition = f"definition of {to_latex(lhs)} (refines the declared dependency)"
+        return
+    _new_version(item, lhs, rhs, context, context.versions, context.definitions)
+    context.declared_names.add(name)
+    context.plain_names.add(name)
+    if item.reading.doubts:
+        context.uncertain_definitions[name] = "; ".join(d.primary for d in item.reading.doubts.values())
+
+
+def _new_version(item, key, value, context: Context, versions_of: dict, current: dict) -> None:
+    step = item.step
+    versions = versions_of.setdefault(key, [])
+    versions.append((step.lhs_offset, value, f"line {step.line}"))
+    shown = to_latex(key) if not isinstance(key, str) else latex_name(key)
+    if len(versions) == 1:
+        current[key] = value
+        item.definition = f"definition of {shown}"
+        context.origins[getattr(key, "name", str(key))] = ("definition", f"line {step.line}")
+    else:
+        item.definition = (f"definition of {shown} (a new definition from line {step.line} on; "
+                           f"the one at {versions[0][2]} applies before)")
+
+
+def _adopt_indexed(item, lhs, rhs, context: Context) -> None:
+    import sympy as sp
+
+    name = str(lhs.base)
+    if rhs.has(lhs.base):
+        item.unusable = f"{name} appears on both sides of its definition (another layer or step of a recursion?)"
+        return
+    if name in context.let_names:
+        item.conflict = f"a declaration also defines {latex_name(name)}"
+        return
+    if all(i.is_Integer for i in lhs.indices):  # o_1 = x_1 w_{11} + ...: one entry
+        _new_version(item, lhs, rhs, context, context.versions, context.definitions)
+        return
+    if not all(isinstance(i, sp.Symbol) for i in lhs.indices) or name in context.indexed_definitions:
+        return
+    context.indexed_definitions[name] = (tuple(lhs.indices), rhs)
+    context.declared_names.add(name)
+    context.origins[name] = ("indexed definition", f"line {item.step.line}")
+    item.definition = f"definition of {to_latex(lhs)}"
+
+
+def _adopt_function(item, lhs, rhs, context: Context) -> None:
+    """``f(x) = x^2`` (also ``f(x_1, x_2) = …``): f becomes that function, from this line on."""
+    import sympy as sp
+
+    name = lhs.func.__name__
+    if not rhs.free_symbols:
+        return  # sigma(u) = 1/2 is a condition or a value, not a definition
+    if name in context.let_names and name not in context.function_args:
+        item.conflict = f"a declaration also defines {latex_name(name)}"
+        return
+    parameters = list(lhs.args)
+    plain = [sp.Dummy(str(p), real=True) if isinstance(p, sp.Indexed) and all(i.is_Integer for i in p.indices)
+             else p for p in parameters]
+    if not all(isinstance(p, sp.Symbol) for p in plain) or len(set(parameters)) != len(parameters) \
+            or getattr(rhs, "is_Matrix", False) or rhs.has(lhs.func) or rhs.has(sp.Derivative):
+        item.unusable = f"{to_latex(lhs)} is defined in a form that is not read"
+        return
+    body = rhs.xreplace(dict(zip(parameters, plain)))
+    if not body.free_symbols & set(plain):
+        item.unusable = (f"the right side of {to_latex(lhs)} does not use its parameters as written "
+                         "(a vector and its components?)")
+        return
+    refines = name in context.function_args
+    context.function_args.pop(name, None)
+    _new_version(item, name, sp.Lambda(tuple(plain), body), context, context.function_versions,
+                 context.concrete_functions)
+    symbol = real_symbol(name)
+    if all(isinstance(p, sp.Symbol) for p in parameters) and name not in context.let_names:
+        # the bare name stands for the value at its parameters: \partial f/\partial x with f(x, y) = x y
+        value = sp.Function(name)(*parameters)
+        context.versions.setdefault(symbol, []).append((item.step.lhs_offset, value, f"line {item.step.line}"))
+        context.definitions.setdefault(symbol, value)
+    context.declared_names.add(name)
+    context.origins[name] = ("concrete function", f"line {item.step.line}")
+    if refines:
+        item.definition = f"definition of {to_latex(lhs)} (refines the declared dependency)"
+
+
+def definitions_at(context: Context, offset: int) -> None:
+    """Make the definition in effect at ``offset`` current: the latest before it, else the first after it."""
+    for versions_of, current in ((context.versions, context.definitions),
+                                 (context.function_versions, context.concrete_functions)):
+        for key, versions in versions_of.items():
+            before = [v for v in versions if v[0] <= offset]
+            chosen = before[-1] if before else versions[0]
+            current[key] = chosen[1]
+
+def unread_definition_used(reading, context: Context, offset: int):
+    """(name, line) when the definition in effect at ``offset`` of a name the step uses could not be read."""
+    if not context.unread_definitions or reading is None:
+        return None
+    for name in sorted(reading.names):
+        base = name.split("{")[-1].rstrip("}") if name.startswith("\\") else name
+        for candidate in (name, base, base.lstrip("\\")):
+            unread = context.unread_definitions.get(candidate)
+            if not unread:
+                continue
+            read = [v[0] for key, versions in list(context.versions.items()) + list(context.function_versions.items())
+                    if getattr(key, "name", str(key)).split("[")[0] == candidate for v in versions]
+            events = sorted([(at, None) for at in read] + list(unread))
+            before = [event for event in events if event[0] <= offset]
+            in_effect = before[-1] if before else events[0]
+            if in_effect[1] is not None:
+                return candidate, in_effect[1]
+    return None
+
+
+def uncertain_definitions_used(reading, context: Context):
+    """(name, doubts) of an in-file definition with doubts that the step depends on, directly or not."""
+    if not context.uncertain_definitions or reading is None:
+        return None
+    seen, pending = set(), list(reading.names)
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in context.uncertain_definitions:
+            return name, context.uncertain_definitions[name]
+        body = context.definitions.get(real_symbol(name))
+        if body is not None:
+            pending.extend(s.name for s in body.free_symbols if hasattr(s, "name"))
+    return None
