@@ -324,3 +324,14 @@ def test_a_where_fact_that_is_not_a_definition_is_a_fact():
     point = {name: value(v) for name, v in last.counterexample.point}
     n = int(point["n"])
     assert sum(point[f"t_{{{k}}}"] for k in range(1, n + 1)) == 1
+
+
+@pytest.mark.parametrize("written", [r",\ i \neq j", r", \; i \neq j", r"\quad (i \neq j)", r"\text{ for } i \neq j",
+                                     r"\quad (\text{for } i \neq j)", r"\qquad \text{if } i \neq j."])
+def test_conditions_beside_a_display_in_their_usual_spellings(written):
+    step = one(r"\frac{\partial x_j}{\partial x_i} = 0 " + written)
+    assert step.verdict == PROVED and step.conditions == (r"i \neq j",)
+
+
+def test_a_function_word_applies_to_a_following_sum():
+    assert one(r"\frac{\partial}{\partial z_i} \log \sum_j e^{z_j} = \frac{e^{z_i}}{\sum_j e^{z_j}}").verdict == PROVED

@@ -82,7 +82,7 @@ _STATEMENT_SEPARATOR = re.compile(
     r"|,?\s*\\hspace\*?\{[^{}]*\}"
     r"|" + _TEXT_PHRASE.pattern + r"|,\s*(?=\\text)"
 )
-_LEADING_SPACE = re.compile(r"^(?:\s|\\q?quad(?![a-zA-Z])|\\[,;:!]|~)+")
+_LEADING_SPACE = re.compile(r"^(?:\s|\\q?quad(?![a-zA-Z])|\\[ ,;:!]|~)+")
 _INDEX_LETTERS = set("ijklmnpqrst")
 _CONDITION_SHAPE = re.compile(
     r"^\s*(?P<a>[a-zA-Z0-9](?:\s*[+-]\s*\d+)?)\s*(?P<rel>=|\\neq?(?![a-zA-Z]))\s*(?P<b>[a-zA-Z0-9](?:\s*[+-]\s*\d+)?)"
@@ -577,8 +577,31 @@ def _separator_words(separator: str | None) -> str:
     return " ".join(phrase.group("words").split()).lower() if phrase else ""
 
 
+_CONDITION_PADDING = re.compile(r"^(?:\s|\\q?quad(?![a-zA-Z])|\\[ ,;:!]|~|,)+|(?:\s|[.,;]|\\[ ,;:!])+$")
+
+
+def _bare_condition(statement: str) -> str:
+    """``\\; (i \\neq j).`` -> ``i \\neq j``: spacing, punctuation and one pair of brackets removed."""
+    text = _CONDITION_PADDING.sub("", statement)
+    if text.startswith("(") and text.endswith(")") and _matching_paren(text) == len(text) - 1:
+        text = _CONDITION_PADDING.sub("", text[1:-1])
+    text = re.sub(r"^\\(?:text|textrm|mbox)\{\s*(?:if|for|when|whenever|for all)\s*\}\s*", "", text)
+    return text
+
+
+def _matching_paren(text: str) -> int:
+    depth = 0
+    for position, char in enumerate(text):
+        depth += char == "("
+        depth -= char == ")"
+        if depth == 0:
+            return position
+    return -1
+
+
 def _is_condition(statement: str, separator: str | None) -> bool:
     """A statement that restricts the one before it rather than a claim of its own."""
+    statement = _bare_condition(statement)
     words = _separator_words(separator)
     if words in SENTENCE_CONDITION_WORDS or words in ("for all", "unless", "provided", "otherwise"):
         return True
@@ -596,13 +619,15 @@ def _is_condition(statement: str, separator: str | None) -> bool:
 
 
 def _leading(text: str) -> int:
-    return len(text) - len(text.lstrip())
+    """Characters of spacing (whitespace, ``\\,``, ``\\ ``, ``\\quad``) before the text starts."""
+    match = _LEADING_SPACE.match(text)
+    return match.end() if match else 0
 
 
 def _chain_steps(statement: str, offset: int, lines: Lines, inline: bool, context_word, previous_side,
                  block: int) -> list[Step]:
     parts = _split(statement, _RELATION)
-    sides = [(offset + o + _leading(p), p.strip().rstrip(".,;").strip(), sep) for o, p, sep in parts]
+    sides = [(offset + o + _leading(p), p[_leading(p):].strip().rstrip(".,;").strip(), sep) for o, p, sep in parts]
     if len(sides) < 2:
         hidden = _hidden_relation(statement)
         if hidden is None:
@@ -727,6 +752,7 @@ def negated_text(condition: str) -> str | None:
 
 
 def _condition_text(condition: str) -> str:
+    condition = _bare_condition(condition)
     condition = re.sub(r"\\(?:text|textrm|mbox)\{\s*(if|for|when|whenever|for all)\s*\}", " ", condition)
     condition = re.sub(r"^\s*,?\s*(if|for|when|whenever)\s+", " ", condition)
     condition = re.sub(r"^(?:\s|\\q?quad(?![a-zA-Z])|\\[,;:!]|~|,)+", " ", condition)

@@ -812,6 +812,10 @@ class Converter:
             result = self._call(value, arguments)
             # \exp(x)^2: the power written on the bracket applies to the result.
             result = self._power(result, following.power, following.node)
+        elif isinstance(following, BigOp):
+            # \log \sum_j e^{z_j}: the sum, with the rest of the product, is the argument
+            argument, _ = self._combine(values[position + 1:], (), value.node)
+            result, next_position = self._call(value, [argument]), len(values)
         else:
             if value.key in ("Max", "Min"):
                 self.fail(value.node, f"\\{value.name} without a bracketed list of arguments", "not read yet")
