@@ -36,10 +36,13 @@ class Search:
     def unrestricted(self) -> bool:
         return not (self.restrictions.equalities or self.restrictions.inequalities)
 
+    _configuration_values: tuple = ()
+
     def concrete(self, pairs, templates, configuration):
         """(concrete pairs, solved {variable: value}, concrete equalities, concrete inequalities) or None."""
         import sympy as sp
 
+        self._configuration_values = configuration.values
         instantiate = lambda e: numeric.instantiate(e, templates)  # noqa: E731
         concretize = lambda e: numeric.concretize(e, configuration)  # noqa: E731
         try:
@@ -62,6 +65,9 @@ class Search:
         full = dict(point)
         for variable, value in solution.items():
             full[variable] = value.xreplace(point)
+        names = [str(variable) for variable in full] + [str(symbol) for symbol, _ in self._configuration_values]
+        if len(set(names)) != len(names):
+            return None  # two quantities printed alike (a size q and an index q): not checkable by hand
         return full if holds_exactly(inequalities, equalities, full) else None
 
     def shown_restrictions(self) -> tuple:

@@ -416,11 +416,15 @@ def _converter_factory(context: Context, index_letters: set):
     return make
 
 
+_SUM_LIMIT = re.compile(r"\\(?:sum|prod)(?:_\{[^{}]*\}|_\S)?\^\{?\s*([a-zA-Z])")
+
+
 def _parse_facts(texts, origin: str, context: Context) -> list[Restriction]:
     found = []
     for text in texts:
         context.start_step()
-        restrictions = parse_restrictions(text, origin, _converter_factory(context, set("ijklmpqrst")))
+        sizes = set(_SUM_LIMIT.findall(text))  # \sum_{j=1}^q: q is a size, not an index
+        restrictions = parse_restrictions(text, origin, _converter_factory(context, set("ijklmpqrst") - sizes))
         unread = [r for r in restrictions if r.kind in ("unread", "quantifier")]
         if unread and origin == "--assume":
             raise InputError(f"--assume {text!r}: {unread[0].reason}")
@@ -447,6 +451,10 @@ def _step_restrictions(item: _Parsed, reading: _Reading, context: Context, assum
             symbols |= side.free_symbols
     integer_names = {s.name for s in symbols if isinstance(s, sp.Symbol) and s.is_integer}
     real_names = {s.name for s in symbols if isinstance(s, sp.Symbol) and not s.is_integer}
+    for side in (reading.lhs, reading.rhs):  # sizes that bound sums (n, q) are not indices
+        for total in getattr(side, "atoms", lambda *a: ())(sp.Sum, sp.Product):
+            real_names |= {s.name for _, a, b in total.limits for s in (a.free_symbols | b.free_symbols)
+                           if not s.is_integer}
     index_letters = integer_names | (set("ijklmpqrst") - real_names)
     items: list[Restriction] = []
     for condition in item.step.conditions:
