@@ -74,7 +74,8 @@ def function_op(expr: "sympy.Expr", args: Sequence["sympy.Symbol"], name: str | 
 
     label = name or f"fn[{expr}]"
     return Op(
-        label, k, forward, vjp, jvp, vjp_tangent, naive_vjp, meaning,
-        f"elementwise {expr} of ({', '.join(map(str, args))}), derivatives by SymPy",
+        name=label, arity=k, forward=forward, vjp=vjp, jvp=jvp, vjp_tangent=vjp_tangent, naive_vjp=naive_vjp,
+        sympy_meaning=meaning,
+        doc=f"elementwise {expr} of ({', '.join(map(str, args))}), derivatives by SymPy",
         elementwise=True,
     )

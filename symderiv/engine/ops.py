@@ -42,7 +42,7 @@ Array = np.ndarray
 Cotangents = tuple  # tuple[Array | None, ...], one entry per input
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Op:
     name: str
     arity: int
@@ -238,7 +238,7 @@ def _unary(
         return (g * slope,), (second,)
 
     return Op(
-        name, 1, forward, vjp, jvp, vjp_tangent, naive_vjp, meaning, doc,
+        name=name, arity=1, forward=forward, vjp=vjp, jvp=jvp, vjp_tangent=vjp_tangent, naive_vjp=naive_vjp, sympy_meaning=meaning, doc=doc,
         elementwise=True, sample=sample or _uniform_sample(-2.0, 2.0), second_order_vjp=second_order_vjp,
         vjp_reads_inputs=d1_reads_x, vjp_reads_output=not d1_reads_x,
     )
@@ -417,27 +417,27 @@ def _binary_ops() -> list[Op]:
 
     return [
         Op(
-            "add", 2, np.add, add_vjp,
-            lambda t, out, inputs: _add_opt(t[0], t[1]),
-            linear_tangent_none, linear_tangent_none,
-            elementwise_meaning(lambda p, q: p + q), "a + b (broadcasting)", elementwise=True,
+            name="add", arity=2, forward=np.add, vjp=add_vjp,
+            jvp=lambda t, out, inputs: _add_opt(t[0], t[1]),
+            vjp_tangent=linear_tangent_none, naive_vjp=linear_tangent_none,
+            sympy_meaning=elementwise_meaning(lambda p, q: p + q), doc="a + b (broadcasting)", elementwise=True,
             sample=broadcast_pair,
         ),
         Op(
-            "sub", 2, np.subtract, sub_vjp,
-            lambda t, out, inputs: _add_opt(t[0], None if t[1] is None else -t[1]),
-            linear_tangent_none, linear_tangent_none,
-            elementwise_meaning(lambda p, q: p - q), "a - b (broadcasting)", elementwise=True,
+            name="sub", arity=2, forward=np.subtract, vjp=sub_vjp,
+            jvp=lambda t, out, inputs: _add_opt(t[0], None if t[1] is None else -t[1]),
+            vjp_tangent=linear_tangent_none, naive_vjp=linear_tangent_none,
+            sympy_meaning=elementwise_meaning(lambda p, q: p - q), doc="a - b (broadcasting)", elementwise=True,
             sample=broadcast_pair,
         ),
         Op(
-            "mul", 2, np.multiply, mul_vjp, mul_jvp, mul_vjp_tangent, linear_tangent_none,
-            elementwise_meaning(lambda p, q: p * q), "a * b elementwise (broadcasting)", elementwise=True,
+            name="mul", arity=2, forward=np.multiply, vjp=mul_vjp, jvp=mul_jvp, vjp_tangent=mul_vjp_tangent, naive_vjp=linear_tangent_none,
+            sympy_meaning=elementwise_meaning(lambda p, q: p * q), doc="a * b elementwise (broadcasting)", elementwise=True,
             sample=broadcast_pair,
         ),
         Op(
-            "div", 2, np.divide, div_vjp, div_jvp, div_vjp_tangent, div_naive,
-            elementwise_meaning(lambda p, q: p / q), "a / b elementwise (broadcasting)", elementwise=True,
+            name="div", arity=2, forward=np.divide, vjp=div_vjp, jvp=div_jvp, vjp_tangent=div_vjp_tangent, naive_vjp=div_naive,
+            sympy_meaning=elementwise_meaning(lambda p, q: p / q), doc="a / b elementwise (broadcasting)", elementwise=True,
             sample=divisor_pair,
         ),
     ]
@@ -525,17 +525,17 @@ def _linear_algebra_ops() -> list[Op]:
 
     return [
         Op(
-            "matmul", 2, np.matmul, matmul_vjp, matmul_jvp, matmul_vjp_tangent, none2,
-            lambda sp, a, b: a * b, "a @ b for a (batch, k), b (k, m)",
+            name="matmul", arity=2, forward=np.matmul, vjp=matmul_vjp, jvp=matmul_jvp, vjp_tangent=matmul_vjp_tangent, naive_vjp=none2,
+            sympy_meaning=lambda sp, a, b: a * b, doc="a @ b for a (batch, k), b (k, m)",
             sample=lambda rng: ((rng.normal(size=(2, 3)), rng.normal(size=(3, 4))), {}),
             vjp_reads_output=False,
         ),
         Op(
-            "affine", 3, affine_forward, affine_vjp, affine_jvp, affine_vjp_tangent, none3,
-            lambda sp, x, w, b: sp.Matrix(
+            name="affine", arity=3, forward=affine_forward, vjp=affine_vjp, jvp=affine_jvp, vjp_tangent=affine_vjp_tangent, naive_vjp=none3,
+            sympy_meaning=lambda sp, x, w, b: sp.Matrix(
                 x.rows, w.cols, lambda i, j: (x * w)[i, j] + (b[j] if 1 in (b.rows, b.cols) else b[i, j])
             ),
-            "x @ W + b for x (batch, k), W (k, m), b (m,)",
+            doc="x @ W + b for x (batch, k), W (k, m), b (m,)",
             sample=lambda rng: ((rng.normal(size=(2, 3)), rng.normal(size=(3, 4)), rng.normal(size=(4,))), {}),
             second_order_vjp=affine_second_order_vjp, vjp_reads_output=False,
         ),
@@ -595,17 +595,17 @@ def _reduction_ops() -> list[Op]:
 
     return [
         Op(
-            "sum", 1, lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
-            lambda g, out, inputs, needs, axis=None, keepdims=False: (expand_like(g, inputs[0], axis, keepdims),),
-            lambda t, out, inputs, axis=None, keepdims=False: None if t[0] is None else np.sum(t[0], axis=axis, keepdims=keepdims),
-            none1, none1, sum_meaning, "sum over `axis` (all axes by default)",
+            name="sum", arity=1, forward=lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
+            vjp=lambda g, out, inputs, needs, axis=None, keepdims=False: (expand_like(g, inputs[0], axis, keepdims),),
+            jvp=lambda t, out, inputs, axis=None, keepdims=False: None if t[0] is None else np.sum(t[0], axis=axis, keepdims=keepdims),
+            vjp_tangent=none1, naive_vjp=none1, sympy_meaning=sum_meaning, doc="sum over `axis` (all axes by default)",
             sample=reduction_sample,
         ),
         Op(
-            "mean", 1, mean_forward,
-            mean_vjp,
-            lambda t, out, inputs, axis=None, keepdims=False: None if t[0] is None else mean_forward(t[0], axis, keepdims),
-            none1, none1, mean_meaning, "mean over `axis` (all axes by default); the batch-averaged loss",
+            name="mean", arity=1, forward=mean_forward,
+            vjp=mean_vjp,
+            jvp=lambda t, out, inputs, axis=None, keepdims=False: None if t[0] is None else mean_forward(t[0], axis, keepdims),
+            vjp_tangent=none1, naive_vjp=none1, sympy_meaning=mean_meaning, doc="mean over `axis` (all axes by default); the batch-averaged loss",
             sample=reduction_sample,
         ),
     ]
@@ -831,33 +831,33 @@ def _softmax_ops() -> list[Op]:
 
     return [
         Op(
-            "softmax", 1, _stable_softmax, softmax_vjp, softmax_jvp, softmax_vjp_tangent, softmax_naive,
-            softmax_meaning, "softmax over the last axis (row max subtracted first)", sample=rows_sample,
+            name="softmax", arity=1, forward=_stable_softmax, vjp=softmax_vjp, jvp=softmax_jvp, vjp_tangent=softmax_vjp_tangent, naive_vjp=softmax_naive,
+            sympy_meaning=softmax_meaning, doc="softmax over the last axis (row max subtracted first)", sample=rows_sample,
         ),
         Op(
-            "log_softmax", 1, _stable_log_softmax, log_softmax_vjp, log_softmax_jvp,
-            log_softmax_vjp_tangent, log_softmax_naive, log_softmax_meaning,
-            "log-softmax over the last axis (row max subtracted first)", sample=rows_sample,
+            name="log_softmax", arity=1, forward=_stable_log_softmax, vjp=log_softmax_vjp, jvp=log_softmax_jvp,
+            vjp_tangent=log_softmax_vjp_tangent, naive_vjp=log_softmax_naive, sympy_meaning=log_softmax_meaning,
+            doc="log-softmax over the last axis (row max subtracted first)", sample=rows_sample,
         ),
         Op(
-            "nll", 2, lambda logp, labels: -picked(logp, labels), nll_vjp,
-            lambda t, out, inputs: None if t[0] is None else -picked(t[0], inputs[1]),
-            none2, none2, nll_meaning,
-            "negative log-likelihood per example: -logp[b, label_b]; labels are integers",
+            name="nll", arity=2, forward=lambda logp, labels: -picked(logp, labels), vjp=nll_vjp,
+            jvp=lambda t, out, inputs: None if t[0] is None else -picked(t[0], inputs[1]),
+            vjp_tangent=none2, naive_vjp=none2, sympy_meaning=nll_meaning,
+            doc="negative log-likelihood per example: -logp[b, label_b]; labels are integers",
             differentiable=(True, False), sample=labelled_sample,
         ),
         Op(
-            "cross_entropy", 2, cross_entropy_forward, ce_vjp, cross_entropy_jvp,
-            ce_vjp_tangent, ce_naive, cross_entropy_meaning,
-            "fused nll(log_softmax(x), labels) per example; backward is softmax(x) − onehot",
+            name="cross_entropy", arity=2, forward=cross_entropy_forward, vjp=ce_vjp, jvp=cross_entropy_jvp,
+            vjp_tangent=ce_vjp_tangent, naive_vjp=ce_naive, sympy_meaning=cross_entropy_meaning,
+            doc="fused nll(log_softmax(x), labels) per example; backward is softmax(x) − onehot",
             differentiable=(True, False), sample=labelled_sample,
             second_order_vjp=ce_second_order_vjp,
             forward_residual=cross_entropy_with_residual, vjp_residual=ce_vjp_residual,
         ),
         Op(
-            "mean_cross_entropy", 2, mean_cross_entropy_forward, mce_vjp, mean_cross_entropy_jvp,
-            mce_vjp_tangent, mce_naive, mean_cross_entropy_meaning,
-            "fused mean(cross_entropy(x, labels)) over the batch, the training loss; "
+            name="mean_cross_entropy", arity=2, forward=mean_cross_entropy_forward, vjp=mce_vjp, jvp=mean_cross_entropy_jvp,
+            vjp_tangent=mce_vjp_tangent, naive_vjp=mce_naive, sympy_meaning=mean_cross_entropy_meaning,
+            doc="fused mean(cross_entropy(x, labels)) over the batch, the training loss; "
             "backward is (softmax(x) − onehot) / batch",
             differentiable=(True, False), sample=labelled_sample,
             second_order_vjp=mce_second_order_vjp,
