@@ -1,143 +1,39 @@
-"""Every primitive op of the engine, each declared once with everything it needs.
+"""The engine's primitive ops (being split by family into the modules of this package).
 
-An :class:`Op` carries, side by side:
-
-* ``forward(*inputs, **params)`` — the numpy value (leading axis = minibatch);
-* ``vjp(g, out, inputs, needs, **params)`` — cotangents of the inputs, one per
-  input (``None`` where ``needs`` is False or the input is not differentiable);
-* ``jvp(tangents, out, inputs, **params)`` — the output tangent (forward mode);
-* ``vjp_tangent(g, out, out_tangent, inputs, tangents, needs, **params)`` — what
-  exact second order needs: the derivative of ``vjp`` along the input tangents
-  with ``g`` held fixed. Forward-over-reverse then gives Hessian-vector
-  products: d/dt vjp(g + t·ġ, x + t·ẋ) = vjp(ġ, x) + vjp_tangent(g, x, ẋ);
-* ``naive_vjp(d2, out, inputs, needs, **params)`` — the *naive* second-order
-  rule of PROBLEMS.md, per scalar edge u→v: Σ_v δ²_v · ∂²v/∂u²;
-* ``sympy_meaning(sp, *inputs, **params)`` — what the op means, on SymPy
-  matrices (rows = minibatch), used by the tests and by ``verify``;
-* ``sample(rng) -> (inputs, params)`` — valid example inputs (inside the op's
-  domain, away from kinks), on which ``verify`` checks the op against SymPy.
-
-Optional speed-ups, each tested to equal what it replaces: ``second_order_vjp``
-(first and second order sharing work), and ``forward_residual`` with
-``vjp_residual`` (the backward rule reusing what the forward computed, as the
-training step does for the fused cross-entropy's softmax).
-
-``None`` stands for an exact zero throughout (no tangent, no contribution), so
-linear ops cost nothing in second order.
-
-Ops are plain data; :func:`build_registry` collects them explicitly and
-:meth:`Registry.check_complete` rejects an op with a missing piece. Nothing
-is registered as a side effect of importing this module.
+The public names of this package: :class:`Op`, :class:`Registry`,
+:func:`build_registry`, :data:`REQUIRED_OPS`, :func:`core_ops`,
+:func:`default_registry` and :func:`unbroadcast`. Nothing is registered as a
+side effect of importing it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Callable
 
 import numpy as np
 
-Array = np.ndarray
-Cotangents = tuple  # tuple[Array | None, ...], one entry per input
+from symderiv.engine.ops.builders import away_from_zero as _away_from_zero
+from symderiv.engine.ops.builders import uniform_sample as _uniform_sample
+from symderiv.engine.ops.core import REQUIRED_OPS, Array, Cotangents, Op, Registry, build_registry
+from symderiv.engine.ops.kernels import BLAS_FLOATS as _BLAS_FLOATS
+from symderiv.engine.ops.kernels import add_optional as _add_opt
+from symderiv.engine.ops.kernels import batch_rows as _batch_rows
+from symderiv.engine.ops.kernels import batch_sum as _batch_sum
+from symderiv.engine.ops.kernels import few_columns_many_rows as _few_columns_many_rows
+from symderiv.engine.ops.kernels import row_max as _row_max
+from symderiv.engine.ops.kernels import row_sum as _row_sum
+from symderiv.engine.ops.kernels import times_fresh as _times_fresh
+from symderiv.engine.ops.kernels import unbroadcast
+
+__all__ = [
+    "Array", "Cotangents", "Op", "REQUIRED_OPS", "Registry", "build_registry", "core_ops", "default_registry",
+    "unbroadcast",
+]
 
 
-@dataclass(frozen=True, kw_only=True)
-class Op:
-    name: str
-    arity: int
-    forward: Callable[..., Array]
-    vjp: Callable[..., Cotangents]
-    jvp: Callable[..., Array | None]
-    vjp_tangent: Callable[..., Cotangents]
-    naive_vjp: Callable[..., Cotangents]
-    sympy_meaning: Callable[..., Any]
-    doc: str
-    differentiable: tuple[bool, ...] = ()
-    elementwise: bool = False
-    sample: Callable[[np.random.Generator], tuple[tuple, dict]] | None = None
-    # Optional speed-up for exact second order: (vjp(g), vjp(ġ) + vjp_tangent(g, ẋ))
-    # computed together, sharing work; must equal that composition (tested).
-    second_order_vjp: Callable[..., tuple[Cotangents, Cotangents]] | None = None
-    # Optional pair, for a backward rule that reuses work of the forward (the
-    # softmax of a fused cross-entropy): forward_residual(*inputs, **params)
-    # returns (forward's value, residual), and vjp_residual(g, residual,
-    # inputs, needs, **params) equals vjp(g, out, inputs, needs, **params)
-    # (tested). SGDStep uses them; the residual lives only for one step.
-    forward_residual: Callable[..., tuple[Array, Any]] | None = None
-    vjp_residual: Callable[..., Cotangents] | None = None
-    # What vjp reads besides g: its output (σ' = y(1 − y)) and/or its inputs
-    # (x.T @ g). SGDStep frees a value as soon as no rule still to run reads
-    # it and may hand a rule None for what it declares unread (tested). A vjp
-    # swapped in with dataclasses.replace keeps these flags: set them to True
-    # unless the new rule reads no more than the old one.
-    vjp_reads_output: bool = True
-    vjp_reads_inputs: bool = True
-
-    def __post_init__(self) -> None:
-        if not self.differentiable:
-            object.__setattr__(self, "differentiable", (True,) * self.arity)
-
-
-# ---------------------------------------------------------------------------
-# small helpers shared by the op declarations
-
-def unbroadcast(grad: Array, shape: tuple[int, ...]) -> Array:
-    """Sum ``grad`` over the axes numpy broadcasting added or stretched to reach its shape."""
-    if grad.shape == shape:
-        return grad
-    extra = grad.ndim - len(shape)
-    if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
-    stretched = tuple(axis for axis, size in enumerate(shape) if size == 1 and grad.shape[axis] != 1)
-    if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
-    return grad
-
-
-def _shape(value: Any) -> tuple[int, ...]:
+def _shape(value) -> tuple[int, ...]:
     return np.shape(value)
-
-
-def _add_opt(a: Array | None, b: Array | None) -> Array | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a + b
-
-
-_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _is_blas_matrix(a: Any) -> bool:
-    return type(a) is np.ndarray and a.ndim == 2 and a.dtype in _BLAS_FLOATS
-
-
-def _few_columns_many_rows(shape: tuple[int, ...]) -> bool:
-    """Where working on a contiguous copy of x.T pays (measured): numpy is slow
-    along short rows, and the copy costs less than it saves when a matrix has
-    at most 32 columns and at least 16 rows (class scores of a minibatch)."""
-    return len(shape) == 2 and shape[1] <= 32 and shape[0] >= 16
-
-
-def _row_sum(a: Array) -> Array:
-    """a.sum(axis=-1, keepdims=True). For a float32/float64 matrix it is a @ ones,
-    one BLAS matrix-vector product: numpy's reduction over a short last axis
-    (class scores) costs 3x more (1.6 against 4.7 µs at 128 x 10)."""
-    if _is_blas_matrix(a):
-        return (a @ _ones(a.shape[1], a.dtype))[:, None]
-    return a.sum(axis=-1, keepdims=True)
-
-
-def _row_max(x: Array) -> Array:
-    """x.max(axis=-1, keepdims=True). For a tall matrix with few columns (class
-    scores) the max down the columns of a contiguous copy of x.T is 2-4x faster
-    than numpy's reduction over the short last axis (4.4 against 8.3 µs at
-    128 x 10); with more than 32 columns or fewer than 16 rows it is slower."""
-    if type(x) is np.ndarray and _few_columns_many_rows(x.shape):
-        return np.ascontiguousarray(x.T).max(axis=0)[:, None]
-    return x.max(axis=-1, keepdims=True)
 
 
 def _stable_softmax(x: Array) -> Array:
@@ -152,32 +48,10 @@ def _stable_log_softmax(x: Array) -> Array:
     return shifted - np.log(_row_sum(np.exp(shifted)))
 
 
-@lru_cache(maxsize=32)
-def _ones(n: int, dtype: np.dtype) -> Array:
-    ones = np.ones(n, dtype=dtype)
-    ones.flags.writeable = False
-    return ones
-
-
-def _batch_sum(g: Array) -> Array:
-    """g.sum(axis=0) for a (batch, m) cotangent: the bias gradient. As ones @ g
-    it is one BLAS matrix-vector product, about 3x faster than numpy's
-    reduction over the leading axis (same sequential-in-batch summation)."""
-    if type(g) is np.ndarray and g.ndim == 2 and g.dtype.kind == "f" and g.dtype.itemsize >= 4:
-        return _ones(g.shape[0], g.dtype) @ g
-    return np.sum(g, axis=0)
-
-
-@lru_cache(maxsize=32)
-def _batch_rows(batch: int) -> Array:
-    """0, 1, …, batch − 1 (read-only, shared): the row index of label picking."""
-    rows = np.arange(batch)
-    rows.flags.writeable = False
-    return rows
-
 
 def _rows(sp, matrix):
     return [list(matrix.row(i)) for i in range(matrix.rows)]
+
 
 
 # ---------------------------------------------------------------------------
@@ -243,30 +117,6 @@ def _unary(
         vjp_reads_inputs=d1_reads_x, vjp_reads_output=not d1_reads_x,
     )
 
-
-def _uniform_sample(low: float, high: float, shape: tuple[int, ...] = (2, 3)):
-    def sample(rng: np.random.Generator) -> tuple[tuple, dict]:
-        return (rng.uniform(low, high, shape),), {}
-
-    return sample
-
-
-def _away_from_zero(rng: np.random.Generator, shape: tuple[int, ...], low: float = 0.25, high: float = 2.0) -> Array:
-    return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(low, high, shape)
-
-
-def _times_fresh(fresh: Array, g: Array) -> Array:
-    """``fresh * g``, written into ``fresh`` (a temporary the caller owns) when that
-    changes neither the shape nor the dtype of the result."""
-    if (
-        isinstance(fresh, np.ndarray)
-        and isinstance(g, np.ndarray)
-        and g.shape == fresh.shape
-        and g.dtype == fresh.dtype
-    ):
-        fresh *= g
-        return fresh
-    return fresh * g
 
 
 def _sigmoid(x: Array) -> Array:
@@ -865,66 +715,6 @@ def _softmax_ops() -> list[Op]:
         ),
     ]
 
-
-# ---------------------------------------------------------------------------
-# the registry
-
-#: The ops the engine promises (issue: core). check_complete() insists on them.
-REQUIRED_OPS = (
-    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "sin", "cos", "tanh",
-    "sigmoid", "relu", "matmul", "affine", "sum", "mean", "softmax", "log_softmax", "nll",
-)
-
-_OP_FIELDS = ("forward", "vjp", "jvp", "vjp_tangent", "naive_vjp", "sympy_meaning", "sample")
-
-
-@dataclass(frozen=True)
-class Registry:
-    ops: Mapping[str, Op] = field(default_factory=dict)
-
-    def __getitem__(self, name: str) -> Op:
-        try:
-            return self.ops[name]
-        except KeyError:
-            known = ", ".join(sorted(self.ops))
-            raise KeyError(f"unknown op {name!r}; known ops: {known}") from None
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.ops
-
-    def __iter__(self):
-        return iter(self.ops.values())
-
-    def __len__(self) -> int:
-        return len(self.ops)
-
-    def check_complete(self, required: Sequence[str] = REQUIRED_OPS) -> None:
-        """Raise ValueError naming every missing op and every op with a missing piece."""
-        problems = [f"missing op {name!r}" for name in required if name not in self.ops]
-        for op in self.ops.values():
-            for field_name in _OP_FIELDS:
-                if not callable(getattr(op, field_name, None)):
-                    problems.append(f"op {op.name!r} has no {field_name}")
-            if len(op.differentiable) != op.arity:
-                problems.append(f"op {op.name!r}: differentiable has {len(op.differentiable)} entries for arity {op.arity}")
-            if not op.doc:
-                problems.append(f"op {op.name!r} is undocumented")
-            if (op.forward_residual is None) != (op.vjp_residual is None):
-                problems.append(f"op {op.name!r} has only one of forward_residual and vjp_residual")
-        if problems:
-            raise ValueError("incomplete op registry: " + "; ".join(problems))
-
-
-def build_registry(ops: Iterable[Op]) -> Registry:
-    """Collect ops into a registry, rejecting duplicate names, and check it."""
-    table: dict[str, Op] = {}
-    for op in ops:
-        if op.name in table:
-            raise ValueError(f"duplicate op name {op.name!r}")
-        table[op.name] = op
-    registry = Registry(table)
-    registry.check_complete()
-    return registry
 
 
 def core_ops() -> list[Op]:
