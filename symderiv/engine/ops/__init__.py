@@ -9,12 +9,11 @@ side effect of importing it.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 
+from symderiv.engine.ops import elementwise
 from symderiv.engine.ops.builders import away_from_zero as _away_from_zero
-from symderiv.engine.ops.builders import uniform_sample as _uniform_sample
 from symderiv.engine.ops.core import REQUIRED_OPS, Array, Cotangents, Op, Registry, build_registry
 from symderiv.engine.ops.kernels import BLAS_FLOATS as _BLAS_FLOATS
 from symderiv.engine.ops.kernels import add_optional as _add_opt
@@ -23,7 +22,6 @@ from symderiv.engine.ops.kernels import batch_sum as _batch_sum
 from symderiv.engine.ops.kernels import few_columns_many_rows as _few_columns_many_rows
 from symderiv.engine.ops.kernels import row_max as _row_max
 from symderiv.engine.ops.kernels import row_sum as _row_sum
-from symderiv.engine.ops.kernels import times_fresh as _times_fresh
 from symderiv.engine.ops.kernels import unbroadcast
 
 __all__ = [
@@ -52,142 +50,6 @@ def _stable_log_softmax(x: Array) -> Array:
 def _rows(sp, matrix):
     return [list(matrix.row(i)) for i in range(matrix.rows)]
 
-
-
-# ---------------------------------------------------------------------------
-# elementwise unary ops: f, f' and f'' are all an op needs
-
-def _unary(
-    name: str,
-    forward: Callable[..., Array],
-    d1: Callable[..., Array],
-    d2: Callable[..., Array] | None,
-    sympy_scalar: Callable[..., Any],
-    doc: str,
-    sample: Callable[[np.random.Generator], tuple[tuple, dict]] | None = None,
-    d1_is_fresh: bool = False,
-    d1_reads_x: bool = True,
-) -> Op:
-    """d1(x, y, **params) = f'(x), d2(x, y, **params) = f''(x), where y = f(x);
-    d2 is None for linear ops (f'' = 0). ``sample`` defaults to uniform on [-2, 2].
-    ``d1_is_fresh``: d1 always returns a new array of the input's shape, which the
-    backward rule may then scale in place (one temporary fewer per step).
-    ``d1_reads_x``: d1 uses x only (its y may be None); False: y only (its x
-    may be None). Either way the VJP reads one of input and output
-    (Op.vjp_reads_inputs, Op.vjp_reads_output)."""
-
-    if d1_is_fresh:
-        def vjp(g, out, inputs, needs, **params):
-            return (_times_fresh(d1(inputs[0], out, **params), g),)
-    else:
-        def vjp(g, out, inputs, needs, **params):
-            return (g * d1(inputs[0], out, **params),)
-
-    def jvp(tangents, out, inputs, **params):
-        t = tangents[0]
-        return None if t is None else t * d1(inputs[0], out, **params)
-
-    def vjp_tangent(g, out, out_tangent, inputs, tangents, needs, **params):
-        t = tangents[0]
-        if t is None or d2 is None:
-            return (None,)
-        return (g * d2(inputs[0], out, **params) * t,)
-
-    def naive_vjp(d2_out, out, inputs, needs, **params):
-        if d2 is None:
-            return (None,)
-        return (d2_out * d2(inputs[0], out, **params),)
-
-    def meaning(sp, a, **params):
-        return a.applyfunc(lambda t: sympy_scalar(sp, t, **params))
-
-    def second_order_vjp(g, g_dot, out, out_tangent, inputs, tangents, needs, **params):
-        # f' once for g·f' and ġ·f'; plus g·f''·ẋ
-        slope = d1(inputs[0], out, **params)
-        t = tangents[0]
-        second = None if g_dot is None else g_dot * slope
-        if t is not None and d2 is not None:
-            curvature = g * d2(inputs[0], out, **params) * t
-            second = curvature if second is None else second + curvature
-        return (g * slope,), (second,)
-
-    return Op(
-        name=name, arity=1, forward=forward, vjp=vjp, jvp=jvp, vjp_tangent=vjp_tangent, naive_vjp=naive_vjp, sympy_meaning=meaning, doc=doc,
-        elementwise=True, sample=sample or _uniform_sample(-2.0, 2.0), second_order_vjp=second_order_vjp,
-        vjp_reads_inputs=d1_reads_x, vjp_reads_output=not d1_reads_x,
-    )
-
-
-
-def _sigmoid(x: Array) -> Array:
-    # 1/(1 + exp(−x)), one buffer, in place. For very negative x, exp(−x)
-    # overflows to inf and the quotient is 0: the true value is below the
-    # smallest normal number there, and no warning is wanted for it. This form
-    # keeps full relative accuracy in the left tail (the tanh form rounds
-    # σ(x) to 0 from x ≈ −17 in float32) and is twice as fast as tanh.
-    x = np.asarray(x)
-    if x.ndim == 0 or x.dtype.kind != "f":
-        with np.errstate(over="ignore"):
-            return 1.0 / (1.0 + np.exp(-x))
-    out = np.negative(x)
-    with np.errstate(over="ignore"):
-        np.exp(out, out=out)
-    out += 1.0
-    np.reciprocal(out, out=out)
-    return out
-
-
-def _sigmoid_d1(x: Array, y: Array) -> Array:
-    slope = np.subtract(1.0, y)  # σ' = σ(1 − σ), one buffer
-    slope *= y
-    return slope
-
-
-def _tanh_d1(x: Array, y: Array) -> Array:
-    slope = np.multiply(y, y)  # tanh' = 1 − y², one buffer
-    np.subtract(1.0, slope, out=slope)
-    return slope
-
-
-def _unary_ops() -> list[Op]:
-    return [
-        _unary("neg", np.negative, lambda x, y: -1.0, None, lambda sp, t: -t, "-x", d1_reads_x=False),
-        _unary("exp", np.exp, lambda x, y: y, lambda x, y: y, lambda sp, t: sp.exp(t), "exp(x)", d1_reads_x=False),
-        _unary(
-            "log", np.log, lambda x, y: 1.0 / x, lambda x, y: -1.0 / (x * x),
-            lambda sp, t: sp.log(t), "natural log, x > 0", _uniform_sample(0.2, 3.0),
-        ),
-        _unary(
-            "sqrt", np.sqrt, lambda x, y: 0.5 / y, lambda x, y: -0.25 / (x * y),
-            lambda sp, t: sp.sqrt(t), "square root, x > 0 for derivatives", _uniform_sample(0.2, 3.0),
-            d1_reads_x=False,
-        ),
-        _unary("sin", np.sin, lambda x, y: np.cos(x), lambda x, y: -y, lambda sp, t: sp.sin(t), "sin(x)"),
-        _unary("cos", np.cos, lambda x, y: -np.sin(x), lambda x, y: -y, lambda sp, t: sp.cos(t), "cos(x)"),
-        _unary(
-            "tanh", np.tanh, _tanh_d1, lambda x, y: -2.0 * y * (1.0 - y * y),
-            lambda sp, t: sp.tanh(t), "tanh(x)", d1_is_fresh=True, d1_reads_x=False,
-        ),
-        _unary(
-            "sigmoid", _sigmoid, _sigmoid_d1,
-            lambda x, y: y * (1.0 - y) * (1.0 - 2.0 * y),
-            lambda sp, t: 1 / (1 + sp.exp(-t)), "logistic sigmoid 1/(1+exp(-x)), evaluated stably",
-            d1_is_fresh=True, d1_reads_x=False,
-        ),
-        _unary(
-            # y > 0 exactly where x > 0 (NaN: both false), so f' comes from y
-            "relu", lambda x: np.maximum(x, 0), lambda x, y: (y > 0).astype(y.dtype),
-            lambda x, y: np.zeros_like(x),
-            lambda sp, t: sp.Max(0, t), "max(x, 0); derivative taken as 0 at x = 0",
-            lambda rng: ((_away_from_zero(rng, (2, 3)),), {}), d1_reads_x=False,
-        ),
-        _unary(
-            "pow", lambda x, p: np.power(x, p),
-            lambda x, y, p: p * np.power(x, p - 1), lambda x, y, p: p * (p - 1) * np.power(x, p - 2),
-            lambda sp, t, p: t ** sp.nsimplify(p), "x**p for a constant exponent p",
-            lambda rng: ((rng.uniform(0.5, 2.0, (2, 3)),), {"p": float(rng.choice([2.0, 3.0, 0.5, -1.5]))}),
-        ),
-    ]
 
 
 # ---------------------------------------------------------------------------
@@ -719,7 +581,7 @@ def _softmax_ops() -> list[Op]:
 
 def core_ops() -> list[Op]:
     """Every primitive op, in a fixed order (declared in this module only)."""
-    return [*_unary_ops(), *_binary_ops(), *_linear_algebra_ops(), *_reduction_ops(), *_softmax_ops()]
+    return [*elementwise.ops(), *_binary_ops(), *_linear_algebra_ops(), *_reduction_ops(), *_softmax_ops()]
 
 
 @lru_cache(maxsize=1)
