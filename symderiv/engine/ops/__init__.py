@@ -12,8 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from symderiv.engine.ops import elementwise
-from symderiv.engine.ops.builders import away_from_zero as _away_from_zero
+from symderiv.engine.ops import binary, elementwise
 from symderiv.engine.ops.core import REQUIRED_OPS, Array, Cotangents, Op, Registry, build_registry
 from symderiv.engine.ops.kernels import BLAS_FLOATS as _BLAS_FLOATS
 from symderiv.engine.ops.kernels import add_optional as _add_opt
@@ -50,121 +49,6 @@ def _stable_log_softmax(x: Array) -> Array:
 def _rows(sp, matrix):
     return [list(matrix.row(i)) for i in range(matrix.rows)]
 
-
-
-# ---------------------------------------------------------------------------
-# elementwise binary ops (numpy broadcasting; cotangents are unbroadcast)
-
-def _binary_ops() -> list[Op]:
-    def add_vjp(g, out, inputs, needs):
-        a, b = inputs
-        return (unbroadcast(g, _shape(a)) if needs[0] else None, unbroadcast(g, _shape(b)) if needs[1] else None)
-
-    def sub_vjp(g, out, inputs, needs):
-        a, b = inputs
-        return (unbroadcast(g, _shape(a)) if needs[0] else None, unbroadcast(-g, _shape(b)) if needs[1] else None)
-
-    def mul_vjp(g, out, inputs, needs):
-        a, b = inputs
-        return (
-            unbroadcast(g * b, _shape(a)) if needs[0] else None,
-            unbroadcast(g * a, _shape(b)) if needs[1] else None,
-        )
-
-    def mul_jvp(tangents, out, inputs):
-        (a, b), (ta, tb) = inputs, tangents
-        return _add_opt(None if ta is None else ta * b, None if tb is None else a * tb)
-
-    def mul_vjp_tangent(g, out, out_tangent, inputs, tangents, needs):
-        (a, b), (ta, tb) = inputs, tangents
-        return (
-            unbroadcast(g * tb, _shape(a)) if needs[0] and tb is not None else None,
-            unbroadcast(g * ta, _shape(b)) if needs[1] and ta is not None else None,
-        )
-
-    def div_vjp(g, out, inputs, needs):
-        a, b = inputs
-        return (
-            unbroadcast(g / b, _shape(a)) if needs[0] else None,
-            unbroadcast(-g * out / b, _shape(b)) if needs[1] else None,
-        )
-
-    def div_jvp(tangents, out, inputs):
-        (_, b), (ta, tb) = inputs, tangents
-        return _add_opt(None if ta is None else ta / b, None if tb is None else -tb * out / b)
-
-    def div_vjp_tangent(g, out, out_tangent, inputs, tangents, needs):
-        # d/dt (g/b) = -g·ḃ/b²;  d/dt (-g·a/b²) = -g·ȧ/b² + 2·g·a·ḃ/b³
-        (a, b), (ta, tb) = inputs, tangents
-        grad_a = None if tb is None or not needs[0] else unbroadcast(-g * tb / (b * b), _shape(a))
-        grad_b = None
-        if needs[1]:
-            parts = _add_opt(
-                None if ta is None else -g * ta / (b * b),
-                None if tb is None else 2.0 * g * a * tb / (b * b * b),
-            )
-            grad_b = None if parts is None else unbroadcast(parts, _shape(b))
-        return (grad_a, grad_b)
-
-    def div_naive(d2, out, inputs, needs):
-        a, b = inputs  # ∂²(a/b)/∂a² = 0, ∂²(a/b)/∂b² = 2a/b³
-        return (None, unbroadcast(d2 * 2.0 * a / (b * b * b), _shape(b)) if needs[1] else None)
-
-    def linear_tangent_none(*args, **kwargs):
-        return (None, None)
-
-    def broadcast_pair(rng):
-        # b broadcasts along the batch axis, so the cotangent must be unbroadcast
-        return (rng.uniform(-2, 2, (2, 3)), rng.uniform(-2, 2, (3,))), {}
-
-    def divisor_pair(rng):
-        return (rng.uniform(-2, 2, (2, 3)), _away_from_zero(rng, (3,), 0.5, 2.0)), {}
-
-    def elementwise_meaning(combine):
-        def meaning(sp, a, b):
-            a, b = _broadcast_sympy(sp, a, b)
-            return sp.Matrix(a.rows, a.cols, lambda i, j: combine(a[i, j], b[i, j]))
-
-        return meaning
-
-    return [
-        Op(
-            name="add", arity=2, forward=np.add, vjp=add_vjp,
-            jvp=lambda t, out, inputs: _add_opt(t[0], t[1]),
-            vjp_tangent=linear_tangent_none, naive_vjp=linear_tangent_none,
-            sympy_meaning=elementwise_meaning(lambda p, q: p + q), doc="a + b (broadcasting)", elementwise=True,
-            sample=broadcast_pair,
-        ),
-        Op(
-            name="sub", arity=2, forward=np.subtract, vjp=sub_vjp,
-            jvp=lambda t, out, inputs: _add_opt(t[0], None if t[1] is None else -t[1]),
-            vjp_tangent=linear_tangent_none, naive_vjp=linear_tangent_none,
-            sympy_meaning=elementwise_meaning(lambda p, q: p - q), doc="a - b (broadcasting)", elementwise=True,
-            sample=broadcast_pair,
-        ),
-        Op(
-            name="mul", arity=2, forward=np.multiply, vjp=mul_vjp, jvp=mul_jvp, vjp_tangent=mul_vjp_tangent, naive_vjp=linear_tangent_none,
-            sympy_meaning=elementwise_meaning(lambda p, q: p * q), doc="a * b elementwise (broadcasting)", elementwise=True,
-            sample=broadcast_pair,
-        ),
-        Op(
-            name="div", arity=2, forward=np.divide, vjp=div_vjp, jvp=div_jvp, vjp_tangent=div_vjp_tangent, naive_vjp=div_naive,
-            sympy_meaning=elementwise_meaning(lambda p, q: p / q), doc="a / b elementwise (broadcasting)", elementwise=True,
-            sample=divisor_pair,
-        ),
-    ]
-
-
-def _broadcast_sympy(sp, a, b):
-    """Broadcast two SymPy matrices like numpy does for 2-D arrays."""
-    rows, cols = max(a.rows, b.rows), max(a.cols, b.cols)
-
-    def stretch(m):
-        if (m.rows, m.cols) == (rows, cols):
-            return m
-        return sp.Matrix(rows, cols, lambda i, j: m[i % m.rows, j % m.cols])
-
-    return stretch(a), stretch(b)
 
 
 # ---------------------------------------------------------------------------
@@ -581,7 +465,7 @@ def _softmax_ops() -> list[Op]:
 
 def core_ops() -> list[Op]:
     """Every primitive op, in a fixed order (declared in this module only)."""
-    return [*elementwise.ops(), *_binary_ops(), *_linear_algebra_ops(), *_reduction_ops(), *_softmax_ops()]
+    return [*elementwise.ops(), *binary.ops(), *_linear_algebra_ops(), *_reduction_ops(), *_softmax_ops()]
 
 
 @lru_cache(maxsize=1)
