@@ -12,10 +12,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from symderiv.engine.ops import binary, elementwise
+from symderiv.engine.ops import binary, elementwise, linalg
 from symderiv.engine.ops.core import REQUIRED_OPS, Array, Cotangents, Op, Registry, build_registry
 from symderiv.engine.ops.kernels import BLAS_FLOATS as _BLAS_FLOATS
-from symderiv.engine.ops.kernels import add_optional as _add_opt
 from symderiv.engine.ops.kernels import batch_rows as _batch_rows
 from symderiv.engine.ops.kernels import batch_sum as _batch_sum
 from symderiv.engine.ops.kernels import few_columns_many_rows as _few_columns_many_rows
@@ -49,93 +48,6 @@ def _stable_log_softmax(x: Array) -> Array:
 def _rows(sp, matrix):
     return [list(matrix.row(i)) for i in range(matrix.rows)]
 
-
-
-# ---------------------------------------------------------------------------
-# linear algebra: weight gradients are matmuls, never a broadcast outer
-# product summed over the batch
-
-def _linear_algebra_ops() -> list[Op]:
-    def matmul_vjp(g, out, inputs, needs):
-        a, b = inputs
-        return (g @ b.T if needs[0] else None, a.T @ g if needs[1] else None)
-
-    def matmul_jvp(tangents, out, inputs):
-        (a, b), (ta, tb) = inputs, tangents
-        return _add_opt(None if ta is None else ta @ b, None if tb is None else a @ tb)
-
-    def matmul_vjp_tangent(g, out, out_tangent, inputs, tangents, needs):
-        ta, tb = tangents
-        return (
-            g @ tb.T if needs[0] and tb is not None else None,
-            ta.T @ g if needs[1] and ta is not None else None,
-        )
-
-    def affine_forward(x, w, b):
-        out = x @ w
-        out += b
-        return out
-
-    def affine_vjp(g, out, inputs, needs):
-        x, w, b = inputs
-        return (
-            g @ w.T if needs[0] else None,
-            x.T @ g if needs[1] else None,
-            _batch_sum(g) if needs[2] else None,
-        )
-
-    def affine_jvp(tangents, out, inputs):
-        (x, w, _), (tx, tw, tb) = inputs, tangents
-        result = _add_opt(None if tx is None else tx @ w, None if tw is None else x @ tw)
-        return _add_opt(result, tb)
-
-    def affine_vjp_tangent(g, out, out_tangent, inputs, tangents, needs):
-        tx, tw, _ = tangents
-        return (
-            g @ tw.T if needs[0] and tw is not None else None,
-            tx.T @ g if needs[1] and tx is not None else None,
-            None,
-        )
-
-    def affine_second_order_vjp(g, g_dot, out, out_tangent, inputs, tangents, needs):
-        # vjp(g), and vjp(ġ) + vjp_tangent(g, ẋ) summed in one place
-        x, w, _ = inputs
-        tx, tw, _ = tangents
-        first = affine_vjp(g, out, inputs, needs)
-        gx = _add_opt(
-            None if g_dot is None or not needs[0] else g_dot @ w.T,
-            None if tw is None or not needs[0] else g @ tw.T,
-        )
-        gw = _add_opt(
-            None if g_dot is None or not needs[1] else x.T @ g_dot,
-            None if tx is None or not needs[1] else tx.T @ g,
-        )
-        gb = None if g_dot is None or not needs[2] else _batch_sum(g_dot)
-        return first, (gx, gw, gb)
-
-    def none3(*args, **kwargs):
-        return (None, None, None)
-
-    def none2(*args, **kwargs):
-        return (None, None)
-
-    return [
-        Op(
-            name="matmul", arity=2, forward=np.matmul, vjp=matmul_vjp, jvp=matmul_jvp, vjp_tangent=matmul_vjp_tangent, naive_vjp=none2,
-            sympy_meaning=lambda sp, a, b: a * b, doc="a @ b for a (batch, k), b (k, m)",
-            sample=lambda rng: ((rng.normal(size=(2, 3)), rng.normal(size=(3, 4))), {}),
-            vjp_reads_output=False,
-        ),
-        Op(
-            name="affine", arity=3, forward=affine_forward, vjp=affine_vjp, jvp=affine_jvp, vjp_tangent=affine_vjp_tangent, naive_vjp=none3,
-            sympy_meaning=lambda sp, x, w, b: sp.Matrix(
-                x.rows, w.cols, lambda i, j: (x * w)[i, j] + (b[j] if 1 in (b.rows, b.cols) else b[i, j])
-            ),
-            doc="x @ W + b for x (batch, k), W (k, m), b (m,)",
-            sample=lambda rng: ((rng.normal(size=(2, 3)), rng.normal(size=(3, 4)), rng.normal(size=(4,))), {}),
-            second_order_vjp=affine_second_order_vjp, vjp_reads_output=False,
-        ),
-    ]
 
 
 # ---------------------------------------------------------------------------
@@ -465,7 +377,7 @@ def _softmax_ops() -> list[Op]:
 
 def core_ops() -> list[Op]:
     """Every primitive op, in a fixed order (declared in this module only)."""
-    return [*elementwise.ops(), *binary.ops(), *_linear_algebra_ops(), *_reduction_ops(), *_softmax_ops()]
+    return [*elementwise.ops(), *binary.ops(), *linalg.ops(), *_reduction_ops(), *_softmax_ops()]
 
 
 @lru_cache(maxsize=1)

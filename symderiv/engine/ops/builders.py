@@ -213,12 +213,12 @@ def _bilinear_rules(product, left: CotangentMap, right: CotangentMap, bias) -> d
         return cotangents if bias is None else cotangents + (bias(g) if needs[2] else None,)
 
     def jvp(tangents, out, inputs):
-        (a, b), (ta, tb) = inputs[:2], tangents[:2]
+        a, b, ta, tb = inputs[0], inputs[1], tangents[0], tangents[1]
         result = add_optional(None if ta is None else product(ta, b), None if tb is None else product(a, tb))
         return result if bias is None else add_optional(result, tangents[2])
 
     def vjp_tangent(g, out, out_tangent, inputs, tangents, needs):
-        (a, b), (ta, tb) = inputs[:2], tangents[:2]
+        a, b, ta, tb = inputs[0], inputs[1], tangents[0], tangents[1]
         cotangents = (
             left(g, a, tb) if needs[0] and tb is not None else None,
             right(g, ta, b) if needs[1] and ta is not None else None,
@@ -228,7 +228,7 @@ def _bilinear_rules(product, left: CotangentMap, right: CotangentMap, bias) -> d
     def second_order_vjp(g, g_dot, out, out_tangent, inputs, tangents, needs):
         # vjp(g), and vjp(ġ) + vjp_tangent(g, ẋ) summed in one place
         first = vjp(g, out, inputs, needs)
-        (a, b), (ta, tb) = inputs[:2], tangents[:2]
+        a, b, ta, tb = inputs[0], inputs[1], tangents[0], tangents[1]
         through_g_dot = g_dot is not None
         second = (
             add_optional(
