@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from symderiv.engine.ops import binary, elementwise, linalg
+from symderiv.engine.ops import binary, elementwise, linalg, reductions
 from symderiv.engine.ops.core import REQUIRED_OPS, Array, Cotangents, Op, Registry, build_registry
 from symderiv.engine.ops.kernels import BLAS_FLOATS as _BLAS_FLOATS
 from symderiv.engine.ops.kernels import batch_rows as _batch_rows
@@ -48,75 +48,6 @@ def _stable_log_softmax(x: Array) -> Array:
 def _rows(sp, matrix):
     return [list(matrix.row(i)) for i in range(matrix.rows)]
 
-
-
-# ---------------------------------------------------------------------------
-# reductions
-
-def _reduction_ops() -> list[Op]:
-    def expand_like(g, x, axis, keepdims):
-        if axis is None:
-            # a scalar cotangent (the batch-averaged loss): a filled array is much
-            # cheaper to make than a broadcast view, and the same values
-            g = np.asarray(g)
-            return np.full(np.shape(x), g, dtype=g.dtype)
-        if not keepdims:
-            g = np.expand_dims(g, axis)
-        return np.broadcast_to(g, np.shape(x))
-
-    def mean_forward(x, axis=None, keepdims=False):
-        if type(x) is np.ndarray and x.dtype.kind == "f" and x.dtype.itemsize >= 4:
-            # np.mean's wrapper costs more than the arithmetic on a batch of losses;
-            # same pairwise summation, same dtype
-            total = np.add.reduce(x, axis=axis, keepdims=keepdims)
-            return total / x.dtype.type(count(x, axis))
-        return np.mean(x, axis=axis, keepdims=keepdims)
-
-    def mean_vjp(g, out, inputs, needs, axis=None, keepdims=False):
-        x = inputs[0]
-        if axis is None:
-            # the batch-averaged loss: every entry gets g / size (a filled array;
-            # its dtype is g's, as for the general case)
-            return (np.full(np.shape(x), g / np.size(x)),)
-        return (expand_like(g / count(x, axis), x, axis, keepdims),)
-
-    def count(x, axis):
-        return np.size(x) if axis is None else np.shape(x)[axis]
-
-    def none1(*args, **kwargs):
-        return (None,)
-
-    def reduction_sample(rng):
-        axis = [None, 0, 1][int(rng.integers(0, 3))]
-        return (rng.uniform(-2, 2, (2, 3)),), {"axis": axis, "keepdims": bool(rng.integers(0, 2))}
-
-    def sum_meaning(sp, a, axis=None, keepdims=False):
-        if axis is None:
-            return sp.Matrix([[sum(a)]])
-        if axis in (0, -2):
-            return sp.Matrix([[sum(a.col(j)) for j in range(a.cols)]])
-        return sp.Matrix([[sum(a.row(i))] for i in range(a.rows)])
-
-    def mean_meaning(sp, a, axis=None, keepdims=False):
-        n = a.rows * a.cols if axis is None else (a.rows if axis in (0, -2) else a.cols)
-        return sum_meaning(sp, a, axis, keepdims) / n
-
-    return [
-        Op(
-            name="sum", arity=1, forward=lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
-            vjp=lambda g, out, inputs, needs, axis=None, keepdims=False: (expand_like(g, inputs[0], axis, keepdims),),
-            jvp=lambda t, out, inputs, axis=None, keepdims=False: None if t[0] is None else np.sum(t[0], axis=axis, keepdims=keepdims),
-            vjp_tangent=none1, naive_vjp=none1, sympy_meaning=sum_meaning, doc="sum over `axis` (all axes by default)",
-            sample=reduction_sample,
-        ),
-        Op(
-            name="mean", arity=1, forward=mean_forward,
-            vjp=mean_vjp,
-            jvp=lambda t, out, inputs, axis=None, keepdims=False: None if t[0] is None else mean_forward(t[0], axis, keepdims),
-            vjp_tangent=none1, naive_vjp=none1, sympy_meaning=mean_meaning, doc="mean over `axis` (all axes by default); the batch-averaged loss",
-            sample=reduction_sample,
-        ),
-    ]
 
 
 # ---------------------------------------------------------------------------
@@ -377,7 +308,7 @@ def _softmax_ops() -> list[Op]:
 
 def core_ops() -> list[Op]:
     """Every primitive op, in a fixed order (declared in this module only)."""
-    return [*elementwise.ops(), *binary.ops(), *linalg.ops(), *_reduction_ops(), *_softmax_ops()]
+    return [*elementwise.ops(), *binary.ops(), *linalg.ops(), *reductions.ops(), *_softmax_ops()]
 
 
 @lru_cache(maxsize=1)
