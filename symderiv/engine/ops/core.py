@@ -131,7 +131,9 @@ class Registry:
                 if not callable(getattr(op, field_name, None)):
                     problems.append(f"op {op.name!r} has no {field_name}")
             if len(op.differentiable) != op.arity:
-                problems.append(f"op {op.name!r}: differentiable has {len(op.differentiable)} entries for arity {op.arity}")
+                problems.append(
+                    f"op {op.name!r}: differentiable has {len(op.differentiable)} entries for arity {op.arity}"
+                )
             if not op.doc:
                 problems.append(f"op {op.name!r} is undocumented")
             if (op.forward_residual is None) != (op.vjp_residual is None):
