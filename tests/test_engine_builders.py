@@ -2,12 +2,15 @@
 that is not in the registry, held to the op's SymPy meaning by check_op (the
 same check `verify` runs on every registered op), to central differences, and
 their fused second order to the composition it replaces, with some tangents
-and needs missing. Also: Op is keyword-only, and importing
+and needs missing. Also the engine's layout rules: Op is
+keyword-only, no function in symderiv/engine/ is over 80 lines, and importing
 the ops registers nothing."""
 
+import ast
 import dataclasses
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -235,6 +238,22 @@ def test_builders_declare_what_their_kind_implies():
 def test_op_is_keyword_only():
     with pytest.raises(TypeError):
         Op("identity", 1, np.positive, None, None, None, None, None, "x")  # noqa: the point of the test
+
+
+ENGINE = Path(__file__).resolve().parent.parent / "symderiv" / "engine"
+MAX_FUNCTION_LINES = 80
+
+
+def test_no_function_in_the_engine_is_over_80_lines():
+    """The engine's style rule: a rule that needs more is split (issue 13, item 4)."""
+    long = []
+    for path in sorted(ENGINE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(ENGINE)}:{node.lineno} {node.name} ({length} lines)")
+    assert not long, long
 
 
 def test_importing_the_ops_builds_no_registry():
