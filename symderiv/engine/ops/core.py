@@ -60,7 +60,7 @@ import numpy as np
 
 Array = np.ndarray
 Cotangents = tuple  # tuple[Array | None, ...], one entry per input
-Sampler = Callable[[np.random.Generator], "tuple[tuple, dict]"]
+Sampler = Callable[[np.random.Generator], tuple[tuple, dict]]
 
 
 @dataclass(frozen=True, kw_only=True)
