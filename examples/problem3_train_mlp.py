@@ -31,15 +31,16 @@
 # L = -\frac{1}{B} \sum_{b=1}^{B} \log Y_{b, t_b}
 # $$
 #
-# with $\sigma(z) = 1/(1 + e^{-z})$ elementwise and
+# (each bias added to every row), with $\sigma(z) = 1/(1 + e^{-z})$ elementwise and
 # $\operatorname{softmax}(z)_j = e^{z_j} / \sum_k e^{z_k}$ along each row.
 # One SGD step on a minibatch is $\theta \leftarrow \theta - \eta\,\nabla_\theta L$
 # for every parameter $\theta \in \{W_1, b_1, W_2, b_2\}$.
 #
 # The cells below assert what they show, so running this notebook is also a
-# test (`python -m pytest` runs it with nbmake). It needs
-# `pip install "symderiv[notebook]"` (scikit-learn for the digits, matplotlib
-# for the plots) and takes about 15 seconds of CPU time.
+# test (`python -m pytest` runs it with nbmake). It needs the `notebook`
+# extra, `pip install -e ".[notebook]"` from the repository (scikit-learn for
+# the digits, matplotlib for the plots), and takes about 10 seconds of CPU
+# time.
 
 # %%
 # %matplotlib inline
