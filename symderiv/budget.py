@@ -9,7 +9,10 @@ Contract:
   Limits nest: an inner limit never outlives the outer one, and the outer
   limit's remaining time is restored when the inner block ends. When the
   budget is spent, :class:`BudgetExceeded` is raised inside the block (between
-  Python bytecodes, so a single long C call finishes first). Where interval
+  Python bytecodes, so a single long C call finishes first). With
+  ``repeat_every``, it is raised again every ``repeat_every`` seconds of CPU
+  time until the block ends (code under test that swallows the first one,
+  ``except Exception: continue``, still cannot run on). Where interval
   timers are unavailable (not the main thread, not POSIX) the block runs
   unbounded, and :func:`cpu_limits_available` says so.
 - :func:`limit_memory` caps the address space of the whole process
@@ -54,7 +57,7 @@ _active: list[float] = []
 
 
 @contextmanager
-def cpu_time_limit(seconds: float | None) -> Iterator[None]:
+def cpu_time_limit(seconds: float | None, *, repeat_every: float | None = None) -> Iterator[None]:
     """Raise :class:`BudgetExceeded` once the block has used ``seconds`` of CPU time.
 
     ``None`` or ``0`` means unbounded. The exception carries the limit that
@@ -73,7 +76,7 @@ def cpu_time_limit(seconds: float | None) -> Iterator[None]:
 
     previous = signal.signal(signal.SIGPROF, on_expiry)
     _active.append(seconds)
-    signal.setitimer(signal.ITIMER_PROF, budget)
+    signal.setitimer(signal.ITIMER_PROF, budget, repeat_every or 0)
     try:
         yield
     finally:
