@@ -900,8 +900,11 @@ def _run(setup: Setup, sizes, seed: int, special: bool, adaptive: bool, common: 
         c = counterexample
         where = f"row {c.row}" if c.row is not None else "summed over the batch"
         what = f"coordinate {c.coordinate}" if not c.inputs else f"{c.input}{list(c.index)}"
+        label = _RESULT_LABEL[setup.kind]
+        if c.inputs and setup.kind != "jvp":
+            label = _NAMED_RESULT_LABEL[setup.kind].format(name=c.input)
         reason = (
-            f"{_RESULT_LABEL[setup.kind]} by {c.abs_error:.3g} > tolerance "
+            f"{label} by {c.abs_error:.3g} > tolerance "
             f"{c.tolerance:.3g} (batch {c.point}, {where}, {what}; {c.origin})"
         )
     return BackwardCheck(
@@ -911,6 +914,11 @@ def _run(setup: Setup, sizes, seed: int, special: bool, adaptive: bool, common: 
     )
 
 
+_NAMED_RESULT_LABEL = {
+    "backward": "the gradient of {name} differs from the exact value",
+    "double_backward": "the double backward for {name} differs from the exact derivative of the backward",
+    "hvp": "the HVP for {name} differs from the exact H x_dot",
+}
 _RESULT_LABEL = {
     "backward": "gx differs from the exact gradient",
     "jvp": "the JVP differs from the exact J x_dot",

@@ -19,10 +19,10 @@ from typing import Any, Mapping
 import numpy as np
 
 _RESULT_NAMES = {
-    "backward": "gx = sum_k gy_k dy_k/dx",
-    "jvp": "y_dot = J x_dot",
-    "double_backward": "d/dt backward(x + t x_dot, gy + t gy_dot)",
-    "hvp": "H x_dot",
+    "backward": "d{name}",
+    "jvp": "y_dot",
+    "double_backward": "d/dt d{name}",
+    "hvp": "(H x_dot)_{name}",
 }
 
 
@@ -129,10 +129,18 @@ def _counterexample_lines(c: Counterexample, kind: str) -> list[str]:
         names = [("x", c.x), ("y", c.y)] + ([("gy", c.gy)] if c.gy else [])
         names += [(f"{name}", value) for name, value in c.directions.items()]
     else:
-        names = [(name, value) for name, value in c.inputs.items()] + [("y", c.y)]
-        names += ([("gy", c.gy)] if c.gy else []) + [(name, value) for name, value in c.directions.items()]
-    label = "expected" if not c.inputs else f"expected ({_RESULT_NAMES.get(kind, kind)} for {c.input})"
-    names += [(label, c.expected), ("got", c.got)]
+        def by_rows(values: tuple) -> Any:  # a whole-batch counterexample: one list per example
+            if c.row is None and c.batch_size > 1 and values:
+                return np.reshape(values, (c.batch_size, -1)).tolist()
+            return values
+
+        names = [(name, value) for name, value in c.inputs.items()] + [("y", by_rows(c.y))]
+        names += ([("gy", by_rows(c.gy))] if c.gy else []) + [(name, value) for name, value in c.directions.items()]
+    if c.inputs:
+        what = _RESULT_NAMES.get(kind, "{name}").format(name=c.input)
+        names += [(f"expected {what}", c.expected), (f"got {what}", c.got)]
+    else:
+        names += [("expected", c.expected), ("got", c.got)]
     if c.one_sided is not None:
         names += [("one-sided lo", c.one_sided[0]), ("one-sided hi", c.one_sided[1])]
     width = max(8, *(len(n) for n, _ in names))
