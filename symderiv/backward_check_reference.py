@@ -158,6 +158,13 @@ def _lambdify(symbols: Sequence[sympy.Symbol], exprs: list, module: str, cse: bo
         raise InputError(f"forward cannot be evaluated numerically ({type(exc).__name__}: {message})") from None
 
 
+def _no_delta(expr: sympy.Expr) -> sympy.Expr:
+    # Differentiating Heaviside/sign gives DiracDelta: zero wherever the
+    # derivative exists. At the kink itself the check judges one-sidedly, from
+    # points on either side, so the delta never decides anything.
+    return expr.replace(sympy.DiracDelta, lambda *args: sympy.S.Zero) if expr.has(sympy.DiracDelta) else expr
+
+
 @functools.lru_cache(maxsize=64)
 def reference_functions(
     forward_exprs: tuple[sympy.Expr, ...],
@@ -167,7 +174,7 @@ def reference_functions(
 ) -> ReferenceFunctions:
     """Differentiate and lambdify once per distinct forward (cached across calls)."""
     wrt = [symbols[i] for i in diff]
-    derivative_exprs = [sympy.diff(expr, x) for expr in forward_exprs for x in wrt]
+    derivative_exprs = [_no_delta(sympy.diff(expr, x)) for expr in forward_exprs for x in wrt]
     if order == 2:
         d = len(wrt)
         if len(forward_exprs) * d * (d + 1) // 2 > MAX_HESSIAN_ENTRIES:
@@ -178,7 +185,7 @@ def reference_functions(
         for k in range(len(forward_exprs)):
             for a in range(d):
                 first = derivative_exprs[k * d + a]
-                derivative_exprs.extend(sympy.diff(first, wrt[b]) for b in range(a, d))
+                derivative_exprs.extend(_no_delta(sympy.diff(first, wrt[b])) for b in range(a, d))
     return ReferenceFunctions(
         n=len(symbols),
         m=len(forward_exprs),
