@@ -49,7 +49,7 @@ from symderiv.backward_check_core import (
 )
 from symderiv.backward_check_inputs import InputSpec, build_layout, labels, per_example, shared
 from symderiv.backward_check_result import BackwardCheck, Counterexample
-from symderiv.budget import BudgetExceeded, cpu_time_limit
+from symderiv.budget import BudgetExceeded, BudgetStillExceeded, cpu_time_limit
 from symderiv.errors import InputError
 
 __all__ = [
@@ -109,7 +109,7 @@ def _check(
                 inputs="" if layout.legacy else layout.describe(),
             )
             return _run(setup, sizes, seed, bool(special_points), bool(adaptive), common)
-    except BudgetExceeded:
+    except (BudgetExceeded, BudgetStillExceeded):
         raise InputError(
             f"the check used its CPU budget of {cpu_budget:g} s (cpu_budget): use fewer inputs, outputs, "
             "points or smaller batches, or raise cpu_budget"

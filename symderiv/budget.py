@@ -10,9 +10,10 @@ Contract:
   limit's remaining time is restored when the inner block ends. When the
   budget is spent, :class:`BudgetExceeded` is raised inside the block (between
   Python bytecodes, so a single long C call finishes first). With
-  ``repeat_every``, it is raised again every ``repeat_every`` seconds of CPU
-  time until the block ends (code under test that swallows the first one,
-  ``except Exception: continue``, still cannot run on). Where interval
+  ``repeat_every``, :class:`BudgetStillExceeded` (a ``BaseException``) is
+  raised every ``repeat_every`` seconds of CPU time after that until the block
+  ends: code under test that swallows the first one (``except Exception:
+  continue``) cannot run on. Where interval
   timers are unavailable (not the main thread, not POSIX) the block runs
   unbounded, and :func:`cpu_limits_available` says so.
 - :func:`limit_memory` caps the address space of the whole process
@@ -43,6 +44,20 @@ class BudgetExceeded(Exception):
         super().__init__(f"{what} budget of {limit:g} {unit} exceeded")
 
 
+class BudgetStillExceeded(BaseException):
+    """The budget was spent and the :class:`BudgetExceeded` for it swallowed.
+
+    A ``BaseException``, so ``except Exception`` in the code being bounded
+    cannot catch it; whoever set the limit catches it with BudgetExceeded.
+    """
+
+    def __init__(self, what: str, limit: float, unit: str = "s"):
+        self.what = what
+        self.limit = limit
+        self.unit = unit
+        super().__init__(f"{what} budget of {limit:g} {unit} exceeded (and the first notice swallowed)")
+
+
 def cpu_seconds() -> float:
     """CPU time of this process so far (user + system, all threads)."""
     return time.process_time()
@@ -71,7 +86,12 @@ def cpu_time_limit(seconds: float | None, *, repeat_every: float | None = None) 
     limit_that_fires = seconds if budget == seconds else (_active[-1] if _active else seconds)
     started = cpu_seconds()
 
+    fired = []
+
     def on_expiry(signum, frame):  # noqa: ARG001 - signal handler signature
+        if fired:
+            raise BudgetStillExceeded("CPU time", limit_that_fires)
+        fired.append(True)
         raise BudgetExceeded("CPU time", limit_that_fires)
 
     previous = signal.signal(signal.SIGPROF, on_expiry)
