@@ -58,6 +58,7 @@ MAX_POINTS = 64
 # inputs and outputs, so an axis or broadcasting mistake cannot line up by luck.
 _DEFAULT_BATCH_CANDIDATES = (3, 5, 7, 4, 6, 9, 11, 13, 2, 8, 10, 12)
 SPECIAL_BATCH_ROWS = 64
+MAX_SHARED_SPECIAL_BATCHES = 16
 ADAPTIVE_ROUNDS = 3
 ADAPTIVE_BATCH_ROWS = 8
 # Entries whose error exceeds this fraction of the tolerance are re-judged
@@ -282,8 +283,14 @@ def _special_batches(setup: Setup, rng: np.random.Generator) -> list[Batch]:
     groups: dict[bytes, list[Point]] = {}
     for p in points:
         groups.setdefault(p.values[layout.n_example:].tobytes(), []).append(p)
+    base = shared_base.tobytes()
+    # Every distinct value of the shared entries is a batch (a rule call) of
+    # its own: at most MAX_SHARED_SPECIAL_BATCHES of them, zeros of critical
+    # expressions first (they come first in the list of points).
+    others = [key for key in groups if key != base][:MAX_SHARED_SPECIAL_BATCHES]
     batches = []
-    for group in groups.values():
+    for key in ([base] if base in groups else []) + others:
+        group = groups[key]
         for start in range(0, len(group), SPECIAL_BATCH_ROWS):
             chunk = group[start:start + SPECIAL_BATCH_ROWS]
             v = _round(np.stack([p.values for p in chunk]), setup.dtype)
