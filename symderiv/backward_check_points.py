@@ -4,7 +4,8 @@ Contract: besides uniform random rows, a check evaluates the rule at points
 chosen where rules are typically wrong, always inside each input's domain:
 
 - *special values* of every real entry, alone (the other entries random)
-  and all at once: 0, ±tiny (the dtype's smallest normal number), ±1, the
+  and all at once: 0, ±tiny (the dtype's smallest normal number; alone
+  only), ±1e-3 and ±1e-8 (where rules switch to series branches), ±1, the
   ends of the domain and, where the domain is unbounded, large magnitudes
   (10^k up to the dtype's largest finite number, and just below and above
   log(max), where an unshifted exp overflows);
@@ -69,6 +70,8 @@ def special_values(low: float, high: float, dtype: np.dtype) -> list[tuple[float
     info = np.finfo(dtype)
     tiny = float(info.tiny)
     candidates = [(0.0, "0"), (tiny, "+tiny"), (-tiny, "-tiny"), (1.0, "1"), (-1.0, "-1")]
+    # small magnitudes, where rules switch to series branches ("if |x| < eps")
+    candidates += [(1e-3, "1e-3"), (-1e-3, "-1e-3"), (1e-8, "1e-8"), (-1e-8, "-1e-8")]
     if math.isfinite(low):
         candidates.append((low, "the low end of the domain"))
     if math.isfinite(high):
