@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import math
 import signal
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
 from symderiv import backward_check_kinds as kinds
-from symderiv.backward_check_inputs import Layout, build_layout
+from symderiv.backward_check_inputs import Layout
 from symderiv.backward_check_points import (
     Point,
     kink_directions,

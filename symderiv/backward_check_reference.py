@@ -358,9 +358,8 @@ def sensitivity_mpmath_row(ref: ReferenceFunctions, v_row: np.ndarray) -> tuple[
         for j in range(ref.n):
             if v_row[j] == 0:
                 continue  # zero is exact: its rounding perturbs nothing
-            up, down = v_row.copy(), v_row.copy()
             try:
-                args_up = [mpmath.mpf(float(v)) for v in up]
+                args_up = [mpmath.mpf(float(v)) for v in v_row]
                 args_down = list(args_up)
                 step = mpmath.mpf(SENSITIVITY_STEP) * abs(args_up[j])
                 args_up[j] += step

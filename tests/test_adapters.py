@@ -60,6 +60,7 @@ def _softmax_function(torch, *, differentiable_backward=True, diagonal_only=Fals
         @staticmethod
         def setup_context(ctx, inputs, output):
             ctx.save_for_backward(output)
+            ctx.y = output  # for jvp (forward mode runs no backward)
 
         @staticmethod
         def backward(ctx, g):
@@ -73,21 +74,10 @@ def _softmax_function(torch, *, differentiable_backward=True, diagonal_only=Fals
 
         @staticmethod
         def jvp(ctx, t):
-            y = ctx.saved_tensors[0] if ctx.saved_tensors else None
-            raise RuntimeError("unused")  # replaced below
-
-    class SoftmaxWithJvp(Softmax):
-        @staticmethod
-        def setup_context(ctx, inputs, output):
-            ctx.save_for_backward(output)
-            ctx.y = output
-
-        @staticmethod
-        def jvp(ctx, t):
             y = ctx.y
             return y * (t - (y * t).sum(dim=1, keepdim=True))
 
-    return SoftmaxWithJvp
+    return Softmax
 
 
 def test_torch_autograd_function_first_and_second_order(torch):

@@ -207,7 +207,7 @@ def test_softmax_vjp_tangent_without_its_second_term_fails():
 
 def test_div_vjp_tangent_without_the_cubic_term_fails_only_for_the_divisor():
     def no_cubic_term(g, out, out_tangent, inputs, tangents, needs):
-        (a, b), (ta, tb) = inputs, tangents
+        (_, b), (ta, tb) = inputs, tangents
         return (-g * tb / (b * b), (-g * ta / (b * b)).sum(axis=0))
 
     op = _broken("div", "vjp_tangent", no_cubic_term)
