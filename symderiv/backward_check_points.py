@@ -44,6 +44,9 @@ MAX_SPECIAL_ROWS = 192
 # A row is on a kink when the non-smooth argument is this small relative to
 # the row's magnitudes (a numerically found zero is within a few ulps).
 KINK_RELATIVE = 1e-12
+# ... and within a few roundings of the dtype, (1 + |x|)^2 covering arguments
+# quadratic in x: the rule's own evaluation of the argument may fall on either side.
+KINK_ROUNDINGS = 8.0
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,7 @@ def kink_threshold(v: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """How close to a kink a row counts as on it: rounding to the dtype (and a
     rule's own rounding of the kink's argument) may put it on either side."""
     scale = 1.0 + np.max(np.abs(v), axis=1)
-    return np.maximum(KINK_RELATIVE, 64.0 * float(np.finfo(dtype).eps)) * scale * scale
+    return np.maximum(KINK_RELATIVE, KINK_ROUNDINGS * float(np.finfo(dtype).eps)) * scale * scale
 
 
 def special_points(

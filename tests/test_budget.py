@@ -23,7 +23,10 @@ def test_a_busy_block_is_stopped_near_its_cpu_budget():
         with cpu_time_limit(0.2):
             _spin(5)
     used = cpu_seconds() - start
-    assert 0.2 <= used < 1.0
+    # The kernel charges CPU time in ticks (4 ms at 250 Hz): the profiling
+    # timer may fire up to a few ticks before process_time() shows 0.2 s
+    # (measured here: 0.193-0.196 s in about one run of three).
+    assert 0.2 - 0.02 <= used < 1.0
     assert caught.value.what == "CPU time" and caught.value.limit == 0.2
 
 
