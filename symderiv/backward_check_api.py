@@ -99,7 +99,9 @@ def _check(
     cpu_budget = _validate_budget(cpu_budget, "cpu_budget")
     rule_cpu_budget = _validate_budget(rule_cpu_budget, "rule_cpu_budget")
     try:
-        with cpu_time_limit(cpu_budget):
+        # repeat_every: SymPy catches Exception in places; the repeats are
+        # BudgetStillExceeded, a BaseException nothing there swallows
+        with cpu_time_limit(cpu_budget, repeat_every=0.05):
             setup = prepare(kind, forward, rule, layout, resolved_dtype, low_high, rule_cpu_budget)
             sizes = _batch_sizes(batch, points, _axis_lengths(setup))
             info = np.finfo(resolved_dtype)

@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import sympy
 
+from symderiv.budget import BudgetExceeded
 from symderiv.errors import InputError
 
 # Digits used by mpmath when settling rows; 50 digits leave ~34 digits of
@@ -106,6 +107,8 @@ def forward_expressions(forward: Callable[[list], Any], n: int) -> tuple[sympy.E
 def call_forward(forward: Callable[..., Any], args: tuple, kwargs: dict, what: str) -> Any:
     try:
         return forward(*args, **kwargs)
+    except BudgetExceeded:
+        raise  # the check's CPU budget, not the forward's fault
     except Exception as exc:  # the user's forward is input: report, don't crash
         raise InputError(f"{what} raised {type(exc).__name__}: {exc}".splitlines()[0]) from None
 
@@ -153,6 +156,8 @@ def validate_expressions(exprs: Sequence[sympy.Expr], symbols: Sequence[sympy.Sy
 def _lambdify(symbols: Sequence[sympy.Symbol], exprs: list, module: str, cse: bool) -> Callable[..., Any]:
     try:
         return sympy.lambdify(symbols, exprs, modules=module, cse=cse)
+    except BudgetExceeded:
+        raise
     except Exception as exc:  # noqa: BLE001 - a printer without a rule for some object
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"forward cannot be evaluated numerically ({type(exc).__name__}: {message})") from None
@@ -312,7 +317,7 @@ def evaluate_mpmath_row(ref: ReferenceFunctions, v_row: np.ndarray) -> MpRow:
         try:
             y = [_mp_real(v, "forward", v_row) for v in ref.mpmath_forward(*args)]
             flat = [_mp_real(v, "the derivatives", v_row) for v in ref.mpmath_derivatives(*args)]
-        except InputError:
+        except (InputError, BudgetExceeded):
             raise
         except Exception:  # noqa: BLE001 - mpmath lacks a function, a pole, ...
             raise InputError(f"forward or its derivatives cannot be evaluated at x = {_format_row(v_row)}") from None

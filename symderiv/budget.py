@@ -81,7 +81,7 @@ def cpu_time_limit(seconds: float | None, *, repeat_every: float | None = None) 
     if not seconds or seconds <= 0 or not cpu_limits_available():
         yield
         return
-    outer_remaining, _ = signal.getitimer(signal.ITIMER_PROF)
+    outer_remaining, outer_interval = signal.getitimer(signal.ITIMER_PROF)
     budget = seconds if not outer_remaining else min(seconds, outer_remaining)
     limit_that_fires = seconds if budget == seconds else (_active[-1] if _active else seconds)
     started = cpu_seconds()
@@ -106,7 +106,7 @@ def cpu_time_limit(seconds: float | None, *, repeat_every: float | None = None) 
         if outer_remaining:
             left = outer_remaining - (cpu_seconds() - started)
             # Re-arm the outer limit; if it is already spent, let it fire at once.
-            signal.setitimer(signal.ITIMER_PROF, max(left, 1e-3))
+            signal.setitimer(signal.ITIMER_PROF, max(left, 1e-3), outer_interval)
 
 
 def limit_memory(max_bytes: int) -> int | None:
