@@ -270,7 +270,8 @@ def extract(text: str, is_latex: bool) -> Extraction:
     scanned = _TEX_COMMENT.sub(lambda m: " " * len(m.group()), text) if is_latex else text
     for index, (kind, opened, start, end, content) in enumerate(_blocks(scanned, is_latex)):
         if kind == "unclosed":
-            if _RELATION.search(content):
+            # the first display that never closes runs to the end of the file: one entry covers it
+            if _RELATION.search(content) and not any(block.kind == "unclosed" for block in blocks):
                 head = " ".join(content[:60].split())
                 problem = f"the display opened here ({text[opened:start].strip()}) is never closed; not read"
                 blocks.append(_Block(kind, opened, start, end, [Step(
