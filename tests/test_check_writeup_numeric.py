@@ -111,7 +111,10 @@ def test_cases_otherwise_and_text_definitions():
     for step in report.equations:
         table.setdefault(step.line, []).append((step.verdict, step.condition))
     assert table[3] == [(UNCHECKED, None), (PROVED, None), (PROVED, None)]
-    assert table[5] == [(PROVED, "i = k"), (FALSE, r"i \neq k")]
+    # k is bound by the sum on the left: the condition i = k cannot refer to it, so the second
+    # case (false if k were a free index) is unchecked, and says why.
+    assert table[5] == [(PROVED, "i = k"), (UNCHECKED, r"i \neq k")]
+    assert "bound by a sum" in [s for s in report.equations if s.line == 5][1].reason
     assert table[7] == [(PROVED, "i = j"), (PROVED, r"i \neq j")]
     assert table[9] == [(PROVED, None), (PROVED, None)]
     assert table[11] == [(UNCHECKED, None), (PROVED, None)]

@@ -96,8 +96,24 @@ def test_sums_indices_and_kronecker_delta():
     xs = sp.IndexedBase("x", real=True)
     expr = full(r"\sum_{k=1}^{n} \exp(x_k) + \delta_{ij} + y_{ij}")
     expected = sp.Sum(sp.exp(xs[k]), (k, 1, n)) + sp.KroneckerDelta(i, j) + sp.IndexedBase("y", real=True)[i, j]
-    assert expr == expected
-    assert full(r"\sum_{k=1}^{3} k^2") == sp.Sum(k**2, (k, 1, 3))
+    # The summation variable is a fresh symbol spelled k, never the free index k.
+    (total,) = expr.atoms(sp.Sum)
+    bound = total.limits[0][0]
+    assert bound.name == "k" and bound != k
+    assert expr.xreplace({bound: k}) == expected
+    squares = full(r"\sum_{k=1}^{3} k^2")
+    assert squares.xreplace({squares.limits[0][0]: k}) == sp.Sum(k**2, (k, 1, 3))
+
+
+def test_a_bound_index_never_captures_a_free_index_of_the_same_letter():
+    j = sp.Symbol("j", integer=True)
+    w, xs = sp.IndexedBase("w", real=True), sp.IndexedBase("x", real=True)
+    expr = full(r"\frac{\partial}{\partial x_j} \sum_j w_j x_j^2")
+    # d/dx_j sum_k w_k x_k^2 = sum_k 2 w_k x_k delta_jk, which collapses to 2 w_j x_j
+    from symderiv.writeup import symbolic
+
+    collapsed = symbolic.normalize_sums(symbolic.canonical_sums(expr))
+    assert sp.expand(collapsed - 2 * w[j] * xs[j]) == 0
 
 
 def test_gradient_symbols_and_matrices():

@@ -1,6 +1,8 @@
-"""`symderiv check FILE [--let DECL ...] [--json]`: verify every equation in a writeup.
+"""`symderiv check FILE [--let DECL ...] [--assume FACT ...] [--json]`: verify every equation in a writeup.
 
 Exit status: 0 no step is false, 1 some step is false, 2 unreadable file or bad option.
+Budgets are CPU seconds (``--timeout`` per step, ``--time-budget`` per file), so a
+verdict does not depend on how busy the machine is.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import sys
 
 from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 
-# Each step has its own bound (--step-timeout); the whole-file SIGALRM guard of
-# the dispatcher would cut a long but healthy file short, so it is disabled.
+# Each step has its own CPU bound (--timeout) and the file a CPU budget; the dispatcher's
+# wall-clock guard would make a verdict depend on the machine's load, so it is disabled.
 TIME_LIMIT_S = None
 MAX_FILE_BYTES = 5_000_000
 
@@ -25,18 +27,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=r'declaration in LaTeX, repeatable: "g = g(x)", "\ell = \ell(g, h)", '
              r'"Z = \sum_{k=1}^n \exp(x_k)", "\sigma(t) = \frac{1}{1+\exp(-t)}"',
     )
+    parser.add_argument(
+        "--assume", dest="assume", action="append", default=[], metavar="FACT",
+        help=r'a fact the proofs may use and counterexamples must respect, repeatable: "x > 0", "\sum_i y_i = 1"',
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON object with an 'equations' list")
-    parser.add_argument("--step-timeout", type=float, default=5.0, metavar="SECONDS",
-                        help="wall-clock bound per step; a slower step is reported unchecked (default 5)")
+    parser.add_argument("--timeout", "--step-timeout", dest="timeout", type=float, default=5.0, metavar="SECONDS",
+                        help="CPU seconds per step; a step that needs more is reported unchecked (default 5)")
     parser.add_argument("--time-budget", type=float, default=300.0, metavar="SECONDS",
-                        help="wall-clock bound for the whole file; later steps are reported unchecked (default 300)")
+                        help="CPU seconds for the whole file; later steps are reported unchecked (default 300)")
     parser.add_argument("--latex", action="store_true", help="read FILE as LaTeX whatever its extension")
 
 
 def run(args: argparse.Namespace) -> int:
     text = _read(args.file)
-    if not (0 < args.step_timeout <= 600):
-        raise InputError("--step-timeout must be in (0, 600] seconds")
+    if not (0 < args.timeout <= 600):
+        raise InputError("--timeout must be in (0, 600] seconds")
     if not (0 < args.time_budget <= 86400):
         raise InputError("--time-budget must be in (0, 86400] seconds")
     is_latex = args.latex or args.file.lower().endswith((".tex", ".ltx", ".latex"))
@@ -44,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from symderiv.writeup.verdicts import check_text
 
     report = check_text(text, is_latex, list(args.lets), args.file,
-                        step_seconds=args.step_timeout, budget_seconds=args.time_budget)
+                        step_seconds=args.timeout, budget_seconds=args.time_budget, assume=list(args.assume))
     if args.json:
         json.dump(report.as_dict(), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -99,28 +105,40 @@ def _print_human(report) -> None:
     for warning in report.warnings:
         out.write(f"warning: {warning}\n")
     if not report.equations:
-        out.write(f"{report.path}: no equations found\n")
+        if report.displays:
+            out.write(f"{report.path}: {report.displays} display{'s' if report.displays > 1 else ''}, "
+                      "none holds an equation to check\n")
+        else:
+            out.write(f"{report.path}: no equations found\n")
         return
     for step in report.equations:
-        relation = _RELATION_SHOWN.get(step.relation, f" {step.relation} ")
-        condition = f"   [case {step.condition}]" if step.condition else ""
-        out.write(f"line {step.line:>4}  {_MARK[step.verdict]}  {_clip(step.lhs_source)}{relation}"
-                  f"{_clip(step.rhs_source)}{condition}\n")
-        if step.reason:
-            out.write(f"{'':17}{step.reason}\n")
-        example = step.counterexample
-        if example is not None:
-            if example.functions:
-                out.write(f"{'':17}with   " + ";  ".join(definition for _, definition in example.functions) + "\n")
-            if example.point:
-                out.write(f"{'':17}at     " + ",  ".join(f"{name} = {value}" for name, value in example.point) + "\n")
-            how = "exact rational arithmetic" if example.exact else f"checked with {example.precision_digits}-digit arithmetic"
-            out.write(f"{'':17}lhs = {example.lhs_value},  rhs = {example.rhs_value}   ({how})\n")
-        if step.difference is not None:
-            out.write(f"{'':17}lhs - rhs = {step.difference}\n")
+        _print_step(out, step)
     counts = report.counts()
     out.write(f"\n{len(report.equations)} steps: {counts['proved']} proved, {counts['holds']} hold numerically, "
               f"{counts['false']} false, {counts['unchecked']} unchecked\n")
+    if not report.checkable:
+        out.write(f"{report.path}: no checkable step (every step is unchecked; the reasons say why)\n")
+
+
+def _print_step(out, step) -> None:
+    relation = _RELATION_SHOWN.get(step.relation, f" {step.relation} ")
+    condition = f"   [case {step.condition}]" if step.condition else ""
+    out.write(f"line {step.line:>4}  {_MARK[step.verdict]}  {_clip(step.lhs_source)}{relation}"
+              f"{_clip(step.rhs_source)}{condition}\n")
+    if step.reason:
+        out.write(f"{'':17}{step.reason}\n")
+    example = step.counterexample
+    if example is not None:
+        if example.functions:
+            out.write(f"{'':17}with   " + ";  ".join(definition for _, definition in example.functions) + "\n")
+        if example.point:
+            out.write(f"{'':17}at     " + ",  ".join(f"{name} = {value}" for name, value in example.point) + "\n")
+        how = "exact rational arithmetic" if example.exact else f"checked with {example.precision_digits}-digit arithmetic"
+        out.write(f"{'':17}lhs = {example.lhs_value},  rhs = {example.rhs_value}   ({how})\n")
+        if example.restrictions:
+            out.write(f"{'':17}where  " + ";  ".join(example.restrictions) + " (checked at this point)\n")
+    if step.difference is not None:
+        out.write(f"{'':17}lhs - rhs = {step.difference}\n")
 
 
 def _clip(text: str, width: int = 90) -> str:

@@ -1,24 +1,42 @@
 """Find the math in a Markdown or LaTeX writeup and split it into claimed steps.
 
-Display math (``$$…$$``, ``\\[…\\]``, equation/align/split/multline/gather/
-eqnarray, starred or not) and inline ``$…$`` containing ``=`` are read.
-``a = b = c`` and aligned ``&=`` rows are the steps a=b and b=c; ``\\\\``
-continues the current chain when the next row starts with a relation (or
-with + / -); ``,\\quad`` separates statements; a side that is a whole
-``cases`` environment gives one step per case, checked under its condition.
-Each step records the source line of its relation sign.
+Contract: every display that holds a relation yields at least one :class:`Step`
+(a step that cannot be split carries a ``problem`` and is reported unchecked),
+so nothing is dropped silently. What is read:
+
+- display math (``$$…$$``, ``\\[…\\]``, equation/align/alignat/flalign/multline/
+  gather/eqnarray/split/aligned/gathered/dmath/displaymath/IEEEeqnarray, starred
+  or not) and inline ``$…$`` containing ``=`` or ``\\neq``;
+- ``a = b = c`` and aligned ``&=`` rows are the steps a=b and b=c; a row (or a
+  whole display) that starts with a relation continues the chain of the
+  previous row (display); ``\\boxed{}``, ``\\tag``, ``\\label``, ``\\nonumber`` are
+  transparent; an ``array`` that holds relations is read as rows of equations
+  (``\\left\\{\\begin{array}…\\end{array}\\right.`` as ``cases``);
+- ``,\\quad``, ``\\qquad``, ``\\text{ and }``, ``\\Rightarrow``, ``\\implies``, ``\\iff``,
+  ``\\therefore`` separate statements, each checked on its own;
+- conditions: a statement after ``\\text{if}``/``\\text{for}``/``\\text{when}``, or
+  one shaped like a condition (``i = j``, ``i \\neq j``, ``x > 0``) after a
+  separator, restricts the statement before it; a ``cases`` row is checked
+  under its condition (``otherwise``: the negation of the other rows); inline
+  math after "if/for/when/whenever" right before a display (same paragraph)
+  restricts that display, right after one restricts its last statement;
+- facts: inline math after "since/because/as" is a fact for the rest of its
+  section (Markdown heading or ``\\section``), as well as a step.
+
+Each step records the file offsets of its two sides and of its relation sign.
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 MAX_BLOCK_CHARS = 5000
 MAX_STEPS = 400
 
-_ENV_NAMES = r"equation|align|alignat|flalign|multline|gather|eqnarray|split|aligned|gathered"
+_ENV_NAMES = (r"equation|align|alignat|flalign|multline|gather|eqnarray|split|aligned|gathered|alignedat"
+              r"|dmath|dgroup|displaymath|IEEEeqnarray|IEEEeqnarraybox")
 _OPENER = re.compile(
     r"(?P<fence>^[ \t]*```)|(?P<html><!--)|(?P<display>\$\$)|(?P<bracket>\\\[)"
     r"|(?P<env>\\begin\{(?P<name>" + _ENV_NAMES + r")(?P<star>\*?)\})|(?P<code>`)|(?P<inline>(?<!\\)\$)",
@@ -26,23 +44,64 @@ _OPENER = re.compile(
 )
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _TEX_COMMENT = re.compile(r"(?<!\\)%[^\n]*")
-_WRAPPER = re.compile(r"\\(?:begin|end)\{(?:" + _ENV_NAMES + r")\*?\}(?:\{\d+\})?")
+_WRAPPER = re.compile(r"\\(?:begin|end)\{(?:" + _ENV_NAMES + r")\*?\}(?:\{[^{}]*\})?")
 _LABELS = re.compile(r"\\(?:label|tag)\*?\{[^{}]*\}|\\(?:nonumber|notag)(?![a-zA-Z])")
 _DECLARATION_COMMENT = re.compile(r"^[ \t]*%+[ \t]*symderiv:(?P<tex>[^\n]*)|<!--\s*symderiv:(?P<md>.*?)-->", re.S | re.M)
-_CONDITION_WORDS = re.compile(r"\b(where|whenever|when|if|iff|at|such that|for|unless|exactly where)\s*$", re.I)
+_SECTION = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]|\\(?:part|chapter|section|subsection|subsubsection)\*?\{", re.M)
+CONDITION_WORDS = {"if", "for", "when", "whenever", "unless", "provided", "where", "at", "such that", "iff",
+                   "exactly where", "with"}
+SENTENCE_CONDITION_WORDS = {"if", "for", "when", "whenever", "provided"}
+FACT_WORDS = {"since", "because", "using"}
+_CONTEXT_WORD = re.compile(r"\b(where|whenever|when|if|iff|at|such that|for|unless|exactly where|since|because"
+                           r"|using|provided|provided that|with)\s*[,:]?\s*$", re.I)
 _RELATION = re.compile(r"\\neq(?![a-zA-Z])|\\ne(?![a-zA-Z])|:=|\\coloneqq(?![a-zA-Z])|\\equiv(?![a-zA-Z])|="
-                       r"|\\(?:approx|leq?|geq?|leqslant|geqslant|sim|simeq|propto|to|mapsto|in|subset)(?![a-zA-Z])|<|>")
+                       r"|\\(?:approx|leq?|geq?|leqslant|geqslant|lt|gt|sim|simeq|propto|to|mapsto|in|notin|subset"
+                       r"|subseteq|ll|gg|cong)(?![a-zA-Z])|<|>")
+_CONNECTIVES = {"and", "or", "where", "with", "for", "if", "when", "whenever", "since", "because", "so", "hence",
+                "thus", "then", "otherwise", "i.e.", "e.g.", "for all", "and so", "which gives", "gives", "that is",
+                "unless", "provided", "as", "using", "by"}
+# \text{...} holding a phrase (a space) or a connective word separates statements; \text{ReLU} is a name.
+_TEXT_PHRASE = re.compile(r",?\s*\\(?:text|textrm|textit|mbox)\{(?P<words>[^{}]*\s[^{}]*|(?:"
+                          + "|".join(sorted((re.escape(w) for w in _CONNECTIVES), key=len, reverse=True))
+                          + r")[.,:]?)\}")
 # ",\quad S = ..." or "\qquad b = c" separate statements; "\quad + c" continues an expression.
 _STATEMENT_SEPARATOR = re.compile(
-    r",?\s*\\q?quad(?![a-zA-Z])(?!\s*(?:[-+=]|\\cdot|\\times))|\\text\{\s*(?:and|where|with|for)\s*\}|,\s*(?=\\text)"
+    r",?\s*\\q?quad(?![a-zA-Z])(?!\s*(?:[-+=]|\\cdot|\\times))"
+    r"|,?\s*\\(?:Rightarrow|Longrightarrow|implies|impliedby|iff|Leftrightarrow|Longleftrightarrow|Leftarrow"
+    r"|Longleftarrow|therefore|because)(?![a-zA-Z])"
+    r"|" + _TEXT_PHRASE.pattern + r"|,\s*(?=\\text)"
 )
 _LEADING_SPACE = re.compile(r"^(?:\s|\\q?quad(?![a-zA-Z])|\\[,;:!]|~)+")
+_INDEX_LETTERS = set("ijklmnpqrst")
+_CONDITION_SHAPE = re.compile(
+    r"^\s*(?P<a>[a-zA-Z0-9](?:\s*[+-]\s*\d+)?)\s*(?P<rel>=|\\neq?(?![a-zA-Z]))\s*(?P<b>[a-zA-Z0-9](?:\s*[+-]\s*\d+)?)"
+    r"\s*[.,;]?\s*$")
+_INEQUALITY = re.compile(r"(?<![<>])(?:<|>)|\\(?:leq?|geq?|leqslant|geqslant|lt|gt|in|notin)(?![a-zA-Z])")
 
 
 @dataclass(frozen=True)
 class Declaration:
     line: int
     text: str
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A condition on a step: ``text`` as written, where it was found, and how (case/beside/sentence)."""
+
+    text: str
+    offset: int
+    origin: str  # "case" | "beside" | "sentence" | "otherwise"
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A fact the text relies on (``since \\sum_i y_i = 1``), valid from ``offset`` to the end of its section."""
+
+    text: str
+    offset: int
+    section_end: int
+    origin: str  # "since" | "because" | ...
 
 
 @dataclass(frozen=True)
@@ -59,6 +118,16 @@ class Step:
     inline: bool = False
     context_word: str | None = None  # "where", "if", ... right before inline math
     problem: str | None = None  # set when the block cannot be read at all (reported unchecked)
+    lhs_offset: int = 0  # file offsets of the sides as written (stripped) and of the relation sign
+    rhs_offset: int = 0
+    relation_offset: int = 0
+    conditions: tuple = ()  # Condition: beside the display, in the sentence, or a case row
+    block: int = 0  # index of the math block in the file
+    continues_previous: bool = False  # the display started with a relation
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return (min(self.lhs_offset, self.rhs_offset), self.rhs_offset + len(self.rhs))
 
 
 @dataclass(frozen=True)
@@ -66,18 +135,29 @@ class Extraction:
     steps: tuple
     declarations: tuple
     skipped_blocks: tuple  # (line, reason) for blocks that could not even be split
+    facts: tuple = ()
+    displays: int = 0  # display blocks found (with or without relations)
+    sections: tuple = ()  # offsets where sections start
 
 
-class _Lines:
+class Lines:
+    """Offsets to 1-based (line, column)."""
+
     def __init__(self, text: str):
         self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
     def line(self, offset: int) -> int:
         return bisect_right(self.starts, offset)
 
+    def column(self, offset: int) -> int:
+        return offset - self.starts[self.line(offset) - 1] + 1
+
+
+_Lines = Lines  # the old private name
+
 
 def read_declarations(text: str) -> list[Declaration]:
-    lines = _Lines(text)
+    lines = Lines(text)
     found = []
     for match in _DECLARATION_COMMENT.finditer(text):
         body = match.group("tex") if match.group("tex") is not None else match.group("md")
@@ -89,7 +169,9 @@ def read_declarations(text: str) -> list[Declaration]:
 
 
 def _blocks(text: str):
-    """(kind, content start, content) for every math block, skipping code and HTML comments.
+    """(kind, opener start, content start, end after the closer, content) for every math block.
+
+    Code and HTML comments are skipped.
 
     One left-to-right scan; a delimiter that never closes marks its kind as
     exhausted, so hostile input with many unclosed openers stays linear.
@@ -136,40 +218,159 @@ def _blocks(text: str):
             position = match.end()  # "$5 and $10" across paragraphs is not math
             continue
         if kind in ("display", "bracket", "env", "inline"):
-            yield kind, body_start, text[body_start:end]
+            yield kind, match.start(), body_start, after, text[body_start:end]
         position = after
 
 
+@dataclass
+class _Block:
+    kind: str
+    opened: int  # offset of the opening delimiter
+    start: int
+    end: int
+    steps: list
+    context_word: str | None = None
+
+
 def extract(text: str, is_latex: bool) -> Extraction:
-    lines = _Lines(text)
-    steps: list[Step] = []
+    lines = Lines(text)
+    sections = tuple(m.start() for m in _SECTION.finditer(text))
+    blocks: list[_Block] = []
     skipped: list[tuple[int, str]] = []
-    for kind, start, content in _blocks(text):
+    previous_side = None  # (text, offset) of the last side of the previous display
+    total = 0
+    displays = 0
+    for index, (kind, opened, start, end, content) in enumerate(_blocks(text)):
         inline = kind == "inline"
-        if inline and "=" not in content and "\\neq" not in content:
+        context_word = _context_word(text, start) if inline else None
+        if inline and "=" not in content and "\\neq" not in content and not (
+                context_word in SENTENCE_CONDITION_WORDS and _INEQUALITY.search(content)):
             continue
-        if len(content) > MAX_BLOCK_CHARS:
-            # One unchecked entry, so a claimed equation never silently disappears.
-            head = " ".join(content[:60].split())
-            steps.append(Step(lines.line(start), head + " ...", "", "", inline=inline,
-                              problem=f"math block longer than {MAX_BLOCK_CHARS} characters ({len(content)}); not read"))
-            continue
-        if is_latex:
-            content = _TEX_COMMENT.sub(lambda m: " " * len(m.group()), content)
-        content = _WRAPPER.sub(lambda m: " " * len(m.group()), content)
-        content = _LABELS.sub(lambda m: " " * len(m.group()), content)
-        context_word = None
-        if inline:
-            before = text[max(0, start - 41): start - 1]
-            word = _CONDITION_WORDS.search(before)
-            context_word = word.group(1).lower() if word else None
-        for statement_start, statement in _statements(content):
-            steps.extend(_chain_steps(statement, start + statement_start, lines, inline, context_word))
-        if len(steps) > MAX_STEPS:
+        displays += not inline
+        steps = _block_steps(content, start, lines, inline, context_word, is_latex, previous_side, index)
+        if steps and not inline and steps[-1].rhs and not steps[-1].problem:
+            previous_side = (steps[-1].rhs, steps[-1].rhs_offset)
+        blocks.append(_Block(kind, opened, start, end, steps, context_word))
+        total += len(steps)
+        if total > MAX_STEPS:
             skipped.append((lines.line(start), f"more than {MAX_STEPS} equations; the rest is not checked"))
-            steps = steps[:MAX_STEPS]
             break
-    return Extraction(tuple(steps), tuple(read_declarations(text)), tuple(skipped))
+    facts = _sentence_facts(blocks, text, sections)
+    _attach_sentence_conditions(blocks, text)
+    for block in blocks:  # an inequality in prose that restricts no display is not a claim either
+        if block.kind == "inline":
+            block.steps[:] = [s for s in block.steps if not _INEQUALITY.fullmatch(s.relation or "=")]
+    steps = [step for block in blocks for step in block.steps][:MAX_STEPS]
+    return Extraction(tuple(steps), tuple(read_declarations(text)), tuple(skipped), tuple(facts), displays, sections)
+
+
+def _context_word(text: str, start: int) -> str | None:
+    before = text[max(0, start - 41): start - 1]
+    word = _CONTEXT_WORD.search(before)
+    return word.group(1).lower() if word else None
+
+
+def _block_steps(content, start, lines, inline, context_word, is_latex, previous_side, index) -> list:
+    if len(content) > MAX_BLOCK_CHARS:
+        # One unchecked entry, so a claimed equation never silently disappears.
+        head = " ".join(content[:60].split())
+        return [Step(lines.line(start), head + " ...", "", "", inline=inline, lhs_offset=start, rhs_offset=start,
+                     relation_offset=start, block=index,
+                     problem=f"math block longer than {MAX_BLOCK_CHARS} characters ({len(content)}); not read")]
+    content = _same_length_cleanup(content, is_latex)
+    steps: list[Step] = []
+    claims: list[int] = []  # indices of the steps of the last statement that made claims
+    for statement_start, statement, separator in _statements(content):
+        absolute = start + statement_start
+        if claims and _is_condition(statement, separator):
+            condition = Condition(_condition_text(statement), absolute + _leading(statement), "beside")
+            for k in claims:
+                steps[k] = replace(steps[k], conditions=steps[k].conditions + (condition,))
+            continue
+        continuing = previous_side if not steps and not inline else None
+        new = _chain_steps(statement, absolute, lines, inline, context_word, continuing, index)
+        first = len(steps)
+        steps.extend(new)
+        made = [first + k for k, s in enumerate(new) if not s.problem]
+        claims = made or claims
+    return steps
+
+
+def _same_length_cleanup(content: str, is_latex: bool) -> str:
+    """Comments, wrappers, labels, \\boxed and top-level arrays removed without moving any offset."""
+    blank = lambda m: " " * len(m.group())  # noqa: E731
+    if is_latex:
+        content = _TEX_COMMENT.sub(blank, content)
+    content = _WRAPPER.sub(blank, content)
+    content = _LABELS.sub(blank, content)
+    content = _unwrap_command(content, "boxed")
+    content = _array_cases(content)
+    return _flatten_arrays(content)
+
+
+def _unwrap_command(content: str, name: str) -> str:
+    """``\\boxed{A}`` -> ``       A `` (same length)."""
+    characters = list(content)
+    for match in re.finditer(r"\\" + name + r"(?![a-zA-Z])\s*\{", content):
+        close = _matching_brace(content, match.end() - 1)
+        if close is None:
+            continue
+        for k in range(match.start(), match.end()):
+            characters[k] = " "
+        characters[close] = " "
+    return "".join(characters)
+
+
+def _matching_brace(text: str, open_at: int) -> int | None:
+    depth = 0
+    position = open_at
+    while position < len(text):
+        char = text[position]
+        if char == "\\":
+            position += 2
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return position
+        position += 1
+    return None
+
+
+_ARRAY_CASES = re.compile(r"\\left\s*\\\{\s*\\begin\{array\}\{[^{}]*\}(?P<body>.*?)\\end\{array\}\s*\\right\s*\.", re.S)
+
+
+def _array_cases(content: str) -> str:
+    """``\\left\\{\\begin{array}{ll} … \\end{array}\\right.`` is a ``cases`` environment."""
+    def as_cases(match):
+        head = "\\begin{cases}"
+        tail = "\\end{cases}"
+        body_start, body_end = match.start("body") - match.start(), match.end("body") - match.start()
+        whole = match.group()
+        return head + " " * (body_start - len(head)) + whole[body_start:body_end] + tail \
+            + " " * (len(whole) - body_end - len(tail))
+
+    return _ARRAY_CASES.sub(as_cases, content)
+
+
+def _flatten_arrays(content: str) -> str:
+    """An ``array`` at the top level of a display that holds relations is rows of equations, not a matrix."""
+    characters = list(content)
+    for match in re.finditer(r"\\begin\{array\}(?:\{[^{}]*\})?", content):
+        before = content[:match.start()].rstrip()
+        if before and not before.endswith(("=", "&", "\\\\")) and not _RELATION.search(before[-8:]):
+            continue  # inside brackets or after an operand: a matrix
+        close = content.find("\\end{array}", match.end())
+        if close == -1 or "\\begin{array}" in content[match.end():close]:
+            continue
+        body = content[match.end():close]
+        if not any(p for p in _top_level_positions(body.replace("&", " "), _RELATION)):
+            continue
+        for k in list(range(match.start(), match.end())) + list(range(close, close + len("\\end{array}"))):
+            characters[k] = " "
+    return "".join(characters)
 
 
 # --- splitting --------------------------------------------------------------------------
@@ -183,8 +384,8 @@ def _top_level_positions(text: str, pattern: re.Pattern) -> list[re.Match]:
     while position < len(text):
         char = text[position]
         if char == "\\":
-            begin = re.match(r"\\begin\{[^}]*\}", text[position:])
-            end = re.match(r"\\end\{[^}]*\}", text[position:])
+            begin = re.match(r"\\begin\{[^}]*\}", text[position:position + 40])
+            end = re.match(r"\\end\{[^}]*\}", text[position:position + 40])
             if begin:
                 env_depth += 1
                 position += begin.end()
@@ -200,7 +401,7 @@ def _top_level_positions(text: str, pattern: re.Pattern) -> list[re.Match]:
                     position = match.end()
                     continue
             # skip the macro name or escaped char as a unit
-            macro = re.match(r"\\(?:[a-zA-Z]+|.)", text[position:], re.S)
+            macro = re.match(r"\\(?:[a-zA-Z]+|.)", text[position:position + 40], re.S)
             position += macro.end() if macro else 1
             continue
         if char in "{([":
@@ -234,8 +435,8 @@ _ROW_SEPARATOR = re.compile(r"\\\\(?:\[[^\]]*\])?")
 _ALIGN = re.compile(r"&")
 
 
-def _statements(content: str) -> list[tuple[int, str]]:
-    """Rows joined into chains, then cut at ``,\\quad``-style separators."""
+def _statements(content: str) -> list[tuple[int, str, str | None]]:
+    """Rows joined into chains, then cut at separators; (offset, statement, separator before it)."""
     chains: list[tuple[int, str]] = []
     for row_offset, row, _ in _split(content, _ROW_SEPARATOR):
         # Remove alignment marks but keep offsets (same length).
@@ -256,10 +457,18 @@ def _statements(content: str) -> list[tuple[int, str]]:
             chains.append((row_offset, cleaned))
     statements = []
     for chain_offset, chain in chains:
-        for piece_offset, piece, _ in _split(chain, _STATEMENT_SEPARATOR):
+        pending_separator = None
+        for piece_offset, piece, separator in _split(chain, _STATEMENT_SEPARATOR):
+            if separator is not None and _is_phrase_piece(separator):
+                pending_separator = separator
             if piece.strip():
-                statements.append((chain_offset + piece_offset, piece))
+                statements.append((chain_offset + piece_offset, piece, pending_separator or separator))
+                pending_separator = None
     return statements
+
+
+def _is_phrase_piece(separator: str) -> bool:
+    return bool(_TEXT_PHRASE.fullmatch(separator.strip()))
 
 
 def _blank_top_level(text: str, pattern: re.Pattern) -> str:
@@ -270,23 +479,89 @@ def _blank_top_level(text: str, pattern: re.Pattern) -> str:
     return "".join(characters)
 
 
-def _chain_steps(statement: str, offset: int, lines: _Lines, inline: bool, context_word) -> list[Step]:
+def _separator_words(separator: str | None) -> str:
+    if not separator:
+        return ""
+    phrase = _TEXT_PHRASE.search(separator)
+    return " ".join(phrase.group("words").split()).lower() if phrase else ""
+
+
+def _is_condition(statement: str, separator: str | None) -> bool:
+    """A statement that restricts the one before it rather than a claim of its own."""
+    words = _separator_words(separator)
+    if words in SENTENCE_CONDITION_WORDS or words in ("for all", "unless", "provided", "otherwise"):
+        return True
+    if words in ("where", "with", "and", "since", "because") or separator is None:
+        return False
+    if "otherwise" in statement and re.fullmatch(r"\s*(?:\\text\{\s*)?otherwise\s*\}?\s*[.,;]?\s*", statement):
+        return True
+    shape = _CONDITION_SHAPE.match(statement)
+    if shape:
+        letters = {c for c in shape.group("a") + shape.group("b") if c.isalpha()}
+        if shape.group("rel") != "=" or (letters and letters <= _INDEX_LETTERS):
+            return True
     parts = _split(statement, _RELATION)
-    sides = [(o, p.strip().rstrip(".,;").strip(), sep) for o, p, sep in parts]
+    return len(parts) >= 2 and all(_INEQUALITY.fullmatch(sep.strip()) for _, _, sep in parts[1:])
+
+
+def _leading(text: str) -> int:
+    return len(text) - len(text.lstrip())
+
+
+def _chain_steps(statement: str, offset: int, lines: Lines, inline: bool, context_word, previous_side,
+                 block: int) -> list[Step]:
+    parts = _split(statement, _RELATION)
+    sides = [(offset + o + _leading(p), p.strip().rstrip(".,;").strip(), sep) for o, p, sep in parts]
     if len(sides) < 2:
-        return []
+        hidden = _hidden_relation(statement)
+        if hidden is None:
+            return []
+        text = " ".join(statement.split())
+        at = offset + _leading(statement)
+        return [Step(lines.line(at), text, "", "", inline=inline, lhs_offset=at, rhs_offset=at, relation_offset=at,
+                     block=block, problem=f"a relation inside {hidden}, which is not read")]
+    continues = False
+    if not sides[0][1]:
+        if previous_side is None:
+            at = sides[1][0]
+            return [Step(lines.line(at), "", sides[1][1], sides[1][2] or "", inline=inline, lhs_offset=at,
+                         rhs_offset=at, relation_offset=at, block=block,
+                         problem="the display starts with a relation but no earlier display gives its left side")]
+        sides[0] = (previous_side[1], previous_side[0], None)
+        continues = True
     steps = []
     relations = len(sides) - 1
     for k in range(1, len(sides)):
         left_offset, left, _ = sides[k - 1]
         right_offset, right, relation = sides[k]
-        line = lines.line(offset + right_offset - 1)
+        relation_at = _relation_offset(statement, offset, parts, k)
+        line = lines.line(relation_at)
         case_rows = _cases(right)
         if case_rows is not None:
-            steps.extend(_case_steps(left, case_rows, line, lines, offset + right_offset, inline))
+            steps.extend(_case_steps(left, left_offset, case_rows, lines, right_offset, inline, block))
             continue
-        steps.append(Step(line, left, right, _relation_name(relation), None, k == 1, relations, inline, context_word))
+        steps.append(Step(line, left, right, _relation_name(relation), None, k == 1, relations, inline, context_word,
+                          lhs_offset=left_offset, rhs_offset=right_offset, relation_offset=relation_at, block=block,
+                          continues_previous=continues and k == 1))
     return steps
+
+
+def _relation_offset(statement: str, offset: int, parts, k: int) -> int:
+    """File offset of the k-th relation sign (just before side k)."""
+    piece_offset = parts[k][0]
+    separator = parts[k][2] or ""
+    return offset + piece_offset - len(separator)
+
+
+def _hidden_relation(statement: str) -> str | None:
+    """A construct that holds a relation the splitter cannot reach (``\\underbrace{a = b}_{…}``)."""
+    without_scripts = re.sub(r"[_^]\s*\{(?:[^{}]|\{[^{}]*\})*\}|[_^]\s*\\?[a-zA-Z0-9]", " ", statement)
+    without_text = re.sub(r"\\(?:text|textrm|mbox|operatorname)\{[^{}]*\}", " ", without_scripts)
+    if not re.search(r"=|\\neq?(?![a-zA-Z])|\\(?:leq?|geq?|approx)(?![a-zA-Z])", without_text):
+        return None
+    macro = re.search(r"\\(underbrace|overbrace|underset|overset|stackrel|begin\{[a-zA-Z*]+\}|[a-zA-Z]+)\s*\{",
+                      without_text)
+    return f"\\{macro.group(1)}" if macro else "braces"
 
 
 def _relation_name(relation: str) -> str:
@@ -297,7 +572,7 @@ def _relation_name(relation: str) -> str:
     return relation
 
 
-_CASES = re.compile(r"^\s*\\begin\{cases\}(?P<body>.*)\\end\{cases\}\s*$", re.S)
+_CASES = re.compile(r"^\s*\\begin\{cases\*?\}(?P<body>.*)\\end\{cases\*?\}\s*$", re.S)
 
 
 def _cases(side: str):
@@ -312,44 +587,109 @@ def _cases(side: str):
         cells = _split(row, _ALIGN)
         value = cells[0][1]
         condition = cells[1][1].strip() if len(cells) > 1 else ""
-        rows.append((match.start("body") + row_offset, value, condition))
+        rows.append((match.start("body") + row_offset + _leading(value), value, condition))
     return rows
 
 
-_OTHERWISE = re.compile(r"^\s*(?:\\text\{\s*)?(?:otherwise|else)\s*\}?\s*$")
+_OTHERWISE = re.compile(r"^\s*(?:\\text\{\s*)?(?:otherwise|else)\s*\}?\s*[.,;]?\s*$")
 
 
-def _complement_otherwise(rows):
-    """With two cases, 'otherwise' is the negation of the other (index) condition."""
-    if len(rows) != 2:
-        return rows
-    conditions = [_condition_text(c) for _, _, c in rows]
-    fixed = []
-    for k, (offset, value, condition) in enumerate(rows):
-        other = conditions[1 - k]
-        if _OTHERWISE.match(condition) and not _OTHERWISE.match(other):
-            if re.fullmatch(r"[^=]*\\neq?(?![a-zA-Z])[^=]*", other):
-                condition = re.sub(r"\\neq?(?![a-zA-Z])", "=", other)
-            elif other.count("=") == 1 and "\\" not in other.replace("\\neq", ""):
-                condition = re.sub(r"\s*=\s*", r" \\neq ", other, count=1)
-        fixed.append((offset, value, condition))
-    return fixed
+def is_otherwise(condition: str) -> bool:
+    return bool(_OTHERWISE.match(condition))
 
 
-def _case_steps(left: str, rows, line: int, lines: _Lines, offset: int, inline: bool) -> list[Step]:
+def _case_steps(left: str, left_offset: int, rows, lines: Lines, offset: int, inline: bool, block: int) -> list[Step]:
     steps = []
-    for row_offset, value, condition in _complement_otherwise(rows):
-        row_line = lines.line(offset + row_offset)
+    others = [_condition_text(c) for _, _, c in rows if c.strip() and not is_otherwise(c)]
+    for row_offset, value, condition in rows:
+        row_at = offset + row_offset
+        row_line = lines.line(row_at)
+        text = _condition_text(condition)
+        if is_otherwise(condition):
+            conditions = tuple(Condition(other, row_at, "otherwise") for other in others)
+            negated = negated_text(others[0]) if len(others) == 1 else None
+            shown = negated or "otherwise"
+        else:
+            conditions = (Condition(text, row_at, "case"),) if text else ()
+            shown = text or None
         parts = [(o, p.strip().rstrip(".,;").strip(), sep) for o, p, sep in _split(value, _RELATION)]
-        previous = left
+        previous, previous_offset = left, left_offset
         for k, (part_offset, part, relation) in enumerate(parts):
-            steps.append(Step(row_line, previous, part, _relation_name(relation) if relation else "=",
-                              _condition_text(condition), k == 0, len(parts), inline, None))
-            previous = part
+            at = row_at + part_offset
+            steps.append(Step(row_line, previous, part, _relation_name(relation) if relation else "=", shown, k == 0,
+                              len(parts), inline, None, lhs_offset=previous_offset, rhs_offset=at, relation_offset=at,
+                              conditions=conditions, block=block))
+            previous, previous_offset = part, at
     return steps
 
 
+_NEGATION = {"=": "\\neq", "\\neq": "=", "\\ne": "=", "<": "\\geq", ">": "\\leq", "\\leq": ">", "\\le": ">",
+             "\\geq": "<", "\\ge": "<"}
+
+
+def negated_text(condition: str) -> str | None:
+    """``i = k`` -> ``i \\neq k`` (one relation only), else None."""
+    parts = _split(condition, _RELATION)
+    if len(parts) != 2 or parts[1][2] not in _NEGATION:
+        return None
+    return f"{parts[0][1].strip()} {_NEGATION[parts[1][2]]} {parts[1][1].strip()}"
+
+
 def _condition_text(condition: str) -> str:
-    condition = re.sub(r"\\text\{\s*(if|for|when)\s*\}", " ", condition)
-    condition = re.sub(r"^\s*(if|for|when)\s+", " ", condition)
+    condition = re.sub(r"\\(?:text|textrm|mbox)\{\s*(if|for|when|whenever|for all)\s*\}", " ", condition)
+    condition = re.sub(r"^\s*,?\s*(if|for|when|whenever)\s+", " ", condition)
+    condition = re.sub(r"^(?:\s|\\q?quad(?![a-zA-Z])|\\[,;:!]|~|,)+", " ", condition)
     return condition.strip().rstrip(".,;").strip()
+
+
+# --- conditions and facts from the surrounding sentences ------------------------------------
+
+def _gap_is_one_sentence(text: str, start: int, end: int, limit: int) -> bool:
+    gap = text[start:end]
+    return len(gap) <= limit and not _BLANK_LINE.search(gap) and "$" not in gap and "\\[" not in gap
+
+
+def _attach_sentence_conditions(blocks: list[_Block], text: str) -> None:
+    """``If $i = j$, $$…$$`` and ``$$…$$ for $i \\neq j$``: the inline condition restricts the display."""
+    for position, block in enumerate(blocks):
+        if block.kind != "inline" or block.context_word not in SENTENCE_CONDITION_WORDS or len(block.steps) != 1:
+            continue
+        step = block.steps[0]
+        if step.problem or not (_is_condition(f"{step.lhs} {step.relation} {step.rhs}", ",\\quad")
+                                or _INEQUALITY.fullmatch(step.relation)):
+            continue
+        condition = Condition(f"{step.lhs} {step.relation} {step.rhs}", step.lhs_offset, "sentence")
+        after = blocks[position + 1] if position + 1 < len(blocks) else None
+        before = blocks[position - 1] if position > 0 else None
+        if after is not None and after.kind != "inline" and after.steps \
+                and _gap_is_one_sentence(text, block.end, after.opened, 80):
+            after.steps[:] = [replace(s, conditions=s.conditions + (condition,)) for s in after.steps]
+        elif before is not None and before.kind != "inline" and before.steps \
+                and _gap_is_one_sentence(text, before.end, block.opened, 30):
+            last_chain = _last_chain(before.steps)
+            before.steps[-len(last_chain):] = [replace(s, conditions=s.conditions + (condition,)) for s in last_chain]
+        else:
+            continue
+        block.steps[:] = []  # it is the display's condition, not a claim of its own
+
+
+def _last_chain(steps: list[Step]) -> list[Step]:
+    chain = []
+    for step in reversed(steps):
+        chain.insert(0, step)
+        if step.first_in_chain:
+            break
+    return chain
+
+
+def _sentence_facts(blocks: list[_Block], text: str, sections: tuple) -> list[Fact]:
+    facts = []
+    for block in blocks:
+        if block.kind != "inline" or block.context_word not in FACT_WORDS:
+            continue
+        following = [s for s in sections if s > block.start]
+        section_end = following[0] if following else len(text) + 1
+        for step in block.steps:
+            if step.relation in ("=", ":=") and not step.problem:
+                facts.append(Fact(f"{step.lhs} = {step.rhs}", step.lhs_offset, section_end, block.context_word))
+    return facts

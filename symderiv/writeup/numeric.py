@@ -261,11 +261,16 @@ def _ranges_admissible(ranges, values) -> bool:
 
 
 def _conditions_hold(conditions, values) -> bool:
+    import sympy as sp
+
+    mapping = {symbol: sp.Integer(value) for symbol, value in values.items()}
     for kind, a, b in conditions:
-        left, right = a.xreplace(values), b.xreplace(values)
-        if kind == "eq" and left != right:
-            return False
-        if kind == "ne" and left == right:
+        left, right = sp.sympify(a).xreplace(mapping), sp.sympify(b).xreplace(mapping)
+        if not (left.is_Integer and right.is_Integer):
+            continue
+        holds = {"eq": left == right, "ne": left != right, "lt": left < right, "le": left <= right,
+                 "gt": left > right, "ge": left >= right}[kind]
+        if not holds:
             return False
     return True
 
@@ -295,10 +300,32 @@ def sample_points(count: int, rng):
     return np.where(np.arange(count) % 2 == 0, positive, mixed)
 
 
-def compare(pairs, templates, coefficients, configuration_list, rng) -> NumericOutcome:
-    """Evaluate every (lhs, rhs) pair vectorised over samples (points x coefficient draws)."""
+def _restricted(concrete, restrictions, templates, configuration):
+    """Concrete pairs with the equality facts solved in, plus the concrete inequalities; None if unsolvable."""
+    if restrictions is None or not (restrictions.equalities or restrictions.inequalities):
+        return concrete, []
+    equalities, inequalities = restrictions.concrete(lambda e: instantiate(e, templates),
+                                                     lambda e: concretize(e, configuration))
+    solution = restrictions.solve(equalities)
+    if solution is None:
+        return None
+    if solution:
+        concrete = [(l.xreplace(solution), r.xreplace(solution)) for l, r in concrete]
+        inequalities = [(a.xreplace(solution), rel, b.xreplace(solution)) for a, rel, b in inequalities]
+    return concrete, inequalities
+
+
+def compare(pairs, templates, coefficients, configuration_list, rng, restrictions=None) -> NumericOutcome:
+    """Evaluate every (lhs, rhs) pair vectorised over samples (points x coefficient draws).
+
+    With ``restrictions`` (:class:`~symderiv.writeup.conditions.StepRestrictions`), equality
+    facts are solved for one variable and substituted, and samples where an inequality
+    fails are dropped, so only points where every restriction holds are compared.
+    """
     import numpy as np
     import sympy as sp
+
+    from symderiv.writeup.conditions import inequality_mask
 
     instantiated = [(instantiate(l, templates), instantiate(r, templates)) for l, r in pairs]
     total = 0
@@ -306,15 +333,23 @@ def compare(pairs, templates, coefficients, configuration_list, rng) -> NumericO
     for configuration in configuration_list:
         try:
             concrete = [(concretize(l, configuration), concretize(r, configuration)) for l, r in instantiated]
+            restricted = _restricted(concrete, restrictions, templates, configuration)
         except TooManyTerms:
             continue  # a size too large to write out (nested sums at n = 12); the others are compared
+        if restricted is None:
+            continue  # an equality fact that cannot be solved here: no sample is known to satisfy it
+        concrete, inequalities = restricted
         compared.append(configuration)
-        variables = sorted(set().union(*[l.free_symbols | r.free_symbols for l, r in concrete]) - set(coefficients), key=str)
+        symbols = set().union(*[l.free_symbols | r.free_symbols for l, r in concrete])
+        for a, _, b in inequalities:
+            symbols |= a.free_symbols | b.free_symbols
+        variables = sorted(symbols - set(coefficients), key=str)
         arguments = list(variables) + list(coefficients)
         dummies = [sp.Dummy() for _ in arguments]
         renaming = dict(zip(arguments, dummies))
         values = [sample_points(SAMPLES_PER_CONFIGURATION, rng) for _ in variables]
         values += [rng.uniform(-1.0, 1.0, size=SAMPLES_PER_CONFIGURATION) for _ in coefficients]
+        admissible = inequality_mask(inequalities, arguments, values, SAMPLES_PER_CONFIGURATION)
         for lhs, rhs in concrete:
             if lhs.has(sp.Sum, sp.Product, sp.Derivative, sp.Subs) or rhs.has(sp.Sum, sp.Product, sp.Derivative, sp.Subs):
                 raise ValueError("unevaluated sum or derivative left after instantiation")
@@ -323,7 +358,7 @@ def compare(pairs, templates, coefficients, configuration_list, rng) -> NumericO
                 left, right = function(*values)
             left = np.broadcast_to(np.asarray(left, dtype=complex), (SAMPLES_PER_CONFIGURATION,))
             right = np.broadcast_to(np.asarray(right, dtype=complex), (SAMPLES_PER_CONFIGURATION,))
-            finite = np.isfinite(left) & np.isfinite(right)
+            finite = np.isfinite(left) & np.isfinite(right) & admissible
             finite &= (np.abs(left.imag) < 1e-12 * (1 + np.abs(left.real))) & (np.abs(right.imag) < 1e-12 * (1 + np.abs(right.real)))
             scale = 1.0 + np.abs(left) + np.abs(right)
             mismatch = finite & (np.abs(left - right) > RELATIVE_TOLERANCE * scale)
@@ -331,5 +366,7 @@ def compare(pairs, templates, coefficients, configuration_list, rng) -> NumericO
                 return NumericOutcome(False, total, tuple(configuration_list), configuration)
             total += int(finite.sum())
     if not compared:
+        if restrictions is not None and restrictions.equalities:
+            return NumericOutcome(True, 0, (), undefined=True)
         raise TooManyTerms(f"more than {MAX_SUM_TERMS} terms in sums at every sampled size")
     return NumericOutcome(True, total, tuple(compared), undefined=total == 0)

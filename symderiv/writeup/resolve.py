@@ -16,9 +16,13 @@ from symderiv.writeup.meaning import Context
 MAX_EXPANSION_DEPTH = 25
 
 
+_KINKS = ("Max", "Min", "Abs", "sign", "Heaviside")
+
+
 class Resolver:
     def __init__(self, context: Context):
         self.context = context
+        self.kinked = False  # a derivative was taken through max, min, |x|, sign or ReLU
 
     def full(self, expr):
         """Fully substituted, derivatives evaluated (``doit`` on derivatives/Subs only)."""
@@ -60,10 +64,9 @@ class Resolver:
                 if not depends and inner.free_symbols:
                     # SymPy would say 0: nothing declared makes the numerator depend on the
                     # variable. That is almost always a missing declaration, not a claim.
-                    raise Unsupported(
-                        f"{sp.sstr(expr.expr)} does not depend on {sp.sstr(variable)} through any declaration "
-                        f"(declare it, e.g. --let \"{sp.sstr(expr.expr)} = {sp.sstr(expr.expr)}({sp.sstr(variable)})\")"
-                    )
+                    raise Unsupported(_missing_dependency(expr.expr, variable), kind="declaration needed")
+            if any(inner.has(getattr(sp, kink)) for kink in _KINKS):
+                self.kinked = True
             derivative = sp.diff(inner, *expr.variable_count)
             replacements = {}
             for variable in variables:
@@ -92,3 +95,18 @@ class Resolver:
         if not expr.args:
             return expr
         return expr.func(*[self._resolve(a, keep, depth) for a in expr.args])
+
+
+def _missing_dependency(numerator, variable) -> str:
+    """The reason, with a --let the reader accepts when there is a simple one (scalar names only)."""
+    import sympy as sp
+
+    from symderiv.writeup.meaning import _latex_name
+    from symderiv.writeup.printing import to_latex
+
+    shown_numerator, shown_variable = to_latex(numerator), to_latex(variable)
+    message = f"{shown_numerator} does not depend on {shown_variable} through any declaration"
+    if isinstance(numerator, sp.Symbol) and isinstance(variable, sp.Symbol) and not variable.is_integer:
+        name, argument = _latex_name(numerator.name), _latex_name(variable.name)
+        return message + f' (declare it, e.g. --let "{name} = {name}({argument})")'
+    return message + " (declare what it is with --let: a definition, or a dependency such as g = g(x))"
