@@ -86,11 +86,11 @@ STYLE = """
 .symderiv-report ul.warnings li{color:#7a4100}
 .symderiv-report footer{margin-top:2rem;font-size:.85rem;color:#595959}
 @media (max-width:40rem){.symderiv-report{padding:.5rem;font-size:15px}
- .symderiv-report table.summary td.links{display:none}}
+ .symderiv-report table.summary .links{display:none}}
 @media print{.symderiv-report{max-width:none;padding:0;font-size:11pt}
  .symderiv-report .math-box,.symderiv-report .counterexample li{overflow:visible}
  .symderiv-report a{color:inherit;text-decoration:none}
- .symderiv-report table.summary td.links{display:table-cell}
+ .symderiv-report table.summary .links{display:table-cell}
  .symderiv-report details>*{display:block}
  .symderiv-report section.step{page-break-inside:avoid}}
 """
@@ -173,14 +173,15 @@ def badge(verdict: str) -> str:
 
 
 def _summary_table(steps) -> str:
-    rows = ['<table class="summary">', "<thead><tr><th>verdict</th><th>steps</th><th>where</th></tr></thead><tbody>"]
+    rows = ['<table class="summary">',
+            '<thead><tr><th>verdict</th><th>steps</th><th class="links">where</th></tr></thead><tbody>']
     for verdict in VERDICT_ORDER:
         chosen = [(i, s) for i, s in enumerate(steps, start=1) if s.verdict == verdict]
         rows.append(f'<tr class="verdict {verdict}"><td>{badge(verdict)}</td>'
-                    f'<td class="count">{len(chosen)}</td><td class="links">{_links(chosen)}</td></tr>')
+                    f'<td class="count">{_count_link(chosen)}</td><td class="links">{_links(chosen)}</td></tr>')
         if verdict == "unchecked":
             for reason, members in _unchecked_by_reason(chosen):
-                rows.append(f'<tr class="reason"><td>{escape(reason)}</td><td class="count">{len(members)}</td>'
+                rows.append(f'<tr class="reason"><td>{escape(reason)}</td><td class="count">{_count_link(members)}</td>'
                             f'<td class="links">{_links(members)}</td></tr>')
     rows.append("</tbody></table>")
     return "\n".join(rows)
@@ -191,6 +192,11 @@ def _unchecked_by_reason(chosen) -> list[tuple[str, list]]:
     for index, step in chosen:
         groups.setdefault(getattr(step, "reason_kind", "") or "other", []).append((index, step))
     return sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+
+
+def _count_link(chosen) -> str:
+    """The count, linking to the first of its steps (the only link left at phone width)."""
+    return f'<a href="#step-{chosen[0][0]}">{len(chosen)}</a>' if chosen else "0"
 
 
 def _links(chosen) -> str:

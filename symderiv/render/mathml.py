@@ -54,6 +54,7 @@ _PLAIN_VALUE = re.compile(r"[\w.%+\- #]{0,64}")
 
 # Source-only markup with nothing to typeset.
 _NOT_MATH = re.compile(r"\\(?:label|tag\*?)\{[^{}]*\}|\\(?:nonumber|notag)\b")
+_ALIGNMENT = re.compile(r"(?<!\\)&|\\\\(?:\[[^\]]*\])?")
 
 
 class HtmlExtraMissing(RuntimeError):
@@ -92,7 +93,7 @@ def typeset(latex: str, display: bool = False) -> Typeset:
         return Typeset(latex, None, "empty formula")
     if len(source) > MAX_SOURCE_CHARS:
         return Typeset(latex, None, f"formula longer than {MAX_SOURCE_CHARS} characters")
-    raw, problem = _convert(_NOT_MATH.sub("", source))
+    raw, problem = _convert(_presentable(source))
     if raw is None:
         return Typeset(latex, None, problem)
     mathml, problem = _sanitise(raw, display)
@@ -111,6 +112,15 @@ def to_html(latex: str, display: bool = False) -> str:
     tag = "pre" if display else "code"
     return (f'<span class="math-source"><{tag} class="latex">{html.escape(latex)}</{tag}>'
             f'<span class="note">not typeset: {html.escape(result.problem)}</span></span>')
+
+
+def _presentable(source: str) -> str:
+    """Drop what has nothing to typeset: labels, \\nonumber, and, in a step cut out of an
+    ``align`` row (no environment of its own), its ``&`` marks, ``\\\\`` breaks and a dangling ``\\``."""
+    text = _NOT_MATH.sub("", source)
+    if "\\begin" not in text:
+        text = _ALIGNMENT.sub(" ", text)
+    return re.sub(r"\\+\s*$", "", text).strip() or text
 
 
 def _convert(source: str) -> tuple[str | None, str]:
