@@ -46,7 +46,7 @@ STYLE = """
  max-width:60rem;margin:0 auto;padding:1rem}
 .symderiv-report h1{font-size:1.4rem;margin:.2rem 0 .6rem;overflow-wrap:anywhere}
 .symderiv-report h2{font-size:1.15rem;margin:1.6rem 0 .6rem}
-.symderiv-report math{font-family:"Latin Modern Math","STIX Two Math","Cambria Math",math;font-size:1.1em}
+.symderiv-report math{font-family:"Latin Modern Math","STIX Two Math","Cambria Math",math;font-size:1.25em}
 .symderiv-report .totals{margin:.2rem 0 1rem}
 .symderiv-report table.summary{border-collapse:collapse;width:100%;margin-bottom:1rem}
 .symderiv-report table.summary th,.symderiv-report table.summary td{border-bottom:1px solid #ddd;

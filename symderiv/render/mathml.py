@@ -34,6 +34,7 @@ from dataclasses import dataclass
 INSTALL_HINT = 'pip install "symderiv[html]"'
 MAX_SOURCE_CHARS = 20_000
 CPU_SECONDS = 2.0
+THIN_SPACE = "0.1667em"
 
 _MATHML_NS = "{http://www.w3.org/1998/Math/MathML}"
 
@@ -153,12 +154,43 @@ def _sanitise(raw: str, display: bool) -> tuple[str | None, str]:
         return None, "nested too deeply"
     parts: list[str] = []
     try:
+        _unstretch_short_fences(root)
         problem = _emit(root, parts, top=True, display=display)
     except RecursionError:
         return None, "nested too deeply"
     if problem:
         return None, problem
     return "".join(parts), ""
+
+
+_TALL = {_MATHML_NS + tag for tag in ("mfrac", "mtable", "munderover", "munder", "mover", "msqrt", "mroot")}
+
+
+def _unstretch_short_fences(root) -> None:
+    """``\\left( u \\right)`` around content no taller than a line: plain parentheses.
+
+    SymPy's LaTeX fences every argument with ``\\left( \\right)``; a browser draws a
+    stretchy fence with its stretch assembly even when nothing needs stretching,
+    which leaves visible gaps, "sigma ( u )". Around fractions, tables and limits the
+    fence stays stretchy."""
+    for row in root.iter(_MATHML_NS + "mrow"):
+        fences = [child for child in row if child.tag == _MATHML_NS + "mo" and child.get("fence") == "true"]
+        if fences and not any(node.tag in _TALL for node in row.iter()):
+            for fence in fences:
+                fence.set("stretchy", "false")
+
+
+def _is_function_name(element) -> bool:
+    """An ``<mi>`` of a named operator: latex2mathml writes ``\\log`` as ``<mi>log</mi>`` with no space."""
+    text = (element.text or "").strip()
+    return element.tag == _MATHML_NS + "mi" and len(text) > 1 and text.isascii() and text.isalpha()
+
+
+def _opens_with_fence(following) -> bool:
+    node = following[0] if following else None
+    while node is not None and node.tag == _MATHML_NS + "mrow" and len(node):
+        node = node[0]
+    return node is None or (node.tag == _MATHML_NS + "mo" and (node.text or "").strip() in ("(", "[", "{", "|", "\u2016"))
 
 
 def _emit(element, parts: list[str], top: bool, display: bool) -> str:
@@ -184,11 +216,14 @@ def _emit(element, parts: list[str], top: bool, display: bool) -> str:
         command = re.search(r"\\[A-Za-z]+|\\.", text)
         return f"unknown command {command.group(0) if command else chr(92)}"
     parts.append(html.escape(text, quote=False))
-    for child in element:
+    children = list(element)
+    for position, child in enumerate(children):
         problem = _emit(child, parts, top=False, display=display)
         if problem:
             return problem
         if child.tail and child.tail.strip():
             return "stray text in the converted formula"
+        if _is_function_name(child) and not _opens_with_fence(children[position + 1:position + 2]):
+            parts.append(f'<mspace width="{THIN_SPACE}"></mspace>')  # TeX's \log x: a thin space before x
     parts.append(f"</{name}>")
     return ""
