@@ -16,6 +16,8 @@ _LAZY = {
     "assert_backward": "symderiv.backward_check_api",
     "BackwardCheck": "symderiv.backward_check_api",
     "Graph": "symderiv.engine.graph",
+    "check_writeup": "symderiv.writeup.api",
+    "CheckReport": "symderiv.writeup.report",
     "default_registry": "symderiv.engine.ops",
 }
 

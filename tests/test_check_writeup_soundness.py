@@ -132,14 +132,22 @@ def test_a_delta_sum_over_the_full_range_is_proved_under_the_stated_assumption()
 
 
 def test_tiny_polynomial_differences_are_decided_exactly():
-    step, _ = one_step(r"x = x + 10^{-30} x")
+    step, _ = one_step(r"x + y = x + y + 10^{-30} x")
     assert step.verdict == FALSE and step.counterexample.exact
-    x = value(dict(step.counterexample.point)["x"])
+    point = dict(step.counterexample.point)
+    x, y = value(point["x"]), value(point["y"])
     assert x != 0
     # the values are shown with enough digits to differ, and they are right
     assert step.counterexample.lhs_value != step.counterexample.rhs_value
-    assert Fraction(step.counterexample.rhs_value) == x + x / 10**30
-    assert Fraction(step.counterexample.lhs_value) == x
+    assert Fraction(step.counterexample.rhs_value) == x + y + x / 10**30
+    assert Fraction(step.counterexample.lhs_value) == x + y
+
+
+@pytest.mark.parametrize("claim", [r"w = w - \eta g", r"x = x + 10^{-30} x", r"\theta_i = \theta_i - \alpha \delta_i"])
+def test_a_name_on_both_sides_of_a_definition_shaped_step_is_never_false(claim):
+    r"""``w = w - \eta g`` is an update rule (or an equation to solve), not an identity."""
+    step, _ = one_step(claim)
+    assert step.verdict == UNCHECKED and "both sides" in step.reason
 
 
 def test_a_true_inequality_with_a_tiny_gap_is_proved():

@@ -196,8 +196,7 @@ class StepRestrictions:
                     solution[variable] = value
                     break
             else:
-                if not sp.simplify(difference) == 0:
-                    return None
+                return None  # no variable appears linearly: the samples cannot be made to satisfy it
         return solution
 
 
@@ -226,10 +225,12 @@ def inequality_mask(concrete_inequalities, variables, columns, count: int):
     import numpy as np
     import sympy as sp
 
+    from symderiv.writeup.numeric import lambdify_arguments
+
     mask = np.ones(count, dtype=bool)
     if not concrete_inequalities:
         return mask
-    dummies = [sp.Dummy() for _ in variables]
+    dummies = lambdify_arguments(len(variables))
     renaming = dict(zip(variables, dummies))
     for left, relation, right in concrete_inequalities:
         function = sp.lambdify(dummies, [left.xreplace(renaming), right.xreplace(renaming)], modules="numpy")

@@ -38,6 +38,8 @@ class Search:
 
     def concrete(self, pairs, templates, configuration):
         """(concrete pairs, solved {variable: value}, concrete equalities, concrete inequalities) or None."""
+        import sympy as sp
+
         instantiate = lambda e: numeric.instantiate(e, templates)  # noqa: E731
         concretize = lambda e: numeric.concretize(e, configuration)  # noqa: E731
         try:
@@ -52,7 +54,7 @@ class Search:
             concrete = [(l.xreplace(solution), r.xreplace(solution)) for l, r in concrete]
             inequalities = [(a.xreplace(solution), rel, b.xreplace(solution)) for a, rel, b in inequalities]
         # A derivative through a kink (Heaviside(0) = 1/2 is SymPy's convention) is not evaluated at the kink.
-        inequalities = inequalities + [(argument, "ne", 0) for argument in _kink_arguments(concrete)]
+        inequalities = inequalities + [(argument, "ne", sp.Integer(0)) for argument in _kink_arguments(concrete)]
         return concrete, solution, equalities, inequalities
 
     def admissible(self, point, solution, equalities, inequalities) -> dict | None:
@@ -185,8 +187,8 @@ def counterexample(pairs, functions, configuration_list, search: Search, generic
     import sympy as sp
 
     candidates = [numeric.simple_templates(functions, choice) for choice in numeric.simple_choices(functions)]
-    # Fallback: the generic family with small rational coefficients.
-    for _ in range(3):
+    # Fallback: the generic family with small rational coefficients (only when there are functions to draw).
+    for _ in range(3 if functions else 0):
         draw = {c: sp.Rational(int(search.rng.integers(-4, 5)), 4) for c in coefficients}
         candidates.append({f: sp.Lambda(t.variables, t.expr.xreplace(draw)) for f, t in generic.items()})
     for templates in candidates:
@@ -201,8 +203,9 @@ def high_precision_probe(pairs, functions, configuration_list, search: Search, g
     import sympy as sp
 
     candidates = [numeric.simple_templates(functions, choice) for choice in numeric.simple_choices(functions, limit=2)]
-    draw = {c: sp.Rational(int(search.rng.integers(-4, 5)), 4) for c in coefficients}
-    candidates.append({f: sp.Lambda(t.variables, t.expr.xreplace(draw)) for f, t in generic.items()})
+    if functions:
+        draw = {c: sp.Rational(int(search.rng.integers(-4, 5)), 4) for c in coefficients}
+        candidates.append({f: sp.Lambda(t.variables, t.expr.xreplace(draw)) for f, t in generic.items()})
     values = [sp.Rational(v) for v in SIMPLE_VALUES]
     probed = 0
     for templates in candidates:
@@ -245,7 +248,7 @@ def search_point(pairs, templates, configuration, search: Search):
                                   for _ in range(150)]
     else:
         points = [()]
-    dummies = [sp.Dummy() for _ in variables]
+    dummies = numeric.lambdify_arguments(len(variables))
     renaming = dict(zip(variables, dummies))
     columns = [np.array([float(p[k]) for p in points]) for k in range(len(variables))]
     for left, right in concrete:
@@ -318,9 +321,11 @@ def describe(found, templates, configuration, search: Search, exact: bool = Fals
 
 def numbers(lval, rval) -> tuple[str, str]:
     """Both values with 15 significant digits, or more (up to 50) until they visibly differ."""
+    from fractions import Fraction
+
     for digits in (15, 20, 25, 30, 35, 40, 45, 50):
         left, right = number(lval, digits), number(rval, digits)
-        if left != right:
+        if Fraction(left) != Fraction(right):  # "1" and "1.00000000000000" do not differ visibly
             break
     if digits > 15:  # 0.5 vs 0.5000000000000000000000000000005 reads better without padding zeros
         left, right = (_strip_zeros(text) for text in (left, right))

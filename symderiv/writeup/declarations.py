@@ -65,6 +65,11 @@ def add_declaration(context: Context, text: str, source: str = "--let") -> None:
     left_text, right_text = split_declaration(text)
     context.start_step()
     left = parse_side_tracked(left_text)
+    superscripted = _superscripted_name(left.tree)
+    if superscripted is not None:
+        # \sigma^2_k = ...: the superscript is part of the name being defined (read as a label everywhere).
+        context.notation.declared_indexed.add(superscripted)
+        context.origins.setdefault(superscripted, ("an indexed family", source))
     converter = Converter(context, declaring=True, tracked=left.tracked)
     before = set(context.used_names)
     left_tree = left.tree
@@ -105,6 +110,16 @@ def add_declaration(context: Context, text: str, source: str = "--let") -> None:
         context.origins[reference.name] = (kind, source)
     context.declared_names.update(context.used_names - before)
     context.declared_names.add(reference.name)
+
+
+def _superscripted_name(tree):
+    item = _unwrap(tree)
+    if not (hasattr(item, "data") and item.data == "item"):
+        return None
+    if not any(getattr(script, "data", None) == "sup_script" for script in item.children[1:]):
+        return None
+    name = _name_of(item.children[0])
+    return None if name is None or name.startswith("@") else name
 
 
 def _right_side(context: Context, right_text: str):

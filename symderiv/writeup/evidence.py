@@ -169,8 +169,8 @@ def _side_evidence(side, line: int, found: Notation) -> None:
                     and not _after_letter(siblings, item):
                 found.standalone_letters.add(name)
             style = notation.decoration(str(base.children[0])).style if base.data == "decorated" else None
-            if style == "bold":
-                found.matrix_like.setdefault(name, f"bold at line {line}")
+            if style in ("bold", "vec"):
+                found.matrix_like.setdefault(name, f"{'bold' if style == 'bold' else 'with an arrow'} at line {line}")
         if superscript is None:
             continue
         shape = _superscript_shape(superscript, shapes)

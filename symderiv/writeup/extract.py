@@ -38,10 +38,18 @@ MAX_STEPS = 400
 _ENV_NAMES = (r"equation|align|alignat|flalign|multline|gather|eqnarray|split|aligned|gathered|alignedat"
               r"|dmath|dgroup|displaymath|IEEEeqnarray|IEEEeqnarraybox")
 _OPENER = re.compile(
-    r"(?P<fence>^[ \t]*```)|(?P<html><!--)|(?P<display>\$\$)|(?P<bracket>\\\[)"
+    r"(?P<mathfence>^[ \t]*```[ \t]*math[ \t]*$)|(?P<fence>^[ \t]*```)|(?P<html><!--)|(?P<display>\$\$)"
+    r"|(?P<script><script type=\"math/tex; ?mode=display\">)|(?P<scriptinline><script type=\"math/tex\">)"
+    r"|(?P<kramdisplay>\\\\\[)|(?P<kraminline>\\\\\()|(?P<bracket>\\\[)|(?P<paren>\\\()"
     r"|(?P<env>\\begin\{(?P<name>" + _ENV_NAMES + r")(?P<star>\*?)\})|(?P<code>`)|(?P<inline>(?<!\\)\$)",
     re.M,
 )
+# Delimiter kind -> (closing text, block kind). ```math fences (GitHub), MathJax <script> tags and
+# kramdown's escaped \\( \\) / \\[ \\] are math in Markdown; in LaTeX \\[ is a row break.
+_CLOSERS = {"html": ("-->", None), "display": ("$$", "display"), "bracket": ("\\]", "display"),
+            "code": ("`", None), "inline": ("$", "inline"), "script": ("</script>", "display"),
+            "scriptinline": ("</script>", "inline"), "kramdisplay": ("\\\\]", "display"),
+            "kraminline": ("\\\\)", "inline"), "paren": ("\\)", "inline")}
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _TEX_COMMENT = re.compile(r"(?<!\\)%[^\n]*")
 _WRAPPER = re.compile(r"\\(?:begin|end)\{(?:" + _ENV_NAMES + r")\*?\}(?:\{[^{}]*\})?")
@@ -68,7 +76,8 @@ _TEXT_PHRASE = re.compile(r",?\s*\\(?:text|textrm|textit|mbox)\{(?P<words>[^{}]*
 _STATEMENT_SEPARATOR = re.compile(
     r",?\s*\\q?quad(?![a-zA-Z])(?!\s*(?:[-+=]|\\cdot|\\times))"
     r"|,?\s*\\(?:Rightarrow|Longrightarrow|implies|impliedby|iff|Leftrightarrow|Longleftrightarrow|Leftarrow"
-    r"|Longleftarrow|therefore|because)(?![a-zA-Z])"
+    r"|Longleftarrow|therefore|because|rightarrow|longrightarrow)(?![a-zA-Z])"
+    r"|,?\s*\\hspace\*?\{[^{}]*\}"
     r"|" + _TEXT_PHRASE.pattern + r"|,\s*(?=\\text)"
 )
 _LEADING_SPACE = re.compile(r"^(?:\s|\\q?quad(?![a-zA-Z])|\\[,;:!]|~)+")
@@ -124,10 +133,13 @@ class Step:
     conditions: tuple = ()  # Condition: beside the display, in the sentence, or a case row
     block: int = 0  # index of the math block in the file
     continues_previous: bool = False  # the display started with a relation
+    last_in_chain: bool = True
+    end_offset: int | None = None  # for an unread block: where it ends (the step's text is only its start)
 
     @property
     def span(self) -> tuple[int, int]:
-        return (min(self.lhs_offset, self.rhs_offset), self.rhs_offset + len(self.rhs))
+        end = self.end_offset if self.end_offset is not None else self.rhs_offset + len(self.rhs)
+        return (min(self.lhs_offset, self.rhs_offset), end)
 
 
 @dataclass(frozen=True)
@@ -168,7 +180,7 @@ def read_declarations(text: str) -> list[Declaration]:
     return found
 
 
-def _blocks(text: str):
+def _blocks(text: str, is_latex: bool = False):
     """(kind, opener start, content start, end after the closer, content) for every math block.
 
     Code and HTML comments are skipped.
@@ -183,17 +195,22 @@ def _blocks(text: str):
         if match is None:
             return
         kind = match.lastgroup if match.lastgroup not in ("name", "star") else "env"
+        if is_latex and kind in ("kramdisplay", "kraminline", "mathfence", "script", "scriptinline"):
+            position = match.start() + 1
+            continue
         if kind == "env":
             closer_text = f"\\end{{{match.group('name')}{match.group('star')}}}"
             key = "env:" + closer_text
+        elif kind in ("fence", "mathfence"):
+            closer_text, key = None, kind
         else:
-            closer_text = {"fence": None, "html": "-->", "display": "$$", "bracket": "\\]", "code": "`", "inline": "$"}[kind]
+            closer_text = _CLOSERS[kind][0]
             key = kind
         if key in exhausted:
             position = match.end()
             continue
         body_start = match.end()
-        if kind == "fence":
+        if kind in ("fence", "mathfence"):
             closing = re.compile(r"^[ \t]*```", re.M).search(text, body_start)
             end, after = (closing.start(), closing.end()) if closing else (-1, -1)
         elif kind == "inline":
@@ -208,6 +225,9 @@ def _blocks(text: str):
             end = text.find(closer_text, body_start)
             after = end + len(closer_text)
         if end == -1:
+            if kind in ("display", "bracket", "env", "mathfence", "script", "kramdisplay") and key not in exhausted:
+                # a display that never closes is reported once, never dropped silently
+                yield "unclosed", match.start(), body_start, len(text), text[body_start:body_start + 200]
             exhausted.add(key)
             position = match.end()
             continue
@@ -217,8 +237,10 @@ def _blocks(text: str):
         if kind == "inline" and (end == body_start or _BLANK_LINE.search(text, body_start, end)):
             position = match.end()  # "$5 and $10" across paragraphs is not math
             continue
-        if kind in ("display", "bracket", "env", "inline"):
-            yield kind, match.start(), body_start, after, text[body_start:end]
+        if kind == "env" or kind == "mathfence":
+            yield "display", match.start(), body_start, after, text[body_start:end]
+        elif kind in _CLOSERS and _CLOSERS[kind][1] is not None:
+            yield _CLOSERS[kind][1], match.start(), body_start, after, text[body_start:end]
         position = after
 
 
@@ -238,11 +260,27 @@ def extract(text: str, is_latex: bool) -> Extraction:
     blocks: list[_Block] = []
     skipped: list[tuple[int, str]] = []
     previous_side = None  # (text, offset) of the last side of the previous display
+    inline_blocks: list = []  # every inline block, for "\(A\) \(=\) \(B\)" tables
     total = 0
     displays = 0
-    for index, (kind, opened, start, end, content) in enumerate(_blocks(text)):
+    # In LaTeX a % comment holds no math (the blanking keeps every offset).
+    scanned = _TEX_COMMENT.sub(lambda m: " " * len(m.group()), text) if is_latex else text
+    for index, (kind, opened, start, end, content) in enumerate(_blocks(scanned, is_latex)):
+        if kind == "unclosed":
+            if _RELATION.search(content):
+                head = " ".join(content[:60].split())
+                problem = f"the display opened here ({text[opened:start].strip()}) is never closed; not read"
+                blocks.append(_Block(kind, opened, start, end, [Step(
+                    lines.line(opened), head + " ...", "", "", lhs_offset=opened, rhs_offset=opened,
+                    relation_offset=opened, block=index, problem=problem, end_offset=len(text))]))
+                total += 1
+            continue
         inline = kind == "inline"
-        context_word = _context_word(text, start) if inline else None
+        context_word = _context_word(text, opened) if inline else None
+        if inline:
+            inline_blocks.append((opened, start, end, content, index))
+            if _BARE_RELATION.fullmatch(content):
+                continue  # "\(=\)" between two inline expressions: joined below
         if inline and "=" not in content and "\\neq" not in content and not (
                 context_word in SENTENCE_CONDITION_WORDS and _INEQUALITY.search(content)):
             continue
@@ -255,6 +293,8 @@ def extract(text: str, is_latex: bool) -> Extraction:
         if total > MAX_STEPS:
             skipped.append((lines.line(start), f"more than {MAX_STEPS} equations; the rest is not checked"))
             break
+    blocks.extend(_inline_relation_tables(inline_blocks, text, lines))
+    blocks.sort(key=lambda block: block.opened)
     facts = _sentence_facts(blocks, text, sections)
     _attach_sentence_conditions(blocks, text)
     for block in blocks:  # an inequality in prose that restricts no display is not a claim either
@@ -264,8 +304,43 @@ def extract(text: str, is_latex: bool) -> Extraction:
     return Extraction(tuple(steps), tuple(read_declarations(text)), tuple(skipped), tuple(facts), displays, sections)
 
 
-def _context_word(text: str, start: int) -> str | None:
-    before = text[max(0, start - 41): start - 1]
+_BARE_RELATION = re.compile(r"\s*(?:\\(?:ds|displaystyle)(?![a-zA-Z])\s*)?(?:=|\\neq?(?![a-zA-Z])|\\leq?(?![a-zA-Z])"
+                            r"|\\geq?(?![a-zA-Z])|<|>)\s*")
+_EMPTY_INLINE = re.compile(r"\s*(?:\\(?:ds|displaystyle)(?![a-zA-Z]))?\s*")
+
+
+def _inline_relation_tables(inline_blocks: list, text: str, lines: Lines) -> list:
+    """``\\(A\\)`` ``\\(=\\)`` ``\\(B\\)``, then ``\\(\\)`` ``\\(=\\)`` ``\\(C\\)`` (a proof laid out as a table of
+    inline cells, as ProofWiki renders ``{{eqn}}``): each bare relation joins the cells around it, an
+    empty left cell continuing from the previous right side."""
+    found = []
+    previous_right = None
+    for k, (opened, start, end, content, index) in enumerate(inline_blocks):
+        relation = _BARE_RELATION.fullmatch(content)
+        if relation is None or k == 0 or k + 1 >= len(inline_blocks):
+            continue
+        left_block, right_block = inline_blocks[k - 1], inline_blocks[k + 1]
+        if "$" in text[left_block[2]:opened] or "$" in text[end:right_block[0]]:
+            continue
+        if _EMPTY_INLINE.fullmatch(left_block[3]):
+            if previous_right is None:
+                continue
+            left, left_offset = previous_right
+        else:
+            left, left_offset = left_block[3].strip(), left_block[1] + _leading(left_block[3])
+        right, right_offset = right_block[3].strip(), right_block[1] + _leading(right_block[3])
+        if _top_level_positions(left, _RELATION) or _top_level_positions(right, _RELATION) or not right:
+            continue
+        sign = content.strip().replace("\\ds", "").replace("\\displaystyle", "").strip()
+        step = Step(lines.line(opened), left, right, _relation_name(sign), inline=True, lhs_offset=left_offset,
+                    rhs_offset=right_offset, relation_offset=start, block=index)
+        found.append(_Block("inline", opened, start, end, [step]))
+        previous_right = (right, right_offset)
+    return found
+
+
+def _context_word(text: str, opened: int) -> str | None:
+    before = text[max(0, opened - 40): opened]
     word = _CONTEXT_WORD.search(before)
     return word.group(1).lower() if word else None
 
@@ -275,7 +350,7 @@ def _block_steps(content, start, lines, inline, context_word, is_latex, previous
         # One unchecked entry, so a claimed equation never silently disappears.
         head = " ".join(content[:60].split())
         return [Step(lines.line(start), head + " ...", "", "", inline=inline, lhs_offset=start, rhs_offset=start,
-                     relation_offset=start, block=index,
+                     relation_offset=start, block=index, end_offset=start + len(content),
                      problem=f"math block longer than {MAX_BLOCK_CHARS} characters ({len(content)}); not read")]
     content = _same_length_cleanup(content, is_latex)
     steps: list[Step] = []
@@ -462,9 +537,22 @@ def _statements(content: str) -> list[tuple[int, str, str | None]]:
             if separator is not None and _is_phrase_piece(separator):
                 pending_separator = separator
             if piece.strip():
-                statements.append((chain_offset + piece_offset, piece, pending_separator or separator))
+                for comma_offset, comma_piece, comma in _comma_statements(piece):
+                    statements.append((chain_offset + piece_offset + comma_offset, comma_piece,
+                                       (pending_separator or separator) if comma is None else ",\\quad"))
                 pending_separator = None
     return statements
+
+
+_COMMA = re.compile(r",")
+
+
+def _comma_statements(piece: str) -> list:
+    """``x = 4, y = -3``: two statements when every comma-separated part holds a relation."""
+    parts = _split(piece, _COMMA)
+    if len(parts) < 2 or not all(_top_level_positions(text, _RELATION) for _, text, _ in parts if text.strip()):
+        return [(0, piece, None)]
+    return [(offset, text, comma) for offset, text, comma in parts if text.strip()]
 
 
 def _is_phrase_piece(separator: str) -> bool:
@@ -542,7 +630,7 @@ def _chain_steps(statement: str, offset: int, lines: Lines, inline: bool, contex
             continue
         steps.append(Step(line, left, right, _relation_name(relation), None, k == 1, relations, inline, context_word,
                           lhs_offset=left_offset, rhs_offset=right_offset, relation_offset=relation_at, block=block,
-                          continues_previous=continues and k == 1))
+                          continues_previous=continues and k == 1, last_in_chain=k == len(sides) - 1))
     return steps
 
 
@@ -649,28 +737,66 @@ def _gap_is_one_sentence(text: str, start: int, end: int, limit: int) -> bool:
     return len(gap) <= limit and not _BLANK_LINE.search(gap) and "$" not in gap and "\\[" not in gap
 
 
+_NAME_EQUALS_NUMBER = re.compile(r"^\s*[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?\s*$")
+_NUMBER_TEXT = re.compile(r"^\s*[-+]?\s*(?:\d+(?:\.\d+)?|\\frac\{\d+\}\{\d+\}|\d+\s*/\s*\d+)\s*$")
+
+
+def _sentence_condition(step: Step) -> bool:
+    """After "if"/"for"/"when": an index relation, an inequality, or a name given a number (x = 4)."""
+    if step.problem:
+        return False
+    if _is_condition(f"{step.lhs} {step.relation} {step.rhs}", ",\\quad") or _INEQUALITY.fullmatch(step.relation):
+        return True
+    return step.relation == "=" and bool(_NAME_EQUALS_NUMBER.match(step.lhs)) and bool(_NUMBER_TEXT.match(step.rhs))
+
+
 def _attach_sentence_conditions(blocks: list[_Block], text: str) -> None:
-    """``If $i = j$, $$…$$`` and ``$$…$$ for $i \\neq j$``: the inline condition restricts the display."""
+    """``If $i = j$, $$…$$`` and ``$$…$$ for $i \\neq j$``: the inline condition restricts the display;
+    ``If $x = 4$ then $f = …$``: it restricts the inline claims of the same sentence."""
     for position, block in enumerate(blocks):
-        if block.kind != "inline" or block.context_word not in SENTENCE_CONDITION_WORDS or len(block.steps) != 1:
+        if block.kind != "inline" or block.context_word not in SENTENCE_CONDITION_WORDS or not block.steps:
             continue
-        step = block.steps[0]
-        if step.problem or not (_is_condition(f"{step.lhs} {step.relation} {step.rhs}", ",\\quad")
-                                or _INEQUALITY.fullmatch(step.relation)):
+        if not all(_sentence_condition(step) for step in block.steps):
             continue
-        condition = Condition(f"{step.lhs} {step.relation} {step.rhs}", step.lhs_offset, "sentence")
+        conditions = tuple(Condition(f"{s.lhs} {s.relation} {s.rhs}", s.lhs_offset, "sentence") for s in block.steps)
         after = blocks[position + 1] if position + 1 < len(blocks) else None
         before = blocks[position - 1] if position > 0 else None
-        if after is not None and after.kind != "inline" and after.steps \
-                and _gap_is_one_sentence(text, block.end, after.opened, 80):
-            after.steps[:] = [replace(s, conditions=s.conditions + (condition,)) for s in after.steps]
+        same_sentence = _inline_claims_in_sentence(blocks, position, text)
+        if after is not None and after.kind != "inline" and after.steps and _leads_to(text, block.end, after.opened):
+            after.steps[:] = [replace(s, conditions=s.conditions + conditions) for s in after.steps]
+        elif same_sentence:
+            for claim in same_sentence:
+                claim.steps[:] = [replace(s, conditions=s.conditions + conditions) for s in claim.steps]
         elif before is not None and before.kind != "inline" and before.steps \
                 and _gap_is_one_sentence(text, before.end, block.opened, 30):
             last_chain = _last_chain(before.steps)
-            before.steps[-len(last_chain):] = [replace(s, conditions=s.conditions + (condition,)) for s in last_chain]
+            before.steps[-len(last_chain):] = [replace(s, conditions=s.conditions + conditions) for s in last_chain]
         else:
             continue
-        block.steps[:] = []  # it is the display's condition, not a claim of its own
+        block.steps[:] = []  # it is a condition, not a claim of its own
+
+
+def _leads_to(text: str, start: int, end: int) -> bool:
+    """The condition's sentence runs into the display: a short gap, or only punctuation across a blank line."""
+    gap = text[start:end]
+    if _gap_is_one_sentence(text, start, end, 80):
+        return True
+    words = re.sub(r"\s+", " ", gap).strip()
+    return len(gap) <= 200 and "$" not in gap and re.fullmatch(r"[,:;]?\s*(?:then|we have|we get)?\s*[,:]?", words) is not None
+
+
+def _inline_claims_in_sentence(blocks: list[_Block], position: int, text: str) -> list:
+    """The inline blocks after ``position`` up to the end of its sentence (``. ``, ``? ``, a blank line)."""
+    found = []
+    previous_end = blocks[position].end
+    for block in blocks[position + 1:]:
+        gap = text[previous_end:block.opened]
+        if block.kind != "inline" or _BLANK_LINE.search(gap) or re.search(r"[.?!](?:\s|$)", gap):
+            break
+        if block.steps:
+            found.append(block)
+        previous_end = block.end
+    return found
 
 
 def _last_chain(steps: list[Step]) -> list[Step]:

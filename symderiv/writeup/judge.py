@@ -52,7 +52,7 @@ def judge(lhs_surface, rhs_surface, context, restrictions: StepRestrictions, rng
         raise Unsupported(f"{name} is used both as a function {name}(...) and as a variable; "
                           f"declare it with --let to say which", kind="function or variable")
     kinked = resolver.kinked or any(side.has(sp.Heaviside, sp.DiracDelta) for side in (lhs, rhs))
-    restrictions = _resolved(restrictions, resolver).relevant([lhs, rhs])
+    restrictions = _without_identities(_resolved(restrictions, resolver).relevant([lhs, rhs]), context)
     pairs = _pairs(lhs, rhs)
     assumed: set = set()
     index_conditions = restrictions.index_tuples()
@@ -130,6 +130,32 @@ def _resolved(restrictions: StepRestrictions, resolver: Resolver) -> StepRestric
         items.append(Restriction(restriction.text, restriction.origin, restriction.kind, restriction.relation,
                                  resolver.full(restriction.lhs), resolver.full(restriction.rhs), restriction.reason))
     return StepRestrictions(items)
+
+
+def _without_identities(restrictions: StepRestrictions, context) -> StepRestrictions:
+    """An equality fact that the declarations already make an identity restricts nothing: drop it
+    (solving it for a variable at every sampled size would only cost time)."""
+    cache = context.__dict__.setdefault("_identity_cache", {})
+    kept = []
+    for restriction in restrictions.items:
+        if restriction.kind == "equal":
+            difference = restriction.lhs - restriction.rhs
+            if difference not in cache:
+                cache[difference] = _identically_zero(difference)
+            if cache[difference]:
+                continue
+        kept.append(restriction)
+    return StepRestrictions(kept)
+
+
+def _identically_zero(difference) -> bool:
+    """Exact: zero with every sum replaced by an independent symbol (so zero whatever the sums are)."""
+    import sympy as sp
+
+    if symbolic.quick_zero(difference):
+        return True
+    opaque = difference.xreplace({s: sp.Dummy("S", real=True) for s in difference.atoms(sp.Sum, sp.Product)})
+    return symbolic.thorough_difference(opaque) == 0
 
 
 def check_degrees(*exprs) -> None:

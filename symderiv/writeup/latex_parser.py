@@ -167,7 +167,8 @@ class Tracked:
 
 
 _SPACING = re.compile(
-    r"(?<!\\)\\(?:quad|qquad|displaystyle|textstyle|scriptstyle|limits|nolimits|nonumber|notag|left\.|right\."
+    r"(?<!\\)\\(?:quad|qquad|displaystyle|ds(?![a-zA-Z])|textstyle|scriptstyle|limits|nolimits|nonumber|notag"
+    r"|left\.|right\."
     r"|[,;:!> ])"
     r"|(?<!\\)\\(?:left|right|[bB]ig{1,2}[lrm]?)(?![a-zA-Z])|~"
 )
@@ -179,6 +180,9 @@ _BARE_OLD_FONT = re.compile(r"\\(?:rm|bf|it|cal|sf|tt)(?![a-zA-Z])")
 _UNBRACED_DECORATION = re.compile(r"\\(hat|bar|tilde|vec|dot|ddot|check|breve|mathbf|boldsymbol|bm|mathcal|mathrm|mathbb)"
                                   r"(?![a-zA-Z])\s*([a-zA-Z0-9]|\\[a-zA-Z]+)")
 _BOXED = re.compile(r"\\boxed(?![a-zA-Z])")
+# \hat{y_i} is the name \hat{y} with index i: the subscript moves outside the decoration.
+_INNER_SUBSCRIPT = re.compile(r"\\(hat|widehat|bar|overline|tilde|widetilde|vec|mathbf|boldsymbol|bm|mathcal)\s*"
+                              r"\{\s*([a-zA-Z]|\\[a-zA-Z]+)\s*_\s*(\{[^{}]*\}|[a-zA-Z0-9])\s*\}")
 _NORM_SPELLINGS = re.compile(r"\\(?:lVert|rVert|Vert)(?![a-zA-Z])|\\left\\\||\\right\\\||\\[bB]ig{1,2}[lr]?\\\|")
 _TRAILING_TEXT = re.compile(r"\\(?:text|textrm|textit|mbox)\{[^{}]*\s[^{}]*\}\s*$|\\(?:text|textrm|textit|mbox)\{\s*\}")
 _DELIMITER = re.compile(r"\\(left|right)(?![a-zA-Z])\s*(\\[a-zA-Z]+|\\.|.)", re.S)
@@ -216,6 +220,18 @@ def _mark_evaluation_bars(tracked: Tracked) -> Tracked:
     return tracked.sub(pattern, replace)
 
 
+_BAR = re.compile(r"(?<!\\)\|")
+
+
+def _pair_bars(tracked: Tracked) -> Tracked:
+    """Exactly two plain bars ``|x - y|`` are an absolute value; more are ambiguous and left to fail."""
+    bars = [m.start() for m in _BAR.finditer(tracked.text)]
+    if len(bars) != 2:
+        return tracked
+    which = iter(("\\lvert ", "\\rvert "))
+    return tracked.sub(_BAR, lambda m: next(which))
+
+
 def normalize_tracked(text: str) -> Tracked:
     """Drop spacing/sizing/labels, rewrite old font switches and ``^{\\prime}``; keep the offsets."""
     tracked = Tracked.of(text).sub(_PRIVATE_USE, lambda m: "\ufffd")
@@ -225,10 +241,12 @@ def normalize_tracked(text: str) -> Tracked:
     tracked = tracked.sub(_OLD_FONT, lambda m: f"\\{_OLD_FONT_NAMES[m.group(1)]}{{{m.group(2).strip()}}}")
     tracked = tracked.sub(_BARE_OLD_FONT, lambda m: " ")
     tracked = tracked.sub(_UNBRACED_DECORATION, lambda m: f"\\{m.group(1)}{{{m.group(2)}}}")
+    tracked = tracked.sub(_INNER_SUBSCRIPT, lambda m: f"\\{m.group(1)}{{{m.group(2)}}}_{m.group(3)}")
     tracked = tracked.sub(_NORM_SPELLINGS, lambda m: "\\|")
     tracked = _mark_evaluation_bars(tracked)
     tracked = tracked.sub(re.compile(r"\\left\|"), lambda m: "\\lvert ")
     tracked = tracked.sub(re.compile(r"\\right\|"), lambda m: "\\rvert ")
+    tracked = _pair_bars(tracked)
     tracked = tracked.sub(_SPACING, lambda m: " ")
     tracked = tracked.sub(_PRIME_MACRO, lambda m: "'" * (m.group(1).count("\\prime") if m.group(1) else 1))
     return tracked.strip()

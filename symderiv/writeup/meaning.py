@@ -91,7 +91,10 @@ class Context:
     notation: Notation = field(default_factory=Notation)
     origins: dict[str, tuple] = field(default_factory=dict)  # name -> (kind, where), see verdicts
     let_names: set = field(default_factory=set)  # names a --let or in-file declaration defines
-    versions: dict = field(default_factory=dict)  # Symbol -> [(offset, definition, source)] from the file
+    versions: dict = field(default_factory=dict)  # Symbol/entry -> [(offset, definition, source)] from the file
+    function_versions: dict = field(default_factory=dict)  # name -> [(offset, Lambda, source)] from the file
+    unread_definitions: dict = field(default_factory=dict)  # name -> line of a definition that is not read
+    document_text: str = ""
     uncertain_definitions: dict = field(default_factory=dict)  # name -> the doubts of its in-file definition
     # per step, set by the caller before converting:
     flags: frozenset = frozenset()  # doubt keys whose alternative reading is wanted
@@ -320,6 +323,9 @@ class Converter:
             self.fail(run[0], f"'{word}' is {notation.NOT_READ_WORDS[word.lower()]}, which is not read yet",
                       "not read yet")
         standalone = self.context.notation.standalone_letters
+        if len(run) == 2 and word[0] == "d" and "d" not in standalone and word[1] not in ("d",):
+            self.fail(run[0], f"'{word}' reads as a differential, which is not read outside a derivative fraction",
+                      "differential")
         if len(run) >= 3 and not all(letter in standalone for letter in word):
             self.fail(run[0], f"'{word}' reads as a word, not a product of the letters {', '.join(word)}",
                       "unknown word")
@@ -460,6 +466,8 @@ class Converter:
                 return sp.E
         if name in notation.NOT_READ_MACROS:
             self.fail(node, f"\\{name}: {notation.NOT_READ_MACROS[name]} is not read yet", "not read yet")
+        if name == "\\mathrm{d}":
+            self.fail(node, "a differential d outside a derivative fraction is not read", "differential")
         if len(name) > 1 and name not in GREEK and not name.startswith("\\"):
             self.fail(node, f"unknown macro \\{name}", "unknown macro")
         power = None
@@ -595,6 +603,9 @@ class Converter:
 
         if getattr(body, "is_Matrix", False):
             raise Unsupported(f"\\{op.kind} of a matrix", kind="matrix")
+        if any(str(base) == op.letter for base in body.atoms(sp.IndexedBase)):
+            raise Unsupported(f"\\{op.kind} over {op.letter}, which is also used with components "
+                              f"({op.letter}_j): a sum over examples is not read", kind="not read yet")
         body = body.xreplace({real_symbol(op.letter): op.variable, index_symbol(op.letter): op.variable})
         cls = sp.Sum if op.kind == "sum" else sp.Product
         return cls(body, (op.variable, op.lower, op.upper))
@@ -611,7 +622,10 @@ class Converter:
         if kind == "paren":
             return ParenValue([self.expression(child) for child in tree.children], node=tree)
         if kind == "abs":
-            return sp.Abs(self.expression(tree.children[1]))
+            inner = self.expression(tree.children[1])
+            if self._matrix_names(inner):
+                self.fail(tree, "|...| of a vector or matrix (a norm?) is not read yet", "matrix")
+            return sp.Abs(inner)
         if kind == "frac":
             return self._fraction(tree)
         if kind == "sqrt":
@@ -721,6 +735,8 @@ class Converter:
         if item is None or not hasattr(item, "data") or item.data != "item":
             return None, None
         name = _name_of(item.children[0], self)
+        if name == "\\mathrm{d}":
+            name = "d"
         if name not in ("partial", "d"):
             return None, None
         order = None
@@ -805,6 +821,9 @@ class Converter:
 
     def _applies(self, ref: NameRef, arguments: ParenValue) -> bool:
         """Is ``NAME(...)`` an application (True) or a product (False)?"""
+        if ref.name in ("o", "O") and ref.subscript is None and ref.power is None and not self.declaring \
+                and ref.name not in self.context.declared_names and not self.context.is_function(ref.name):
+            self.fail(ref.node, f"{ref.name}(...) reads as Landau notation, which is not read", "not read yet")
         if self.declaring or ref.primes or self.context.is_function(ref.name):
             return True
         if real_symbol(ref.name) in self.context.definitions or ref.name in self.context.plain_names:
@@ -973,11 +992,14 @@ class Converter:
 
     def _multiply(self, factors: list):
         with_matrices = [names for names in (self._matrix_names(f) for f in factors) if names]
-        if len(with_matrices) >= 2:
-            first, second = sorted(with_matrices[0])[0], sorted(with_matrices[1])[0]
+        others = [f for f in factors if not self._matrix_names(f) and getattr(f, "free_symbols", None)]
+        if with_matrices and (len(with_matrices) >= 2 or others):
+            # W x, \delta W: a product with a matrix or vector is not commutative, so it is not read as scalars
+            first = sorted(with_matrices[0])[0]
+            second = sorted(with_matrices[1])[0] if len(with_matrices) >= 2 else _short(others[0])
             evidence = self.context.notation.matrix_like[first]
-            raise Unsupported(f"a product of {_latex_name(first)} and {_latex_name(second)}, used as matrices or "
-                              f"vectors ({evidence}): matrix products are not read yet", kind="matrix")
+            raise Unsupported(f"a product of {_latex_name(first)} and {second}, with {_latex_name(first)} used as a "
+                              f"matrix or vector ({evidence}): matrix products are not read yet", kind="matrix")
         result = factors[0]
         for factor in factors[1:]:
             _check_size(result)
@@ -1061,7 +1083,7 @@ def _name_of(tree, converter: Converter | None = None):
         found = notation.decoration(str(tree.children[0]))
         if found.kind == "letter":
             if found.name in ("e", "d") and str(tree.children[0]).lstrip("\\").startswith(("mathrm", "text")):
-                return "\\mathrm{e}" if found.name == "e" else "d"
+                return "\\mathrm{e}" if found.name == "e" else "\\mathrm{d}"
             return found.name
         if found.kind == "word":
             return "@word:" + found.name

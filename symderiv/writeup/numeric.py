@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import lru_cache
 
 SAMPLES_PER_CONFIGURATION = 64
 RELATIVE_TOLERANCE = 1e-8  # float64 eps ~2.2e-16, leaving room for cancellation in derivative expressions
@@ -275,12 +276,45 @@ def _conditions_hold(conditions, values) -> bool:
     return True
 
 
+MAX_CONCRETE_NODES = 6000
+MAX_COMPARE_NODES = 8000  # larger sizes are skipped once this much has been written out
+
+
+def _node_count(expr) -> int:
+    import sympy as sp
+
+    return sum(1 for _ in sp.preorder_traversal(expr))
+
+
+def _too_large(expr, limit: int = MAX_CONCRETE_NODES) -> bool:
+    """More than ``limit`` nodes in the expression tree (counted with an early exit)."""
+    import sympy as sp
+
+    for count, _ in enumerate(sp.preorder_traversal(expr)):
+        if count > limit:
+            return True
+    return False
+
+
 def concretize(expr, configuration: Configuration):
-    """Substitute sizes and indices, expand sums, turn x[2] into a plain symbol."""
+    """Substitute sizes and indices, expand sums, turn x[2] into a plain symbol.
+
+    Raises TooManyTerms when the written-out expression exceeds MAX_CONCRETE_NODES nodes (nested
+    sums at n = 12 under a derivative): that size is skipped, the smaller ones are compared.
+    Results are cached: the comparison, the counterexample search and the probes write out the
+    same sides at the same sizes."""
+    return _concretize_cached(expr, configuration)
+
+
+@lru_cache(maxsize=512)
+def _concretize_cached(expr, configuration: Configuration):
     import sympy as sp
 
     expr = expr.xreplace(configuration.mapping())
-    expr = expand_sums(expr).doit()
+    expr = expand_sums(expr)
+    if _too_large(expr):
+        raise TooManyTerms(f"more than {MAX_CONCRETE_NODES} nodes once sums are written out")
+    expr = expr.doit()
     replacements = {}
     for indexed in expr.atoms(sp.Indexed):
         if all(i.is_Integer for i in indexed.indices):
@@ -315,6 +349,36 @@ def _restricted(concrete, restrictions, templates, configuration):
     return concrete, inequalities
 
 
+HIGH_PRECISION_RECHECKS = 3
+
+
+def lambdify_arguments(count: int) -> list:
+    """Plain symbols with safe names for lambdify: Dummy arguments make lambdify re-substitute
+    every argument through the whole expression (quadratic in its size)."""
+    import sympy as sp
+
+    return [sp.Symbol(f"_v{k}", real=True) for k in range(count)]
+
+
+def differs_at_high_precision(left, right, arguments, values, indices) -> bool:
+    """Do the sides differ (relative 1e-30) at any of the samples ``indices``, evaluated with 50 digits?"""
+    import mpmath
+    import sympy as sp
+
+    function = sp.lambdify(arguments, [left, right], modules="mpmath")
+    with mpmath.workdps(PRECISION_DIGITS):
+        for index in indices:
+            point = [mpmath.mpf(float(column[index])) for column in values]
+            try:
+                a, b = function(*point)
+                a, b = mpmath.mpmathify(a), mpmath.mpmathify(b)
+            except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+                return True  # cannot tell: treated as a difference, which the counterexample search re-checks
+            if abs(a - b) > mpmath.mpf(10) ** -30 * (1 + abs(a) + abs(b)):
+                return True
+    return False
+
+
 def compare(pairs, templates, coefficients, configuration_list, rng, restrictions=None) -> NumericOutcome:
     """Evaluate every (lhs, rhs) pair vectorised over samples (points x coefficient draws).
 
@@ -330,9 +394,13 @@ def compare(pairs, templates, coefficients, configuration_list, rng, restriction
     instantiated = [(instantiate(l, templates), instantiate(r, templates)) for l, r in pairs]
     total = 0
     compared = []
+    work = 0  # nodes written out so far: a deterministic bound on the effort, whatever the machine's load
     for configuration in configuration_list:
+        if work > MAX_COMPARE_NODES and len(compared) >= 2:
+            break
         try:
             concrete = [(concretize(l, configuration), concretize(r, configuration)) for l, r in instantiated]
+            work += sum(_node_count(l) + _node_count(r) for l, r in concrete)
             restricted = _restricted(concrete, restrictions, templates, configuration)
         except TooManyTerms:
             continue  # a size too large to write out (nested sums at n = 12); the others are compared
@@ -345,7 +413,7 @@ def compare(pairs, templates, coefficients, configuration_list, rng, restriction
             symbols |= a.free_symbols | b.free_symbols
         variables = sorted(symbols - set(coefficients), key=str)
         arguments = list(variables) + list(coefficients)
-        dummies = [sp.Dummy() for _ in arguments]
+        dummies = lambdify_arguments(len(arguments))
         renaming = dict(zip(arguments, dummies))
         values = [sample_points(SAMPLES_PER_CONFIGURATION, rng) for _ in variables]
         values += [rng.uniform(-1.0, 1.0, size=SAMPLES_PER_CONFIGURATION) for _ in coefficients]
@@ -363,7 +431,11 @@ def compare(pairs, templates, coefficients, configuration_list, rng, restriction
             scale = 1.0 + np.abs(left) + np.abs(right)
             mismatch = finite & (np.abs(left - right) > RELATIVE_TOLERANCE * scale)
             if mismatch.any():
-                return NumericOutcome(False, total, tuple(configuration_list), configuration)
+                # float64 cancellation can fake a mismatch: a few of them are re-evaluated at 50 digits.
+                suspects = np.flatnonzero(mismatch)[:HIGH_PRECISION_RECHECKS]
+                if differs_at_high_precision(lhs.xreplace(renaming), rhs.xreplace(renaming), dummies, values, suspects):
+                    return NumericOutcome(False, total, tuple(configuration_list), configuration)
+                finite &= ~mismatch  # inconclusive in float64; equal at 50 digits where re-checked
             total += int(finite.sum())
     if not compared:
         if restrictions is not None and restrictions.equalities:

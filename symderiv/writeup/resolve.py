@@ -47,6 +47,9 @@ class Resolver:
             if expr in keep:
                 return expr
             indices = tuple(self._resolve(i, keep, depth) for i in expr.indices)
+            entry_definition = self.context.definitions.get(expr.base[indices])  # o_1 = ...: one entry
+            if entry_definition is not None:
+                return self._resolve(entry_definition, keep, depth + 1)
             entry = self.context.indexed_definitions.get(str(expr.base))
             if entry is None or len(entry[0]) != len(indices):
                 return expr.base[indices]

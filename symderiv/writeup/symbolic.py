@@ -203,12 +203,16 @@ def thorough_difference(difference):
     candidate = sp.expand(sp.powsimp(sp.expand_log(candidate), combine="exp"))
     if candidate == 0:
         return candidate
-    if sp.count_ops(candidate) <= SIMPLIFY_MAX_OPS:
-        simplified = sp.simplify(candidate)
+    # simplify sees each sum as an opaque symbol (sums are already normalised above): a zero found
+    # that way is zero whatever the sums are, and simplify does not spend its time inside them.
+    opaque = {s: sp.Dummy("S") for s in candidate.atoms(sp.Sum, sp.Product)}
+    flat = candidate.xreplace(opaque)
+    if sp.count_ops(flat) <= SIMPLIFY_MAX_OPS:
+        simplified = sp.simplify(flat)
         if simplified == 0:
             return simplified
-        if sp.count_ops(simplified) < sp.count_ops(candidate):
-            candidate = simplified
+        if sp.count_ops(simplified) < sp.count_ops(flat):
+            candidate = simplified.xreplace({d: s for s, d in opaque.items()})
     return candidate
 
 

@@ -32,7 +32,7 @@ from symderiv.writeup.evidence import document_notation, step_letters
 from symderiv.writeup.extract import FACT_WORDS, Lines, Step, extract
 from symderiv.writeup.judge import Outcome, bare_and_applied, invert_for_inequality, judge
 from symderiv.writeup.latex_parser import Unsupported, parse_side_tracked
-from symderiv.writeup.meaning import Context, Converter, _latex_name, index_symbol, real_symbol
+from symderiv.writeup.meaning import Context, Converter, Doubt, _latex_name, index_symbol, real_symbol
 from symderiv.writeup.printing import to_latex
 from symderiv.writeup.report import FALSE, HOLDS, PROVED, UNCHECKED, CheckReport, Meaning, StepResult
 from symderiv.writeup.resolve import Resolver
@@ -73,6 +73,7 @@ class _Parsed:
     error: _StepError | None = None
     definition: str | None = None  # the note shown for a definition
     conflict: str | None = None  # a --let defines the same name differently
+    unusable: str | None = None  # definition-shaped, but not usable as one (recursive, parameters unused)
     facts: list = field(default_factory=list)
 
 
@@ -89,6 +90,7 @@ def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
     extraction = extract(text, is_latex)
     lines = Lines(text)
     context = Context()
+    context.document_text = text
     math_text = " ".join(f"{step.lhs} {step.rhs}" for step in extraction.steps)
     context.primed_names = {a or b for a, b in _PRIMED.findall(math_text)}
     warnings: list[str] = []
@@ -272,9 +274,11 @@ def _convert(item: _Parsed, context: Context, step_seconds: float, flags=frozens
                 rhs = _side(item.rhs_side, step.rhs_offset, context)
                 # h(h+1) = h^2 + h: a conventional function letter that is also used bare is a variable.
                 ambiguous = bare_and_applied(lhs, rhs) & context.conventional_only_functions()
+                ambiguous = {name for name in ambiguous if not _function_reading_wanted(name, context)}
                 if not ambiguous or ambiguous <= context.step_plain_names:
                     break
                 context.step_plain_names |= ambiguous
+            lhs, rhs = _einstein_doubt(lhs, rhs, context)
         reading = _Reading(lhs, rhs, set(context.used_names), dict(context.doubts), set(context.bound_letters))
     except _StepError as exc:
         if not flags:
@@ -298,6 +302,62 @@ def _convert(item: _Parsed, context: Context, step_seconds: float, flags=frozens
     if not flags:
         item.reading = reading
     return reading
+
+
+def _function_reading_wanted(name: str, context: Context) -> bool:
+    """h(h+1): h is a variable (h times (h+1)) -- with a doubt, since g(h) and h(x) in one step read h
+    as a function whose bare name is its value."""
+    key = ("bare", name)
+    if key not in context.doubts:
+        shown = _latex_name(name)
+        context.doubts[key] = Doubt(key, f"{shown} read as a variable ({shown}(...) as a product)",
+                                    f"{shown} read as a function")
+    return key in context.flags
+
+
+EINSTEIN = ("einstein",)
+
+
+def _einstein_doubt(lhs, rhs, context: Context):
+    """``x_i a_{ij} x_j`` with no sum in the step: free indices, or summed by Einstein's convention?"""
+    import sympy as sp
+
+    sides = [side for side in (lhs, rhs) if isinstance(side, sp.Basic)]
+    if any(side.has(sp.Sum, sp.Product) for side in sides) or not any(_repeated_indices(side) for side in sides):
+        return lhs, rhs
+    if EINSTEIN not in context.doubts:
+        context.doubts[EINSTEIN] = Doubt(EINSTEIN, "an index repeated in a product read as a free index",
+                                         "an index repeated in a product summed (Einstein's convention)")
+    if EINSTEIN in context.flags:
+        return tuple(_einstein(side) if isinstance(side, sp.Basic) else side for side in (lhs, rhs))
+    return lhs, rhs
+
+
+def _repeated_indices(expr) -> set:
+    import sympy as sp
+
+    found = set()
+    for product in expr.atoms(sp.Mul):
+        counts: dict = {}
+        for factor in product.args:
+            if isinstance(factor, sp.Indexed):
+                for symbol in {i for i in factor.indices if isinstance(i, sp.Symbol) and i.is_integer}:
+                    counts[symbol] = counts.get(symbol, 0) + 1
+        found |= {symbol for symbol, count in counts.items() if count == 2}
+    return found
+
+
+def _einstein(expr):
+    import sympy as sp
+
+    def summed(product):
+        result = product
+        for symbol in sorted(_repeated_indices(product), key=str):
+            dummy = sp.Dummy(symbol.name, integer=True)
+            result = sp.Sum(result.xreplace({symbol: dummy}), (dummy, 1, sp.Symbol("n", real=True)))
+        return result
+
+    return expr.replace(lambda e: isinstance(e, sp.Mul) and bool(_repeated_indices(e)), summed)
 
 
 def _side(side, offset: int, context: Context):
@@ -333,35 +393,87 @@ def _warn_undeclared(parsed, context: Context, declared: set, warnings: list[str
 
 # --- in-file definitions -------------------------------------------------------------------------
 
-def _adopt_text_definitions(parsed: list[_Parsed], context: Context, lines: Lines) -> None:
-    """``name = expression`` on a name no --let defines defines it for every step (like a --let).
+def _is_definition_shaped(item: _Parsed) -> bool:
+    step = item.step
+    return step.first_in_chain and step.relation in ("=", ":=") and not step.conditions \
+        and not (step.inline and step.context_word in FACT_WORDS)
 
-    A later definition of the same name applies from its line on; a --let that only declared
-    a dependency (``g = g(x)``) is refined by the file's definition.
+
+def _adopt_text_definitions(parsed: list[_Parsed], context: Context, lines: Lines) -> None:
+    """``name = expression`` on a name no declaration defines defines it for every step (like a --let).
+
+    Also ``x_1 = …`` (one entry), ``y_j = …`` (a family), ``f(x) = …`` (a function), and
+    ``expression = NAME`` when NAME is used in other steps. A later definition of the same name
+    applies from its line on; a declared dependency (``g = g(x)``) is refined by the file's
+    definition. A definition-shaped step that cannot be used (recursive, or a right side that
+    does not use the parameters as written) is noted, so it is never reported false on its own.
     """
     import sympy as sp
 
-    context.versions = {}
-    for item in parsed:
-        step = item.step
-        if item.error or item.reading is None or step.conditions or not step.first_in_chain \
-                or step.relation not in ("=", ":=") or (step.inline and step.context_word in FACT_WORDS):
+    used_elsewhere: dict = {}
+    first_use: dict = {}
+    for position, item in enumerate(parsed):
+        if item.reading is not None:
+            for name in item.reading.names:
+                used_elsewhere[name] = used_elsewhere.get(name, 0) + 1
+                first_use.setdefault(name, position)
+    for position, item in enumerate(parsed):
+        if not _is_definition_shaped(item):
+            if _introduces_name(item, position, used_elsewhere, first_use, context):
+                _adopt_symbol(item, item.reading.rhs, item.reading.lhs, context, lines)
+            continue
+        if item.error or item.reading is None:
+            _note_unread_definition(item, context)
             continue
         lhs, rhs = item.reading.lhs, item.reading.rhs
-        if isinstance(lhs, sp.Symbol) and not lhs.is_integer and lhs not in rhs.free_symbols:
-            _adopt_symbol(item, lhs, rhs, context, lines)
-        elif isinstance(lhs, sp.Indexed) and all(isinstance(i, sp.Symbol) for i in lhs.indices) \
-                and not rhs.has(lhs.base):
+        if isinstance(lhs, sp.Symbol) and not lhs.is_integer:
+            if lhs in rhs.free_symbols:
+                item.unusable = (f"{to_latex(lhs)} appears on both sides (an update rule or an equation to solve "
+                                 "rather than an identity?)")
+            else:
+                _adopt_symbol(item, lhs, rhs, context, lines)
+        elif isinstance(lhs, sp.Indexed):
             _adopt_indexed(item, lhs, rhs, context)
-        elif _is_function_definition(lhs, rhs, context):
-            # "f(x) = x^2": f becomes concrete; a constant right side ("sigma(u) = 1/2") is a condition.
-            name = lhs.func.__name__
-            refines = name in context.function_args
-            context.concrete_functions[name] = sp.Lambda(lhs.args, rhs)
-            context.function_args.pop(name, None)
-            context.declared_names.add(name)
-            context.origins[name] = ("concrete function", f"line {step.line}")
-            item.definition = f"definition of {to_latex(lhs)}" + (" (refines the --let dependency)" if refines else "")
+        elif isinstance(lhs, AppliedUndef_type()):
+            _adopt_function(item, lhs, rhs, context)
+        elif isinstance(lhs, sp.Pow) and isinstance(lhs.base, (sp.Symbol, sp.Indexed)) and lhs.exp.is_Number \
+                and getattr(lhs.base, "name", str(lhs.base)).split("[")[0] not in context.let_names:
+            item.unusable = f"the definition of {to_latex(lhs)} (a name with a superscript, like a variance)"
+        elif _introduces_name(item, position, used_elsewhere, first_use, context):
+            _adopt_symbol(item, rhs, lhs, context, lines)
+
+
+def _introduces_name(item: _Parsed, position: int, used_elsewhere: dict, first_use: dict, context: Context) -> bool:
+    """``\\sum_k e^{a_k} = \\Sigma`` at the end of a chain introduces \\Sigma: a name first written here and
+    used later (a typo such as ``… = v`` is written once and stays a claim)."""
+    import sympy as sp
+
+    step, reading = item.step, item.reading
+    if reading is None or item.error or step.relation != "=" or step.conditions or not step.last_in_chain:
+        return False
+    lhs, rhs = reading.lhs, reading.rhs
+    if not (isinstance(rhs, sp.Symbol) and not rhs.is_integer and isinstance(lhs, sp.Basic)):
+        return False
+    # the name must be used after this step (in any math, even math that cannot be read)
+    pattern = re.compile(re.escape(_latex_name(rhs.name)) + (r"(?![a-zA-Z])" if len(rhs.name) > 1 else ""))
+    later = pattern.search(context.document_text, step.rhs_offset + len(step.rhs)) is not None
+    return rhs not in lhs.free_symbols and not lhs.has(sp.Derivative) and later \
+        and first_use.get(rhs.name) == position and rhs.name not in context.let_names \
+        and rhs not in context.definitions and not isinstance(lhs, (sp.Symbol, sp.Indexed))
+
+
+def AppliedUndef_type():  # noqa: N802 - the class, imported lazily
+    from sympy.core.function import AppliedUndef
+
+    return AppliedUndef
+
+
+def _note_unread_definition(item: _Parsed, context: Context) -> None:
+    """``p = \text{softmax}(x)`` could not be read: steps about p cannot be false for sure."""
+    match = re.match(r"\s*(?:\\(?:mathbf|boldsymbol|bm|vec|hat|bar|tilde)\{\s*)?(\\?[a-zA-Z]+)", item.step.lhs)
+    if match:
+        name = match.group(1).lstrip("\\")
+        context.unread_definitions.setdefault(name, []).append((item.step.lhs_offset, item.step.line))
 
 
 def _adopt_symbol(item: _Parsed, lhs, rhs, context: Context, lines: Lines) -> None:
@@ -380,24 +492,41 @@ def _adopt_symbol(item: _Parsed, lhs, rhs, context: Context, lines: Lines) -> No
         context.origins[name] = ("definition", f"line {step.line} (refining a declared dependency)")
         item.definition = f"definition of {to_latex(lhs)} (refines the declared dependency)"
         return
-    versions = context.versions.setdefault(lhs, [])
-    versions.append((step.lhs_offset, rhs, f"line {step.line}"))
-    if len(versions) == 1:
-        context.definitions[lhs] = rhs
-        item.definition = f"definition of {to_latex(lhs)}"
-        context.origins[name] = ("definition", f"line {step.line}")
-    else:
-        item.definition = (f"definition of {to_latex(lhs)} (a new definition from line {step.line} on; "
-                           f"the one at {versions[0][2]} applies before)")
+    _new_version(item, lhs, rhs, context, context.versions, context.definitions)
     context.declared_names.add(name)
     context.plain_names.add(name)
     if item.reading.doubts:
         context.uncertain_definitions[name] = "; ".join(d.primary for d in item.reading.doubts.values())
 
 
+def _new_version(item: _Parsed, key, value, context: Context, versions_of: dict, current: dict) -> None:
+    step = item.step
+    versions = versions_of.setdefault(key, [])
+    versions.append((step.lhs_offset, value, f"line {step.line}"))
+    shown = to_latex(key) if not isinstance(key, str) else _latex_name(key)
+    if len(versions) == 1:
+        current[key] = value
+        item.definition = f"definition of {shown}"
+        context.origins[getattr(key, "name", str(key))] = ("definition", f"line {step.line}")
+    else:
+        item.definition = (f"definition of {shown} (a new definition from line {step.line} on; "
+                           f"the one at {versions[0][2]} applies before)")
+
+
 def _adopt_indexed(item: _Parsed, lhs, rhs, context: Context) -> None:
+    import sympy as sp
+
     name = str(lhs.base)
-    if name in context.indexed_definitions or name in context.declared_names:
+    if rhs.has(lhs.base):
+        item.unusable = f"{name} appears on both sides of its definition (another layer or step of a recursion?)"
+        return
+    if name in context.let_names:
+        item.conflict = f"a declaration also defines {_latex_name(name)}"
+        return
+    if all(i.is_Integer for i in lhs.indices):  # o_1 = x_1 w_{11} + ...: one entry
+        _new_version(item, lhs, rhs, context, context.versions, context.definitions)
+        return
+    if not all(isinstance(i, sp.Symbol) for i in lhs.indices) or name in context.indexed_definitions:
         return
     context.indexed_definitions[name] = (tuple(lhs.indices), rhs)
     context.declared_names.add(name)
@@ -405,30 +534,52 @@ def _adopt_indexed(item: _Parsed, lhs, rhs, context: Context) -> None:
     item.definition = f"definition of {to_latex(lhs)}"
 
 
-def _is_function_definition(lhs, rhs, context) -> bool:
+def _adopt_function(item: _Parsed, lhs, rhs, context: Context) -> None:
+    """``f(x) = x^2`` (also ``f(x_1, x_2) = …``): f becomes that function, from this line on."""
     import sympy as sp
-    from sympy.core.function import AppliedUndef
 
-    if not isinstance(lhs, AppliedUndef):
-        return False
     name = lhs.func.__name__
-    if name in context.concrete_functions or (name in context.declared_names and name not in context.function_args):
-        return False
-    parameters = lhs.args
-    if not parameters or not all(isinstance(p, sp.Symbol) for p in parameters) or len(set(parameters)) != len(parameters):
-        return False
-    if getattr(rhs, "is_Matrix", False) or rhs.has(lhs.func) or rhs.has(sp.Derivative):
-        return False
-    return bool(rhs.free_symbols & set(parameters))
+    if name in context.let_names and name not in context.function_args:
+        item.conflict = f"a declaration also defines {_latex_name(name)}"
+        return
+    parameters = list(lhs.args)
+    plain = [sp.Dummy(str(p), real=True) if isinstance(p, sp.Indexed) and all(i.is_Integer for i in p.indices)
+             else p for p in parameters]
+    if not all(isinstance(p, sp.Symbol) for p in plain) or len(set(parameters)) != len(parameters) \
+            or getattr(rhs, "is_Matrix", False) or rhs.has(lhs.func) or rhs.has(sp.Derivative):
+        item.unusable = f"{to_latex(lhs)} is defined in a form that is not read"
+        return
+    body = rhs.xreplace(dict(zip(parameters, plain)))
+    if not body.free_symbols & set(plain):
+        if not rhs.free_symbols:
+            return  # sigma(u) = 1/2 is a condition or a value, not a definition
+        item.unusable = (f"the right side of {to_latex(lhs)} does not use its parameters as written "
+                         "(a vector and its components?)")
+        return
+    refines = name in context.function_args
+    context.function_args.pop(name, None)
+    _new_version(item, name, sp.Lambda(tuple(plain), body), context, context.function_versions,
+                 context.concrete_functions)
+    symbol = real_symbol(name)
+    if all(isinstance(p, sp.Symbol) for p in parameters) and name not in context.let_names:
+        # the bare name stands for the value at its parameters: \partial f/\partial x with f(x, y) = x y
+        value = sp.Function(name)(*parameters)
+        context.versions.setdefault(symbol, []).append((item.step.lhs_offset, value, f"line {item.step.line}"))
+        context.definitions.setdefault(symbol, value)
+    context.declared_names.add(name)
+    context.origins[name] = ("concrete function", f"line {item.step.line}")
+    if refines:
+        item.definition = f"definition of {to_latex(lhs)} (refines the declared dependency)"
 
 
 def _definitions_at(context: Context, offset: int) -> None:
     """Make the definition in effect at ``offset`` current: the latest before it, else the first after it."""
-    for symbol, versions in getattr(context, "versions", {}).items():
-        before = [v for v in versions if v[0] <= offset and v[1] is not None]
-        chosen = before[-1] if before else next((v for v in versions if v[1] is not None), None)
-        if chosen is not None:
-            context.definitions[symbol] = chosen[1]
+    for versions_of, current in ((context.versions, context.definitions),
+                                 (context.function_versions, context.concrete_functions)):
+        for key, versions in versions_of.items():
+            before = [v for v in versions if v[0] <= offset]
+            chosen = before[-1] if before else versions[0]
+            current[key] = chosen[1]
 
 
 # --- facts and conditions ------------------------------------------------------------------------
@@ -607,6 +758,13 @@ def _qualify(item: _Parsed, outcome: Outcome, restrictions: StepRestrictions, co
     if item.conflict:
         return Outcome(UNCHECKED, f"differs from the declaration: {item.conflict}; which one is meant?",
                        kind="conflicting definition")
+    if item.unusable:
+        return Outcome(UNCHECKED, f"false as an identity, but it reads as a definition: {item.unusable}",
+                       kind="definition")
+    unread = _unread_definition_used(item.reading, context, step.lhs_offset)
+    if unread:
+        return Outcome(UNCHECKED, f"false as read, but it uses {_latex_name(unread[0])}, whose definition at line "
+                       f"{unread[1]} is not read", kind="definition not read")
     if step.inline and step.chain_length == 1 and step.context_word in CONDITION_CONTEXT_WORDS:
         return Outcome(UNCHECKED, f"reads as a condition (after '{step.context_word}'), not an identity; "
                                   f"as an identity it is false", kind="condition")
@@ -614,6 +772,26 @@ def _qualify(item: _Parsed, outcome: Outcome, restrictions: StepRestrictions, co
         return Outcome(UNCHECKED, f"stated as a fact (after '{step.context_word}'): used as given in its section; "
                                   "it does not follow from the declarations", kind="fact")
     return outcome
+
+
+def _unread_definition_used(reading: _Reading, context: Context, offset: int):
+    """(name, line) when the definition in effect at ``offset`` of a name the step uses could not be read."""
+    if not context.unread_definitions or reading is None:
+        return None
+    for name in sorted(reading.names):
+        base = name.split("{")[-1].rstrip("}") if name.startswith("\\") else name
+        for candidate in (name, base, base.lstrip("\\")):
+            unread = context.unread_definitions.get(candidate)
+            if not unread:
+                continue
+            read = [v[0] for key, versions in list(context.versions.items()) + list(context.function_versions.items())
+                    if getattr(key, "name", str(key)).split("[")[0] == candidate for v in versions]
+            events = sorted([(at, None) for at in read] + list(unread))
+            before = [event for event in events if event[0] <= offset]
+            in_effect = before[-1] if before else events[0]
+            if in_effect[1] is not None:
+                return candidate, in_effect[1]
+    return None
 
 
 def _uncertain_definitions_used(reading: _Reading, context: Context):
