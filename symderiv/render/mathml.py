@@ -54,7 +54,7 @@ ALLOWED_ATTRIBUTES = frozenset(
 _PLAIN_VALUE = re.compile(r"[\w.%+\- #]{0,64}")
 
 # Source-only markup with nothing to typeset.
-_NOT_MATH = re.compile(r"\\(?:label|tag\*?)\{[^{}]*\}|\\(?:nonumber|notag)\b")
+_NOT_MATH = re.compile(r"\\(?:label|tag\*?)\{[^{}]*\}|\\(?:nonumber|notag|newline)\b")
 _ALIGNMENT = re.compile(r"(?<!\\)&|\\\\(?:\[[^\]]*\])?")
 
 
@@ -116,7 +116,7 @@ def to_html(latex: str, display: bool = False) -> str:
 
 
 def _presentable(source: str) -> str:
-    """Drop what has nothing to typeset: labels, \\nonumber, and, in a step cut out of an
+    """Drop what has nothing to typeset: labels, \\nonumber, \\newline, and, in a step cut out of an
     ``align`` row (no environment of its own), its ``&`` marks, ``\\\\`` breaks and a dangling ``\\``."""
     text = _NOT_MATH.sub("", source)
     if "\\begin" not in text:
