@@ -306,3 +306,21 @@ def test_importing_symderiv_does_not_import_sympy():
     code = "import sys, symderiv; symderiv.check_writeup; assert 'sympy' not in sys.modules; print('ok')"
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert completed.stdout.strip() == "ok", completed.stderr
+
+
+def test_softmax_components_are_read():
+    assert one(r"\frac{\partial}{\partial o_i} \log \mathrm{softmax}(\mathbf{o})_j = \delta_{ij} "
+               r"- \mathrm{softmax}(\mathbf{o})_i").verdict == PROVED
+    assert one(r"\text{softmax}(z)_j = \frac{\exp(z_j)}{\sum_{k=1}^{n} \exp(z_k)}").verdict == PROVED
+    assert one(r"\mathrm{softmax}(z) = y").verdict == UNCHECKED
+
+
+def test_a_where_fact_that_is_not_a_definition_is_a_fact():
+    text = (r"$$ \sum_{k=1}^{n} t_k y_i - t_i = y_i - t_i $$ where $\sum_{k=1}^{n} t_k = 1$." "\n\n"
+            r"$$ \sum_{k=1}^{n} t_k^2 y_i = y_i $$")
+    first, fact, last = steps(text)
+    assert first.verdict == PROVED and fact.role == "fact" and fact.verdict == UNCHECKED
+    assert last.verdict == FALSE
+    point = {name: value(v) for name, v in last.counterexample.point}
+    n = int(point["n"])
+    assert sum(point[f"t_{{{k}}}"] for k in range(1, n + 1)) == 1

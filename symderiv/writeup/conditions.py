@@ -150,6 +150,10 @@ class StepRestrictions:
                 if isinstance(target, (sp.Sum, sp.Product)):
                     expr = expr.xreplace({canonical_sums(target): canonical_sums(value)})
                     break
+            else:
+                # sigma'(u) = sigma(u)(1 - sigma(u)): an occurrence of one side, as it stands, is replaced
+                if getattr(restriction.lhs, "free_symbols", None) and not restriction.lhs.is_number:
+                    expr = expr.xreplace({restriction.lhs: restriction.rhs})
         return expr
 
     def positive_symbols(self) -> dict:
@@ -243,10 +247,15 @@ def inequality_mask(concrete_inequalities, variables, columns, count: int):
 
 
 def _names(expr) -> set:
+    """Names of the quantities in ``expr``; a size that only bounds sums (n) is not a quantity."""
     import sympy as sp
 
     found = set()
-    for symbol in getattr(expr, "free_symbols", set()):
+    limits = set()
+    for total in getattr(expr, "atoms", lambda *a: set())(sp.Sum, sp.Product):
+        for _, lower, upper in total.limits:
+            limits |= lower.free_symbols | upper.free_symbols
+    for symbol in getattr(expr, "free_symbols", set()) - limits:
         if isinstance(symbol, sp.Indexed):
             found.add(str(symbol.base))
         elif not symbol.is_integer:

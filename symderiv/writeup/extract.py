@@ -55,7 +55,9 @@ _TEX_COMMENT = re.compile(r"(?<!\\)%[^\n]*")
 _WRAPPER = re.compile(r"\\(?:begin|end)\{(?:" + _ENV_NAMES + r")\*?\}(?:\{[^{}]*\})?")
 _LABELS = re.compile(r"\\(?:label|tag)\*?\{[^{}]*\}|\\(?:nonumber|notag)(?![a-zA-Z])")
 _DECLARATION_COMMENT = re.compile(r"^[ \t]*%+[ \t]*symderiv:(?P<tex>[^\n]*)|<!--\s*symderiv:(?P<md>.*?)-->", re.S | re.M)
-_SECTION = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]|\\(?:part|chapter|section|subsection|subsubsection)\*?\{", re.M)
+_SECTION = re.compile(r"^[ \t]{0,3}(?P<hashes>#{1,6})[ \t]|\\(?P<command>part|chapter|section|subsection|subsubsection)\*?\{",
+                      re.M)
+_LATEX_LEVELS = {"part": 0, "chapter": 1, "section": 2, "subsection": 3, "subsubsection": 4}
 CONDITION_WORDS = {"if", "for", "when", "whenever", "unless", "provided", "where", "at", "such that", "iff",
                    "exactly where", "with"}
 SENTENCE_CONDITION_WORDS = {"if", "for", "when", "whenever", "provided"}
@@ -149,7 +151,7 @@ class Extraction:
     skipped_blocks: tuple  # (line, reason) for blocks that could not even be split
     facts: tuple = ()
     displays: int = 0  # display blocks found (with or without relations)
-    sections: tuple = ()  # offsets where sections start
+    sections: tuple = ()  # (offset, level) where sections start (a lower level is a larger section)
 
 
 class Lines:
@@ -256,7 +258,8 @@ class _Block:
 
 def extract(text: str, is_latex: bool) -> Extraction:
     lines = Lines(text)
-    sections = tuple(m.start() for m in _SECTION.finditer(text))
+    sections = tuple((m.start(), len(m.group("hashes")) if m.group("hashes") else _LATEX_LEVELS[m.group("command")])
+                     for m in _SECTION.finditer(text))
     blocks: list[_Block] = []
     skipped: list[tuple[int, str]] = []
     previous_side = None  # (text, offset) of the last side of the previous display
@@ -808,14 +811,39 @@ def _last_chain(steps: list[Step]) -> list[Step]:
     return chain
 
 
+def section_of(offset: int, sections: tuple, end: int) -> tuple[int, int]:
+    """(start, end) of the section holding ``offset``: from its heading to the next heading of the same or
+    a higher rank (a fact stated under "# Problem 1" still holds in its "### b")."""
+    before = [(at, level) for at, level in sections if at <= offset]
+    if not before:  # the text before the first heading is a section of its own
+        return 0, sections[0][0] if sections else end
+    start, level = before[-1]
+    following = [at for at, other in sections if at > offset and other <= level]
+    return start, following[0] if following else end
+
+
+_SIMPLE_NAME = re.compile(
+    r"^\s*(?:\\?[a-zA-Z]+|\\[a-zA-Z]+\{[^{}]*\})(?:\s*_\s*(?:\{[^{}]*\}|\\?[a-zA-Z0-9]+))?"
+    r"(?:\s*\^\s*(?:\{[^{}]*\}|\S))?(?:\s*\([^()]*\))?\s*$")
+
+
+def is_fact(step: Step) -> bool:
+    """Inline math after "since"/"because"/"using", or after "where" when it is not a definition
+    (``where $\\sum_i y_i = 1$`` states a fact; ``where $Z = \\sum_k e^{x_k}$`` defines Z)."""
+    if not step.inline or step.relation not in ("=", ":=") or step.problem:
+        return False
+    if step.context_word in FACT_WORDS:
+        return True
+    return step.context_word == "where" and step.first_in_chain and not _SIMPLE_NAME.match(step.lhs)
+
+
 def _sentence_facts(blocks: list[_Block], text: str, sections: tuple) -> list[Fact]:
     facts = []
     for block in blocks:
-        if block.kind != "inline" or block.context_word not in FACT_WORDS:
+        if block.kind != "inline":
             continue
-        following = [s for s in sections if s > block.start]
-        section_end = following[0] if following else len(text) + 1
+        _, section_end = section_of(block.start, sections, len(text) + 1)
         for step in block.steps:
-            if step.relation in ("=", ":=") and not step.problem:
-                facts.append(Fact(f"{step.lhs} = {step.rhs}", step.lhs_offset, section_end, block.context_word))
+            if is_fact(step):
+                facts.append(Fact(f"{step.lhs} = {step.rhs}", step.lhs_offset, section_end, step.context_word))
     return facts

@@ -76,10 +76,17 @@ def _decide_prepared(prepared, search: Search, restrictions: StepRestrictions, r
     if exact is not None:
         return Outcome(FALSE, "exact: lhs - rhs is a nonzero rational function; counterexample in exact rational "
                        "arithmetic", exact[0], exact[1], "false")
+    positive = restrictions.positive_symbols()
+    if all(symbolic.rational_zero((l - r).xreplace(positive)) for l, r in prepared):
+        return Outcome(PROVED, "exact: the difference simplifies to 0" + assumption + _using(restrictions),
+                       kind="proved")
     functions = numeric.abstract_functions([e for pair in prepared for e in pair])
     templates, coefficients = numeric.generic_templates(functions)
     index_conditions = restrictions.index_tuples()
-    configuration_list = numeric.configurations([e for pair in prepared for e in pair], index_conditions, rng)
+    # sizes and indices of the facts count too: \sum_{k=1}^{n} t_k = 1 needs a value of n
+    restricted = [side for r in restrictions.equalities + restrictions.inequalities for side in (r.lhs, r.rhs)]
+    configuration_list = numeric.configurations([e for pair in prepared for e in pair] + restricted,
+                                                index_conditions, rng)
     if not configuration_list:
         raise Unsupported("no index values satisfy the condition", kind="condition")
     outcome = numeric.compare(prepared, templates, coefficients, configuration_list, rng, restrictions)
@@ -91,10 +98,13 @@ def _decide_prepared(prepared, search: Search, restrictions: StepRestrictions, r
         worst = next((l - r for l, r in prepared if not symbolic.quick_zero(l - r)), None)
         return Outcome(FALSE, "counterexample verified at 50 digits", found, worst, "false")
     if outcome.undefined:
-        why = "no sample satisfies the conditions and facts" if restrictions.equalities or \
-            restrictions.inequalities else "both sides are undefined (or complex) at every sampled point"
+        if restrictions.equalities:
+            listed = "; ".join(r.shown() for r in restrictions.equalities)
+            return Outcome(UNCHECKED, f"cannot sample where {listed} holds (it is solved for no variable), and no "
+                           "exact proof used it", kind="condition")
+        why = "no sample satisfies the conditions" if restrictions.inequalities \
+            else "both sides are undefined (or complex) at every sampled point"
         return Outcome(UNCHECKED, why, kind="undefined")
-    positive = restrictions.positive_symbols()
     simplified = [symbolic.thorough_difference((l - r).xreplace(positive)) for l, r in prepared]
     if all(d == 0 for d in simplified):
         return Outcome(PROVED, "exact: the difference simplifies to 0" + assumption + _using(restrictions),
@@ -177,7 +187,7 @@ def check_degrees(*exprs) -> None:
 def holds_reason(outcome, functions, probed: int = 0) -> str:
     parts = [f"equal at {outcome.samples} random points"]
     if probed:
-        parts[0] += f" (and at {probed} rational points with 50-digit arithmetic)"
+        parts[0] += f" (and at {probed} rational point{'s' if probed > 1 else ''} with 50-digit arithmetic)"
     if functions:
         parts.append("each with its own random instantiation of " + ", ".join(sorted(f.__name__ for f in functions)))
     sizes = [f"{symbol} = {value}" for symbol, value in sorted(

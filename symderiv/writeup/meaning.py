@@ -246,6 +246,8 @@ class Converter:
         if kind == "add":
             return self.expression(tree.children[0]) + self.expression(tree.children[-1])
         if kind == "sub":
+            if _ends_with_bare_bigop(tree.children[0]):
+                return self._bigop_of_negative(tree.children[0], tree.children[1])
             return self.expression(tree.children[0]) - self.expression(tree.children[1])
         if kind == "neg":
             return -self.expression(tree.children[0])
@@ -277,6 +279,15 @@ class Converter:
         if isinstance(value, _EvalBar):
             self.fail(value.node, "an evaluation bar without a point (_{x=a})", "not read yet")
         return value
+
+    def _bigop_of_negative(self, left_tree, right_tree):
+        """``\\sum_k - a_k``: the sum of -a_k (the operand is the product after the minus sign)."""
+        segments = _product_segments(left_tree)
+        converted = [(op, self._juxt_values(tree), tree) for op, tree in segments]
+        op, values, tree = converted[-1]
+        negated = -self.expression(right_tree)
+        values = values + [negated]
+        return self._chain(converted[:-1] + [(op, values, tree)])
 
     # -- products: juxtaposition, \cdot, \times, / ----------------------------------------
     def _product_chain(self, segments) -> Any:
@@ -589,6 +600,9 @@ class Converter:
         elif hasattr(single, "data") and single.data == "letter":
             letter = str(single.children[0])
             lower = sp.Integer(1)
+        elif hasattr(single, "data") and single.data == "command" and str(single.children[0]).lstrip("\\") in GREEK:
+            letter = str(single.children[0]).lstrip("\\")  # \sum_{\ell}
+            lower = sp.Integer(1)
         else:
             self.fail(subscript, f"\\{kind} with a range that is not read ({self.source_text(subscript)})",
                       "not read yet")
@@ -786,6 +800,8 @@ class Converter:
         following = values[position + 1] if position + 1 < len(values) else None
         if following is None:
             self.fail(value.node, f"\\{value.name} without an argument", "operator scope")
+        if value.key == "softmax":
+            return self._softmax(value, following), position + 2
         if isinstance(following, ParenValue):
             if following.subscript is not None:
                 self.fail(following.node, f"a component of {value.name}(...) is not read yet", "not read yet")
@@ -799,6 +815,28 @@ class Converter:
             argument, next_position = self._unit(values, position + 1)
             result = self._call(value, [argument])
         return self._power(result, value.power, value.node), next_position
+
+    def _softmax(self, op: FuncOp, argument):
+        """``\\mathrm{softmax}(z)_j`` = exp(z_j) / sum_{k=1}^{n} exp(z_k) for a named vector z (bold or not)."""
+        import sympy as sp
+
+        if not isinstance(argument, ParenValue) or len(argument.items) != 1 or argument.subscript is None \
+                or op.primes or op.power is not None or argument.power is not None:
+            self.fail(op.node, "softmax is read only as a component of a named vector, softmax(z)_j", "not read yet")
+        vector = argument.items[0]
+        if not isinstance(vector, sp.Symbol) or vector.is_integer:
+            self.fail(op.node, "softmax of an expression (not a named vector) is not read yet", "not read yet")
+        base = _decorated_letter(vector.name) or vector.name
+        indices = self._indices(argument.subscript)
+        if isinstance(indices, str) or len(indices) != 1:
+            self.fail(argument.node, "softmax(z) needs one index, as in softmax(z)_j", "not read yet")
+        if self.doubt(("softmax",), "softmax(z)_j read with its sum over k = 1..n",
+                      "softmax(z)_j over a range the text gives elsewhere", op.node):
+            self.fail(op.node, "softmax over a range other than 1..n", "not read yet")
+        components = indexed_base(base)
+        k = sp.Dummy("k", integer=True)
+        self.context.used_names.add(base)
+        return sp.exp(components[indices[0]]) / sp.Sum(sp.exp(components[k]), (k, 1, real_symbol("n")))
 
     def _call(self, op: FuncOp, arguments):
         import sympy as sp
@@ -1044,6 +1082,15 @@ class _IndexConverter(Converter):
 
 
 # --- helpers over the parse tree -------------------------------------------------------------
+
+def _ends_with_bare_bigop(tree) -> bool:
+    """Does the product end with a \\sum or \\prod that has no operand (``\\sum_k - a_k``)?"""
+    last = _product_segments(tree)[-1][1] if hasattr(tree, "data") else None
+    items = list(last.children) if last is not None and last.data == "juxt" else [last]
+    item = items[-1] if items else None
+    return hasattr(item, "data") and item.data == "item" and hasattr(item.children[0], "data") \
+        and item.children[0].data == "command" and str(item.children[0].children[0]) in ("\\sum", "\\prod")
+
 
 def _product_segments(tree) -> list:
     """``a \\cdot b / c d`` -> [(None, a), ('*', b), ('/', c d)] (juxt trees)."""

@@ -8,9 +8,11 @@ Contract:
   the bare letters ``sigmoid`` typed without spaces), a known word is that
   function and nothing else. Functions with a kink (ReLU, max, min, |x|,
   sign) are marked so that a step whose truth may depend on the value at the
-  kink is never *proved* through SymPy's smooth conventions.
+  kink is never *proved* through SymPy's smooth conventions. ``softmax`` is
+  read only as a component of a named vector, ``softmax(z)_j`` =
+  exp(z_j) / sum_{k=1}^{n} exp(z_k).
 - :data:`NOT_READ_WORDS` are words whose meaning is known but not read yet
-  (softmax of a vector, argmax, det, tr, diag, ...): a step using one is
+  (argmax, det, tr, diag, ...): a step using one is
   unchecked with that reason.
 - :func:`decoration` classifies a decorated name token (``\\mathbf{W}``,
   ``\\hat{y}``, ``\\mathrm{d}``, ``\\text{ReLU}``): a plain letter, a word, a
@@ -42,13 +44,14 @@ KNOWN_FUNCTIONS = {
     "arsinh": "asinh", "arcsinh": "asinh", "arcosh": "acosh", "arccosh": "acosh", "artanh": "atanh",
     "arctanh": "atanh", "sigmoid": "sigmoid", "logistic": "sigmoid", "softplus": "softplus",
     "relu": "relu", "abs": "Abs", "sign": "sign", "sgn": "sign", "max": "Max", "min": "Min",
+    "softmax": "softmax",  # a component softmax(z)_j = exp(z_j) / sum_k exp(z_k), k = 1..n
 }
 KINKED = {"relu", "Abs", "sign", "Max", "Min"}
 # (-1) on these is the inverse function (sin^{-1} x = arcsin x), not a reciprocal.
 INVERSE_BY_MINUS_ONE = {"sin": "asin", "cos": "acos", "tan": "atan", "sinh": "asinh", "cosh": "acosh",
                         "tanh": "atanh"}
 NOT_READ_WORDS = {
-    "softmax": "softmax of a vector", "argmax": "argmax", "argmin": "argmin", "det": "a determinant",
+    "argmax": "argmax", "argmin": "argmin", "det": "a determinant",
     "tr": "a trace", "trace": "a trace", "diag": "a diagonal matrix", "var": "a variance", "cov": "a covariance",
     "lim": "a limit", "int": "an integral", "sup": "a supremum", "inf": "an infimum", "deg": "a degree",
     "rank": "a rank", "vec": "vectorisation", "grad": "a gradient operator", "dim": "a dimension",

@@ -277,7 +277,7 @@ def _conditions_hold(conditions, values) -> bool:
 
 
 MAX_CONCRETE_NODES = 6000
-MAX_COMPARE_NODES = 8000  # larger sizes are skipped once this much has been written out
+MAX_COMPARE_NODES = 3000  # larger sizes are skipped once this much has been written out
 
 
 def _node_count(expr) -> int:

@@ -29,7 +29,7 @@ from symderiv.writeup import symbolic
 from symderiv.writeup.conditions import Restriction, StepRestrictions, parse_restrictions
 from symderiv.writeup.declarations import add_declaration, notation_declaration
 from symderiv.writeup.evidence import document_notation, step_letters
-from symderiv.writeup.extract import FACT_WORDS, Lines, Step, extract
+from symderiv.writeup.extract import Lines, Step, extract, is_fact, section_of
 from symderiv.writeup.judge import Outcome, bare_and_applied, invert_for_inequality, judge
 from symderiv.writeup.latex_parser import Unsupported, parse_side_tracked
 from symderiv.writeup.meaning import Context, Converter, Doubt, _latex_name, index_symbol, real_symbol
@@ -396,7 +396,7 @@ def _warn_undeclared(parsed, context: Context, declared: set, warnings: list[str
 def _is_definition_shaped(item: _Parsed) -> bool:
     step = item.step
     return step.first_in_chain and step.relation in ("=", ":=") and not step.conditions \
-        and not (step.inline and step.context_word in FACT_WORDS)
+        and not is_fact(step)
 
 
 def _adopt_text_definitions(parsed: list[_Parsed], context: Context, lines: Lines) -> None:
@@ -539,6 +539,8 @@ def _adopt_function(item: _Parsed, lhs, rhs, context: Context) -> None:
     import sympy as sp
 
     name = lhs.func.__name__
+    if not rhs.free_symbols:
+        return  # sigma(u) = 1/2 is a condition or a value, not a definition
     if name in context.let_names and name not in context.function_args:
         item.conflict = f"a declaration also defines {_latex_name(name)}"
         return
@@ -551,8 +553,6 @@ def _adopt_function(item: _Parsed, lhs, rhs, context: Context) -> None:
         return
     body = rhs.xreplace(dict(zip(parameters, plain)))
     if not body.free_symbols & set(plain):
-        if not rhs.free_symbols:
-            return  # sigma(u) = 1/2 is a condition or a value, not a definition
         item.unusable = (f"the right side of {to_latex(lhs)} does not use its parameters as written "
                          "(a vector and its components?)")
         return
@@ -617,9 +617,8 @@ def _parse_facts(texts, origin: str, context: Context) -> list[Restriction]:
 
 
 def _attach_facts(parsed, extraction, context: Context, lines: Lines) -> None:
-    sections = (0,) + tuple(extraction.sections)
     for fact in extraction.facts:
-        start = max(s for s in sections if s <= fact.offset)
+        start, _ = section_of(fact.offset, extraction.sections, len(context.document_text) + 1)
         restrictions = _parse_facts([fact.text], fact.origin, context)
         for item in parsed:
             offset = item.step.lhs_offset
@@ -675,6 +674,9 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
         return result(Outcome(UNCHECKED, item.error.args[0], kind=item.error.kind), item.error.offset)
     if item.definition:
         return result(Outcome(UNCHECKED, f"{item.definition} (used as given in the other steps)", kind="definition"))
+    if item.unusable:  # a recursion or an update rule is not an identity: nothing to decide
+        return result(Outcome(UNCHECKED, f"reads as a definition, not an identity: {item.unusable}",
+                              kind="definition"))
     _definitions_at(context, step.lhs_offset)
     restrictions = _step_restrictions(item, reading, context, assumptions)
     try:
@@ -755,22 +757,19 @@ def _qualify(item: _Parsed, outcome: Outcome, restrictions: StepRestrictions, co
         first = unread[0]
         return Outcome(UNCHECKED, f"false without the condition '{first.shown()}', which is not read ({first.reason})",
                        kind="condition")
+    if is_fact(step):
+        return Outcome(UNCHECKED, f"stated as a fact (after '{step.context_word}'): used as given in its section; "
+                                  "it does not follow from the declarations", kind="fact")
+    if step.inline and step.chain_length == 1 and step.context_word in CONDITION_CONTEXT_WORDS:
+        return Outcome(UNCHECKED, f"reads as a condition (after '{step.context_word}'), not an identity; "
+                                  f"as an identity it is false", kind="condition")
     if item.conflict:
         return Outcome(UNCHECKED, f"differs from the declaration: {item.conflict}; which one is meant?",
                        kind="conflicting definition")
-    if item.unusable:
-        return Outcome(UNCHECKED, f"false as an identity, but it reads as a definition: {item.unusable}",
-                       kind="definition")
     unread = _unread_definition_used(item.reading, context, step.lhs_offset)
     if unread:
         return Outcome(UNCHECKED, f"false as read, but it uses {_latex_name(unread[0])}, whose definition at line "
                        f"{unread[1]} is not read", kind="definition not read")
-    if step.inline and step.chain_length == 1 and step.context_word in CONDITION_CONTEXT_WORDS:
-        return Outcome(UNCHECKED, f"reads as a condition (after '{step.context_word}'), not an identity; "
-                                  f"as an identity it is false", kind="condition")
-    if step.inline and step.context_word in FACT_WORDS:
-        return Outcome(UNCHECKED, f"stated as a fact (after '{step.context_word}'): used as given in its section; "
-                                  "it does not follow from the declarations", kind="fact")
     return outcome
 
 
@@ -826,8 +825,7 @@ def _step_result(item: _Parsed, outcome: Outcome, lines: Lines, at, restrictions
     sides = (reading.lhs, reading.rhs) if reading is not None else ()
     difference = _difference(outcome, context, sides) if outcome.difference is not None else None
     conditions = tuple(r.shown() for r in restrictions.items) if restrictions is not None else ()
-    role = "definition" if item.definition else ("fact" if step.inline and step.context_word in FACT_WORDS
-                                                  else "claim")
+    role = "definition" if item.definition else ("fact" if is_fact(step) else "claim")
     return StepResult(step.line, lhs_text, rhs_text, step.relation, outcome.verdict, reason, step.condition,
                       outcome.counterexample, difference, seconds, " ".join(step.lhs.split()),
                       " ".join(step.rhs.split()), lines.column(step.relation_offset), step.span,
