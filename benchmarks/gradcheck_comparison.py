@@ -1,82 +1,92 @@
-"""Measured comparison: finite-difference gradcheck vs check_backward on the corpus.
+"""Measured comparison: PyTorch gradcheck/gradgradcheck, JAX check_grads and symderiv.
 
-The baseline is a numpy re-implementation of what ``torch.autograd.gradcheck``
-does in its default (slow) mode: the numerical Jacobian by central
-differences of the forward with eps = 1e-6, the analytical Jacobian by
-calling the backward with every unit vector as gy, and the verdict
-``|analytical - numerical| <= atol + rtol * |numerical|`` for every entry
-with atol = 1e-5, rtol = 1e-3. It runs in float64 on one minibatch of 3 rows
-drawn from the case's domain (gradcheck needs double precision; float32
-rules are fed float64 inputs). check_backward runs with its defaults.
+One command prints the whole table (Markdown) for the planted-bug corpus of
+tests/backward_corpus.py: first-order rules of one input, named inputs
+(shared weights, labels), second-order rules and rules wrong only on a small
+set. For each case and tool: ``caught`` / ``**missed**`` for a planted bug,
+``pass`` / ``**false alarm**`` for a correct rule. The tools are described
+in :mod:`benchmarks.comparison_tools`; PyTorch and JAX run for real when
+installed and are re-implemented in numpy otherwise (the header says which).
+symderiv runs ``check_backward`` or ``check_double_backward`` with defaults.
 
-Run:  python benchmarks/gradcheck_comparison.py
+Run:  python -m benchmarks.gradcheck_comparison [--reimplemented]
 """
 
 from __future__ import annotations
 
+import argparse
+import logging
 import sys
 import time
+import warnings
 from pathlib import Path
 
-import numpy as np
-import sympy
+_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(_ROOT / "tests"))
+sys.path.insert(0, str(_ROOT))
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from backward_corpus import BUGS, CORRECT, Case  # noqa: E402
-
-from symderiv.backward_check_reference import forward_expressions, input_symbols  # noqa: E402
-from symderiv.backward_check_api import check_backward  # noqa: E402
-
-FD_EPS = 1e-6
-FD_RTOL = 1e-3
-FD_ATOL = 1e-5
-FD_BATCH = 3
-# Two variants people also use: tight tolerances, and a single example.
-FD_TIGHT_RTOL = 1e-6
-FD_TIGHT_ATOL = 1e-8
-
-
-def numeric_forward(case: Case):
-    """float64 numpy forward (batch, n) -> (batch, m), lambdified from the case's SymPy forward."""
-    xs = input_symbols(case.n)
-    fn = sympy.lambdify(xs, list(forward_expressions(case.forward, case.n)), modules="numpy")
-
-    def forward(x: np.ndarray) -> np.ndarray:
-        values = fn(*x.T)
-        return np.stack([np.broadcast_to(np.asarray(v, dtype=np.float64), (x.shape[0],)) for v in values], axis=1)
-
-    return forward
+from backward_corpus import BUGS, CORRECT, EXTENDED, Case  # noqa: E402
+from benchmarks.comparison_tools import (  # noqa: E402,F401 - FD names re-exported for the tests
+    FD_ATOL,
+    FD_BATCH,
+    FD_EPS,
+    FD_RTOL,
+    FD_TIGHT_ATOL,
+    FD_TIGHT_RTOL,
+    available,
+    fd_check_grads,
+    fd_gradcheck,
+    fd_gradgradcheck,
+    jax_check,
+    torch_check,
+)
+from symderiv import check_backward, check_double_backward  # noqa: E402
 
 
-def fd_gradcheck(
-    case: Case, batch: int = FD_BATCH, rtol: float = FD_RTOL, atol: float = FD_ATOL, seed: int = 0
-) -> tuple[bool, str]:
-    """gradcheck-like verdict: (passed, detail)."""
-    rng = np.random.default_rng(seed)
-    forward = numeric_forward(case)
-    x = rng.uniform(*case.domain, size=(batch, case.n))
-    y = forward(x)
-    m = y.shape[1]
-    size_in, size_out = x.size, y.size
-    numerical = np.empty((size_out, size_in))
-    for index in range(size_in):
-        step = np.zeros(size_in)
-        step[index] = FD_EPS
-        step = step.reshape(x.shape)
-        numerical[:, index] = ((forward(x + step) - forward(x - step)) / (2 * FD_EPS)).ravel()
-    analytical = np.empty((size_out, size_in))
-    try:
-        for index in range(size_out):
-            gy = np.zeros(size_out)
-            gy[index] = 1.0
-            gx = np.asarray(case.backward(x.copy(), y.copy(), gy.reshape(batch, m)), dtype=np.float64)
-            analytical[index] = gx.reshape(-1)
-    except Exception as exc:  # noqa: BLE001 - a crash is a (loud) catch
-        return False, f"backward raised {type(exc).__name__}"
-    excess = np.abs(analytical - numerical) / (atol + rtol * np.abs(numerical))
-    worst = float(np.max(excess))
-    return worst <= 1.0, f"{worst:.3g}"
+def cases() -> list[Case]:
+    """The corpus, less the 8 correct rules on huge domains (the plain
+    lambdified forward the other tools difference overflows there)."""
+    first = BUGS + [c for c in CORRECT if c.domain == (-3.0, 3.0)]
+    return first + EXTENDED
+
+
+def symderiv_verdict(case: Case) -> tuple[bool, str]:
+    check = check_double_backward if case.order == 2 else check_backward
+    result = check(case.forward, case.backward, case.n, inputs=case.inputs, dtype=case.dtype, domain=case.domain)
+    return result.ok, f"{result.max_error_over_tolerance:.3g}"
+
+
+def tools(reimplemented: bool) -> list[tuple[str, object]]:
+    """(column title, verdict function) for every tool, real where installed."""
+    real_torch = available("torch") and not reimplemented
+    real_jax = available("jax") and not reimplemented
+
+    def torch_default(case):
+        if real_torch:
+            return torch_check(case)
+        return fd_gradgradcheck(case) if case.order == 2 else fd_gradcheck(case)
+
+    def torch_one_example(case):
+        if real_torch:
+            return torch_check(case, batch=1)
+        return fd_gradgradcheck(case, batch=1) if case.order == 2 else fd_gradcheck(case, batch=1)
+
+    def tight(case):
+        check = fd_gradgradcheck if case.order == 2 else fd_gradcheck
+        return check(case, rtol=FD_TIGHT_RTOL, atol=FD_TIGHT_ATOL)
+
+    def jax_default(case):
+        return jax_check(case) if real_jax else fd_check_grads(case)
+
+    torch_kind = "PyTorch (real)" if real_torch else "PyTorch (re-implemented)"
+    jax_kind = "JAX (real)" if real_jax else "JAX (re-implemented)"
+    return [
+        (f"{torch_kind} gradcheck / gradgradcheck", torch_default),
+        (f"{torch_kind}, one example", torch_one_example),
+        ("FD tight (re-implemented)", tight),
+        (f"{jax_kind} check_grads", jax_default),
+        ("symderiv", symderiv_verdict),
+    ]
 
 
 def _verdict(is_bug: bool, passed: bool) -> str:
@@ -85,51 +95,49 @@ def _verdict(is_bug: bool, passed: bool) -> str:
     return "pass" if passed else "**false alarm**"
 
 
-def main() -> int:
-    rows = []
-    for case in BUGS + [c for c in CORRECT if c.domain == (-3.0, 3.0)]:
-        start = time.perf_counter()
-        fd = fd_gradcheck(case)
-        fd_time = time.perf_counter() - start
-        fd_tight = fd_gradcheck(case, rtol=FD_TIGHT_RTOL, atol=FD_TIGHT_ATOL)
-        fd_single = fd_gradcheck(case, batch=1)
-        start = time.perf_counter()
-        result = check_backward(case.forward, case.backward, case.n, dtype=case.dtype, domain=case.domain)
-        cb_time = time.perf_counter() - start
-        rows.append((case, fd, fd_tight, fd_single, fd_time, result, cb_time))
-
-    print(f"FD gradcheck (numpy): central differences eps={FD_EPS:g}, rtol={FD_RTOL:g}, atol={FD_ATOL:g}, "
-          f"batch {FD_BATCH}, float64")
-    print(f"FD tight: same with rtol={FD_TIGHT_RTOL:g}, atol={FD_TIGHT_ATOL:g}; FD batch 1: defaults on a single example")
-    print("check_backward: defaults (batches of 3/5/7 rows unless equal to n or m, exact sympy JVP, the rule's dtype)")
-    print("numbers in brackets: FD max |analytical - numerical| / (atol + rtol |numerical|);")
-    print("check_backward max |got - exact| / tolerance; above 1 fails")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reimplemented", action="store_true",
+                        help="use the numpy re-implementations even where PyTorch/JAX are installed")
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")
+    logging.getLogger("jax").setLevel(logging.CRITICAL)  # a rule raising inside a callback is a verdict, not a log
+    columns = tools(args.reimplemented)
+    versions = []
+    for module in ("torch", "jax"):
+        if available(module) and not args.reimplemented:
+            versions.append(f"{module} {__import__(module).__version__}")
+    print("Tools: " + "; ".join(title for title, _ in columns) + (f" ({', '.join(versions)})" if versions else ""))
+    print(f"PyTorch defaults eps={FD_EPS:g}, atol={FD_ATOL:g}, rtol={FD_RTOL:g}, batch {FD_BATCH}, float64; "
+          f"FD tight rtol={FD_TIGHT_RTOL:g}, atol={FD_TIGHT_ATOL:g}; JAX check_grads(order=1 or 2, modes=('rev',)) "
+          "eps=1e-4, atol=rtol=1e-5; symderiv: check_backward / check_double_backward defaults")
     print()
-    print("| rule | planted bug | FD gradcheck | FD tight | FD batch 1 | check_backward |")
-    print("|---|---|---|---|---|---|")
-    missed = {"fd": 0, "tight": 0, "single": 0, "cb": 0}
-    alarms = dict(missed)
-    for case, fd, fd_tight, fd_single, _, result, _ in rows:
+    print("| rule | planted bug | order | " + " | ".join(title for title, _ in columns) + " |")
+    print("|---|---|---|" + "---|" * len(columns))
+    missed = [0] * len(columns)
+    alarms = [0] * len(columns)
+    elapsed = [0.0] * len(columns)
+    all_cases = cases()
+    for case in all_cases:
         is_bug = case.bug is not None
-        counter = missed if is_bug else alarms
-        for key, passed in (("fd", fd[0]), ("tight", fd_tight[0]), ("single", fd_single[0]), ("cb", result.ok)):
-            counter[key] += passed if is_bug else not passed
-        dtype = "" if case.dtype is np.float64 else f" ({np.dtype(case.dtype).name})"
-        name = case.name.replace("|", "\\|")
-        cells = [f"{_verdict(is_bug, passed)} ({detail})" for passed, detail in (fd, fd_tight, fd_single)]
-        cells.append(f"{_verdict(is_bug, result.ok)} ({result.max_error_over_tolerance:.3g})")
-        print(f"| {name}{dtype} | {case.bug or '(correct rule)'} | " + " | ".join(cells) + " |")
-    bugs = sum(1 for row in rows if row[0].bug is not None)
-    correct = len(rows) - bugs
+        cells = [""] * len(columns)
+        # symderiv first, so that its time includes differentiating the
+        # forward (the other tools' harnesses reuse that cached work)
+        for index in [len(columns) - 1] + list(range(len(columns) - 1)):
+            start = time.process_time()
+            passed, detail = columns[index][1](case)
+            elapsed[index] += time.process_time() - start
+            missed[index] += is_bug and passed
+            alarms[index] += (not is_bug) and (not passed)
+            cells[index] = f"{_verdict(is_bug, passed)} ({detail})"
+        dtype = "" if case.dtype is None or case.dtype.__name__ == "float64" else f" ({case.dtype.__name__})"
+        name = (case.name + dtype).replace("|", "\\|")
+        print(f"| {name} | {case.bug or '(correct rule)'} | {case.order} | " + " | ".join(cells) + " |")
+    bugs = sum(c.bug is not None for c in all_cases)
     print()
-    print(f"planted bugs: {bugs}; missed by FD gradcheck {missed['fd']}, FD tight {missed['tight']}, "
-          f"FD batch 1 {missed['single']}, check_backward {missed['cb']}")
-    print(f"correct rules: {correct}; false alarms FD gradcheck {alarms['fd']}, FD tight {alarms['tight']}, "
-          f"FD batch 1 {alarms['single']}, check_backward {alarms['cb']}")
-    total_fd = sum(row[4] for row in rows)
-    total_cb = sum(row[6] for row in rows)
-    print(f"wall time: FD gradcheck {total_fd:.2f} s, check_backward {total_cb:.2f} s "
-          "(includes one-off symbolic differentiation + lambdify per forward)")
+    print(f"planted bugs: {bugs}; missed by " + ", ".join(f"{t} {m}" for (t, _), m in zip(columns, missed)))
+    print(f"correct rules: {len(all_cases) - bugs}; false alarms " + ", ".join(f"{t} {a}" for (t, _), a in zip(columns, alarms)))
+    print("CPU time: " + ", ".join(f"{t} {e:.1f} s" for (t, _), e in zip(columns, elapsed)))
     return 0
 
 

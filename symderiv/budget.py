@@ -11,7 +11,11 @@ Contract:
   budget is spent, :class:`BudgetExceeded` is raised inside the block (between
   Python bytecodes, so a single long C call finishes first). The kernel
   charges CPU time at scheduler ticks, so a limit is exact to a few ticks
-  (milliseconds), which is all a budget needs. Where interval
+  (milliseconds), which is all a budget needs. With
+  ``repeat_every``, :class:`BudgetStillExceeded` (a ``BaseException``) is
+  raised every ``repeat_every`` seconds of CPU time after that until the block
+  ends: code under test that swallows the first one (``except Exception:
+  continue``) cannot run on. Where interval
   timers are unavailable (not the main thread, not POSIX) the block runs
   unbounded, and :func:`cpu_limits_available` says so.
 - :func:`limit_memory` caps the address space of the whole process
@@ -42,6 +46,20 @@ class BudgetExceeded(Exception):
         super().__init__(f"{what} budget of {limit:g} {unit} exceeded")
 
 
+class BudgetStillExceeded(BaseException):
+    """The budget was spent and the :class:`BudgetExceeded` for it swallowed.
+
+    A ``BaseException``, so ``except Exception`` in the code being bounded
+    cannot catch it; whoever set the limit catches it with BudgetExceeded.
+    """
+
+    def __init__(self, what: str, limit: float, unit: str = "s"):
+        self.what = what
+        self.limit = limit
+        self.unit = unit
+        super().__init__(f"{what} budget of {limit:g} {unit} exceeded (and the first notice swallowed)")
+
+
 def cpu_seconds() -> float:
     """CPU time of this process so far (user + system, all threads)."""
     return time.process_time()
@@ -56,7 +74,7 @@ _active: list[float] = []
 
 
 @contextmanager
-def cpu_time_limit(seconds: float | None) -> Iterator[None]:
+def cpu_time_limit(seconds: float | None, *, repeat_every: float | None = None) -> Iterator[None]:
     """Raise :class:`BudgetExceeded` once the block has used ``seconds`` of CPU time.
 
     ``None`` or ``0`` means unbounded. The exception carries the limit that
@@ -65,17 +83,22 @@ def cpu_time_limit(seconds: float | None) -> Iterator[None]:
     if not seconds or seconds <= 0 or not cpu_limits_available():
         yield
         return
-    outer_remaining, _ = signal.getitimer(signal.ITIMER_PROF)
+    outer_remaining, outer_interval = signal.getitimer(signal.ITIMER_PROF)
     budget = seconds if not outer_remaining else min(seconds, outer_remaining)
     limit_that_fires = seconds if budget == seconds else (_active[-1] if _active else seconds)
     started = cpu_seconds()
 
+    fired = []
+
     def on_expiry(signum, frame):  # noqa: ARG001 - signal handler signature
+        if fired:
+            raise BudgetStillExceeded("CPU time", limit_that_fires)
+        fired.append(True)
         raise BudgetExceeded("CPU time", limit_that_fires)
 
     previous = signal.signal(signal.SIGPROF, on_expiry)
     _active.append(seconds)
-    signal.setitimer(signal.ITIMER_PROF, budget)
+    signal.setitimer(signal.ITIMER_PROF, budget, repeat_every or 0)
     try:
         yield
     finally:
@@ -85,7 +108,7 @@ def cpu_time_limit(seconds: float | None) -> Iterator[None]:
         if outer_remaining:
             left = outer_remaining - (cpu_seconds() - started)
             # Re-arm the outer limit; if it is already spent, let it fire at once.
-            signal.setitimer(signal.ITIMER_PROF, max(left, 1e-3))
+            signal.setitimer(signal.ITIMER_PROF, max(left, 1e-3), outer_interval)
 
 
 def limit_memory(max_bytes: int) -> int | None:

@@ -1,9 +1,14 @@
-"""Corpus of backward rules for check_backward: correct rules and planted bugs.
+"""Corpus of derivative rules for the checks: correct rules and planted bugs.
 
-Every rule follows EDF's convention ``backward(x, y, gy) -> gx`` on numpy
-arrays with a leading minibatch axis. Forwards are SymPy expressions of the
-input symbols. Used by tests/test_check_backward*.py and by
-benchmarks/gradcheck_comparison.py.
+First order, one input (CORRECT, BUGS): EDF's convention ``backward(x, y,
+gy) -> gx`` on numpy arrays with a leading minibatch axis; forwards are SymPy
+expressions of the input symbols. Then three groups added with the named
+inputs, second-order checks and special points: MULTI_INPUT (shared weights,
+γ/β, soft targets, labels), SECOND_ORDER (double-backward rules
+``(x, y, gy, x_dot, gy_dot) -> d/dt gx``, with the correct first-order rule
+beside them) and SMALL_INTERVAL (rules wrong only at a kink, at 0, near a
+pole, beyond float32's exp overflow or on |x| < 0.01). Used by
+tests/test_check_backward*.py and by benchmarks/gradcheck_comparison.py.
 """
 
 from __future__ import annotations
@@ -241,15 +246,23 @@ def softmax_float32_bug_scale_1e3(x, y, gy):
 
 @dataclass(frozen=True)
 class Case:
-    """One rule to check; ``bug`` is None for a correct rule, else its kind."""
+    """One rule to check; ``bug`` is None for a correct rule, else its kind.
+
+    ``order`` 2: ``backward`` is a double-backward rule and ``first`` the
+    correct backward it differentiates. ``inputs``: the named form (n None).
+    """
 
     name: str
     forward: Callable
     backward: Callable
-    n: int
+    n: int | None
     bug: str | None = None
     dtype: type = np.float64
     domain: tuple[float, float] = (-3.0, 3.0)
+    inputs: dict | None = None
+    order: int = 1
+    first: Callable | None = None
+    group: str = "one input"
 
 
 CORRECT = [
@@ -299,3 +312,306 @@ BUGS = [
     Case("cross-entropy wrong sign", cross_entropy_forward, cross_entropy_bug_wrong_sign, 4, bug="wrong sign"),
     Case("softmax float32 scale error 1e-3", softmax_forward, softmax_float32_bug_scale_1e3, 4, bug="relative scale error 1e-3 (float32)", dtype=np.float32),
 ]
+
+
+# ================================================================ named inputs
+
+from symderiv import labels as _labels  # noqa: E402
+from symderiv import per_example as _per_example  # noqa: E402
+from symderiv import shared as _shared  # noqa: E402
+
+
+def affine_forward(x, W, b):
+    return x * W + b
+
+
+def affine_backward(x, W, b, y, gy):
+    return {"x": gy @ W.T, "W": x.T @ gy, "b": gy.sum(axis=0)}
+
+
+def affine_bug_batch_mean(x, W, b, y, gy):
+    return {"x": gy @ W.T, "W": x.T @ gy / x.shape[0], "b": gy.sum(axis=0)}
+
+
+def affine_bug_bias_from_first_row(x, W, b, y, gy):
+    return {"x": gy @ W.T, "W": x.T @ gy, "b": gy[0] * x.shape[0]}
+
+
+AFFINE_INPUTS = {"x": 3, "W": _shared(3, 2), "b": _shared(2)}
+
+
+def scaled_layer_norm_forward(x, gamma, beta):
+    n = len(x)
+    mean = sum(x) / n
+    var = sum((t - mean) ** 2 for t in x) / n
+    return [gamma[i] * (x[i] - mean) / sympy.sqrt(var + LAYER_NORM_EPS) + beta[i] for i in range(n)]
+
+
+def scaled_layer_norm_backward(x, gamma, beta, y, gy, gamma_rows=None):
+    mean = x.mean(axis=1, keepdims=True)
+    sigma = np.sqrt(x.var(axis=1, keepdims=True) + float(LAYER_NORM_EPS))
+    xhat = (x - mean) / sigma
+    g = gy * gamma
+    gx = (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True)) / sigma
+    ggamma = (gy * xhat)[:gamma_rows].sum(axis=0)
+    return {"x": gx, "gamma": ggamma, "beta": gy.sum(axis=0)}
+
+
+def scaled_layer_norm_bug_gamma_one_row(x, gamma, beta, y, gy):
+    return scaled_layer_norm_backward(x, gamma, beta, y, gy, gamma_rows=1)
+
+
+def scaled_layer_norm_bug_gamma_not_applied(x, gamma, beta, y, gy):
+    grads = scaled_layer_norm_backward(x, np.ones_like(gamma), beta, y, gy)
+    return dict(grads, gamma=scaled_layer_norm_backward(x, gamma, beta, y, gy)["gamma"])
+
+
+LN_INPUTS = {"x": 4, "gamma": _shared(4), "beta": _shared(4)}
+
+
+def soft_ce_forward(z, t):
+    lse = sympy.log(sum(sympy.exp(v) for v in z))
+    return -sum(t[i] * (z[i] - lse) for i in range(len(z)))
+
+
+def soft_ce_backward(z, t, y, gy, normalised=False):
+    p = stable_softmax(z)
+    mass = 1.0 if normalised else t.sum(axis=1, keepdims=True)
+    return {"z": gy[:, None] * (mass * p - t), "t": -gy[:, None] * np.log(p)}
+
+
+def soft_ce_bug_assumes_normalised(z, t, y, gy):
+    return soft_ce_backward(z, t, y, gy, normalised=True)
+
+
+SOFT_CE_INPUTS = {"z": 4, "t": _per_example(4, domain=(0.0, 1.0))}
+
+
+def hard_ce_forward(z, label):
+    return sympy.log(sum(sympy.exp(v) for v in z)) - z[label]
+
+
+def hard_ce_backward(z, label, y, gy, shift=0):
+    p = stable_softmax(z)
+    p[np.arange(len(label)), (label + shift) % z.shape[1]] -= 1
+    return gy[:, None] * p
+
+
+def hard_ce_bug_label_off_by_one(z, label, y, gy):
+    return hard_ce_backward(z, label, y, gy, shift=1)
+
+
+HARD_CE_INPUTS = {"z": 4, "label": _labels(4)}
+
+
+def _named(name, forward, backward, inputs, bug=None, **kw):
+    return Case(name, forward, backward, None, bug=bug, inputs=inputs, group="named inputs", **kw)
+
+
+MULTI_INPUT = [
+    _named("x @ W + b", affine_forward, affine_backward, AFFINE_INPUTS),
+    _named("x @ W + b: W gradient averaged over the batch", affine_forward, affine_bug_batch_mean, AFFINE_INPUTS,
+           bug="shared gradient averaged, not summed"),
+    _named("x @ W + b: b gradient from the first row", affine_forward, affine_bug_bias_from_first_row,
+           AFFINE_INPUTS, bug="one row's statistics for the batch"),
+    _named("layer norm with gamma, beta", scaled_layer_norm_forward, scaled_layer_norm_backward, LN_INPUTS),
+    _named("layer norm: dgamma from one row", scaled_layer_norm_forward, scaled_layer_norm_bug_gamma_one_row,
+           LN_INPUTS, bug="shared gradient from one row"),
+    _named("layer norm: dx without gamma", scaled_layer_norm_forward, scaled_layer_norm_bug_gamma_not_applied,
+           LN_INPUTS, bug="missing factor"),
+    _named("cross-entropy, logits and soft targets", soft_ce_forward, soft_ce_backward, SOFT_CE_INPUTS),
+    _named("cross-entropy: assumes targets sum to 1", soft_ce_forward, soft_ce_bug_assumes_normalised,
+           SOFT_CE_INPUTS, bug="wrong formula (unnormalised targets)"),
+    _named("cross-entropy with integer labels", hard_ce_forward, hard_ce_backward, HARD_CE_INPUTS),
+    _named("cross-entropy: label off by one", hard_ce_forward, hard_ce_bug_label_off_by_one, HARD_CE_INPUTS,
+           bug="wrong label"),
+]
+
+
+# ================================================================ second order
+# double_backward(x, y, gy, x_dot, gy_dot) = J^T gy_dot + sum_k gy_k H_k x_dot
+
+
+def _softmax_curvature(y, gy, x_dot):
+    y_dot = y * (x_dot - np.sum(y * x_dot, axis=1, keepdims=True))
+    return y_dot * (gy - np.sum(y * gy, axis=1, keepdims=True)) - y * np.sum(y_dot * gy, axis=1, keepdims=True)
+
+
+def softmax_double_backward(x, y, gy, x_dot, gy_dot):
+    return softmax_backward(x, y, gy_dot) + _softmax_curvature(y, gy, x_dot)
+
+
+def softmax_db_bug_first_term_only(x, y, gy, x_dot, gy_dot):
+    y_dot = y * (x_dot - np.sum(y * x_dot, axis=1, keepdims=True))
+    return softmax_backward(x, y, gy_dot) + y_dot * (gy - np.sum(y * gy, axis=1, keepdims=True))
+
+
+def softmax_db_bug_naive(x, y, gy, x_dot, gy_dot):
+    # PROBLEMS.md's naive rule: only each output's own second derivative
+    naive = y * (1 - 2 * y) * (gy - np.sum(gy * y, axis=1, keepdims=True))
+    return softmax_backward(x, y, gy_dot) + naive * x_dot
+
+
+def softmax_db_bug_backward_not_differentiated(x, y, gy, x_dot, gy_dot):
+    # what a framework returns when the backward ran outside autograd
+    return softmax_backward(x, y, gy_dot)
+
+
+def tanh_double_backward(x, y, gy, x_dot, gy_dot):
+    return gy_dot * (1 - y**2) - 2 * gy * y * (1 - y**2) * x_dot
+
+
+def tanh_db_bug_sign(x, y, gy, x_dot, gy_dot):
+    return gy_dot * (1 - y**2) + 2 * gy * y * (1 - y**2) * x_dot
+
+
+def tanh_db_bug_scale_1e6(x, y, gy, x_dot, gy_dot):
+    return gy_dot * (1 - y**2) - 2 * gy * y * (1 - y**2) * x_dot * (1 + 1e-6)
+
+
+def sigmoid_double_backward(x, y, gy, x_dot, gy_dot):
+    return gy_dot * y * (1 - y) + gy * y * (1 - y) * (1 - 2 * y) * x_dot
+
+
+def sigmoid_db_bug_float32_curvature(x, y, gy, x_dot, gy_dot):
+    y32 = y.astype(np.float32)
+    curvature = (y32 * (1 - y32) * (1 - 2 * y32)).astype(np.float64)
+    return gy_dot * y * (1 - y) + gy * curvature * x_dot
+
+
+def sigmoid_db_bug_near_zero(x, y, gy, x_dot, gy_dot):
+    # drops the curvature on |x| < 0.01, "where it is small anyway"
+    curvature = np.where(np.abs(x) < 0.01, 0.0, y * (1 - y) * (1 - 2 * y))
+    return gy_dot * y * (1 - y) + gy * curvature * x_dot
+
+
+def logsumexp_double_backward(x, y, gy, x_dot, gy_dot):
+    p = stable_softmax(x)
+    return gy_dot * p + gy * p * (x_dot - np.sum(p * x_dot, axis=1, keepdims=True))
+
+
+def logsumexp_db_bug_diagonal_hessian(x, y, gy, x_dot, gy_dot):
+    p = stable_softmax(x)
+    return gy_dot * p + gy * p * (1 - p) * x_dot
+
+
+def _second(name, forward, rule, n, first, bug=None, **kw):
+    return Case(name, forward, rule, n, bug=bug, order=2, first=first, group="second order", **kw)
+
+
+SECOND_ORDER = [
+    _second("softmax double backward", softmax_forward, softmax_double_backward, 4, softmax_backward),
+    _second("softmax: first term of the curvature only", softmax_forward, softmax_db_bug_first_term_only, 4,
+            softmax_backward, bug="missing term"),
+    _second("softmax: the naive second-order rule", softmax_forward, softmax_db_bug_naive, 4, softmax_backward,
+            bug="naive rule (diagonal second derivatives)"),
+    _second("softmax: backward not differentiated", softmax_forward, softmax_db_bug_backward_not_differentiated, 4,
+            softmax_backward, bug="curvature dropped"),
+    _second("tanh double backward", tanh_forward, tanh_double_backward, 3, tanh_backward),
+    _second("tanh: curvature sign", tanh_forward, tanh_db_bug_sign, 3, tanh_backward, bug="wrong sign"),
+    _second("tanh: curvature scale error 1e-6", tanh_forward, tanh_db_bug_scale_1e6, 3, tanh_backward,
+            bug="relative scale error 1e-6"),
+    _second("sigmoid double backward", sigmoid_forward, sigmoid_double_backward, 3, sigmoid_backward),
+    _second("sigmoid: curvature in float32", sigmoid_forward, sigmoid_db_bug_float32_curvature, 3, sigmoid_backward,
+            bug="float32 intermediate"),
+    _second("sigmoid: curvature dropped on |x| < 0.01", sigmoid_forward, sigmoid_db_bug_near_zero, 3,
+            sigmoid_backward, bug="wrong on a small interval"),
+    _second("logsumexp double backward", logsumexp_forward, logsumexp_double_backward, 4, logsumexp_backward),
+    _second("logsumexp: diagonal Hessian", logsumexp_forward, logsumexp_db_bug_diagonal_hessian, 4,
+            logsumexp_backward, bug="diagonal-only Hessian"),
+]
+
+
+# ================================================================ small intervals
+
+
+def relu_forward(xs):
+    return [sympy.Max(0, x) for x in xs]
+
+
+def relu_backward(x, y, gy):
+    return gy * (x > 0)
+
+
+def relu_bug_at_kink(x, y, gy):
+    return gy * np.heaviside(x, 2.0)
+
+
+def abs_forward(xs):
+    return [sympy.Abs(x - 1) for x in xs]
+
+
+def abs_backward(x, y, gy):
+    return gy * np.sign(x - 1)
+
+
+def abs_bug_shifted_kink(x, y, gy):
+    return gy * np.sign(x - 1 + 1e-4)
+
+
+def reciprocal_forward(xs):
+    return [1 / (x - 1) for x in xs]
+
+
+def reciprocal_backward(x, y, gy):
+    return -gy / (x - 1) ** 2
+
+
+def reciprocal_bug_epsilon(x, y, gy):
+    return -gy / ((x - 1) ** 2 + 1e-18)
+
+
+def hypot_forward(xs):
+    return [sympy.sqrt(x**2 + 1) for x in xs]
+
+
+def hypot_backward(x, y, gy):
+    return gy * x / np.sqrt(x * x + 1)
+
+
+def hypot_bug_at_zero(x, y, gy):
+    with np.errstate(invalid="ignore"):
+        return gy * x**2 / (x * np.sqrt(x * x + 1))
+
+
+def softmax_shifted_from_x(x, y, gy):
+    return softmax_backward_from_x(x, y, gy)
+
+
+def softmax_bug_unshifted_exp(x, y, gy):
+    with np.errstate(all="ignore"):
+        e = np.exp(x)
+        s = e / e.sum(axis=1, keepdims=True)
+        return s * (gy - np.sum(s * gy, axis=1, keepdims=True))
+
+
+def sigmoid_bug_near_zero(x, y, gy):
+    # a "cheap" slope 1/4 on |x| < 0.01
+    return gy * np.where(np.abs(x) < 0.01, 0.25, y * (1 - y))
+
+
+EVERYWHERE = (-np.inf, np.inf)
+
+
+def _small(name, forward, rule, n, bug=None, **kw):
+    return Case(name, forward, rule, n, bug=bug, group="small interval", **kw)
+
+
+SMALL_INTERVAL = [
+    _small("relu (x > 0)", relu_forward, relu_backward, 3),
+    _small("relu: slope 2 at x = 0", relu_forward, relu_bug_at_kink, 3, bug="wrong at a kink"),
+    _small("|x - 1|", abs_forward, abs_backward, 2),
+    _small("|x - 1|: kink shifted by 1e-4", abs_forward, abs_bug_shifted_kink, 2, bug="wrong next to a kink"),
+    _small("1/(x - 1)", reciprocal_forward, reciprocal_backward, 2),
+    _small("1/(x - 1): epsilon in the denominator", reciprocal_forward, reciprocal_bug_epsilon, 2,
+           bug="wrong near a pole"),
+    _small("sqrt(x^2 + 1)", hypot_forward, hypot_backward, 3),
+    _small("sqrt(x^2 + 1): x^2/x", hypot_forward, hypot_bug_at_zero, 3, bug="wrong only at 0"),
+    _small("softmax float32, any x", softmax_forward, softmax_shifted_from_x, 3, dtype=np.float32, domain=EVERYWHERE),
+    _small("softmax float32, any x: unshifted exp", softmax_forward, softmax_bug_unshifted_exp, 3, dtype=np.float32,
+           domain=EVERYWHERE, bug="overflow beyond float32's exp threshold"),
+    _small("sigmoid: slope 1/4 on |x| < 0.01", sigmoid_forward, sigmoid_bug_near_zero, 3,
+           bug="wrong on a small interval"),
+]
+
+EXTENDED = MULTI_INPUT + SECOND_ORDER + SMALL_INTERVAL

@@ -55,3 +55,32 @@ def test_an_outer_limit_with_less_time_left_fires_inside_an_inner_block():
 def test_unbounded_when_no_budget_is_given():
     with cpu_time_limit(None):
         _spin(0.01)
+
+
+def test_repeats_stop_code_that_swallows_the_first_notice():
+    from symderiv.budget import BudgetStillExceeded
+
+    def stubborn():
+        while True:
+            try:
+                _spin(5)
+            except Exception:  # noqa: BLE001 - the point of the test
+                continue
+
+    with pytest.raises(BudgetStillExceeded):
+        with cpu_time_limit(0.1, repeat_every=0.05):
+            stubborn()
+
+
+def test_an_inner_limit_keeps_the_outer_repeats():
+    from symderiv.budget import BudgetStillExceeded
+
+    with pytest.raises(BudgetStillExceeded):
+        with cpu_time_limit(0.3, repeat_every=0.05):
+            with cpu_time_limit(0.05):
+                _spin(0.01)
+            while True:
+                try:
+                    _spin(5)
+                except Exception:  # noqa: BLE001
+                    continue

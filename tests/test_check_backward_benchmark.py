@@ -44,3 +44,37 @@ def test_fd_baseline_misses_small_scale_errors_that_check_backward_catches(compa
 def test_fd_baseline_on_a_single_example_misses_batch_axis_bugs(comparison):
     for name in ("softmax first row's y.gy for all rows", "softmax missing keepdims", "layer norm first row's sigma"):
         assert comparison.fd_gradcheck(_case(BUGS, name), batch=1)[0], name
+
+
+# -- the comparison with the real tools (a representative subset in CI; the whole table under -m slow)
+
+from backward_corpus import EXTENDED  # noqa: E402
+
+SUBSET = {
+    "tanh: curvature scale error 1e-6": {"torch": True, "jax": True, "symderiv": False},
+    "x @ W + b: W gradient averaged over the batch": {"torch": False, "torch_one": True, "symderiv": False},
+    "relu: slope 2 at x = 0": {"torch": True, "jax": True, "symderiv": False},
+    "softmax double backward": {"torch": True, "jax": True, "symderiv": True},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SUBSET))
+def test_subset_of_the_comparison_with_the_real_tools(comparison, name):
+    case = _case(EXTENDED, name)
+    expected = SUBSET[name]
+    assert comparison.symderiv_verdict(case)[0] == expected["symderiv"]
+    assert comparison.fd_check_grads(case)[0] == expected.get("jax", expected["torch"])
+    if "torch_one" in expected:
+        assert comparison.fd_gradcheck(case, batch=1)[0] == expected["torch_one"]
+    if comparison.available("torch"):
+        assert comparison.torch_check(case)[0] == expected["torch"]
+    if comparison.available("jax") and "jax" in expected:
+        assert comparison.jax_check(case)[0] == expected["jax"]
+
+
+@pytest.mark.slow
+def test_the_whole_comparison_table(comparison, capsys):
+    assert comparison.main([]) == 0
+    out = capsys.readouterr().out
+    assert "symderiv 0" in out.splitlines()[-3]  # no planted bug missed
+    assert out.splitlines()[-2].endswith("symderiv 0")  # no false alarm

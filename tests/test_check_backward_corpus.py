@@ -40,7 +40,8 @@ def test_correct_rule_passes(case):
     assert result.ok, result.report()
     assert result.counterexample is None
     assert result.max_error_over_tolerance <= 1.0
-    assert result.rows_checked == sum(result.batch_sizes)
+    assert result.random_rows == sum(result.batch_sizes)
+    assert result.rows_checked > result.random_rows  # special points and the adaptive search
 
 
 @pytest.mark.parametrize("case", BUGS, ids=lambda c: c.name)
@@ -145,3 +146,33 @@ def test_scalar_output_and_tanh_elementwise_fields():
     result = check_backward(tanh_forward, lambda x, y, gy: gy * (1 - y**2), 3)
     assert (result.n, result.m) == (3, 3)
     assert result.ok
+
+
+# -- the extended corpus: named inputs, second order, small intervals ----------------------------
+
+from backward_corpus import EXTENDED  # noqa: E402
+from symderiv import check_double_backward  # noqa: E402
+
+
+def _run(case):
+    check = check_double_backward if case.order == 2 else check_backward
+    return check(case.forward, case.backward, case.n, inputs=case.inputs, dtype=case.dtype, domain=case.domain)
+
+
+@pytest.mark.parametrize("case", [c for c in EXTENDED if c.bug is None], ids=lambda c: c.name)
+def test_extended_correct_rule_passes(case):
+    result = _run(case)
+    assert result.ok, result.report()
+
+
+@pytest.mark.parametrize("case", [c for c in EXTENDED if c.bug is not None], ids=lambda c: c.name)
+def test_extended_planted_bug_is_caught(case):
+    result = _run(case)
+    assert not result.ok, f"{case.name} ({case.bug}) was not caught:\n{result.report()}"
+    assert result.reason
+
+
+def test_extended_corpus_covers_each_group_with_bugs_and_correct_rules():
+    for group in ("named inputs", "second order", "small interval"):
+        members = [c for c in EXTENDED if c.group == group]
+        assert sum(c.bug is None for c in members) >= 3 and sum(c.bug is not None for c in members) >= 4, group

@@ -29,6 +29,21 @@ def test_fixture_passes_right_rules_and_fails_wrong_ones(tmp_path):
 
             def test_diagonal_only_rule(check_backward):
                 check_backward(softmax, lambda x, y, gy: gy * y * (1 - y), 4)
+
+            def test_right_jvp(check_jvp):
+                check_jvp(softmax, lambda x, y, t: y * (t - (y * t).sum(axis=1, keepdims=True)), 4)
+
+            def test_right_hvp(check_hvp):
+                check_hvp(lambda xs: sum(x**3 for x in xs), lambda x, y, v: 6 * x * v, 3)
+
+            def test_naive_double_backward(check_double_backward):
+                # the naive rule: only the diagonal of each Hessian
+                def naive(x, y, gy, x_dot, gy_dot):
+                    first = y * (gy_dot - (y * gy_dot).sum(axis=1, keepdims=True))
+                    d2 = y * (1 - 2 * y) * (gy - (gy * y).sum(axis=1, keepdims=True))
+                    return first + d2 * x_dot
+
+                check_double_backward(softmax, naive, 4)
             """
         )
     )
@@ -40,6 +55,7 @@ def test_fixture_passes_right_rules_and_fails_wrong_ones(tmp_path):
         cwd=tmp_path,
     )
     assert out.returncode == 1, out.stdout + out.stderr
-    assert "1 failed, 1 passed" in out.stdout
+    assert "2 failed, 3 passed" in out.stdout
     assert "BackwardCheck: FAILED" in out.stdout
+    assert "double_backward check: FAILED" in out.stdout
     assert "counterexample" in out.stdout

@@ -100,7 +100,8 @@ def test_backward_sees_distinct_batch_sizes_and_the_forward_output_in_dtype():
         np.testing.assert_allclose(y, stable_softmax(x.astype(np.float64)), rtol=2e-7)
         return softmax_backward(x, y, gy)
 
-    result = check_backward(softmax_forward, spy, 4, dtype=np.float32)
+    # random batches only: special points and the adaptive search add batches of their own
+    result = check_backward(softmax_forward, spy, 4, dtype=np.float32, special_points=False, adaptive=False)
     assert result.ok
     sizes = [shape[0][0] for shape in seen]
     assert len(set(sizes)) == len(sizes) == 3
@@ -124,7 +125,7 @@ def test_default_batch_sizes_avoid_n_and_m():
 def test_explicit_batch_and_points():
     result = check_backward(softmax_forward, softmax_backward, 4, batch=[2, 9], points=5)
     assert result.batch_sizes == (2, 9, 2, 9, 2)
-    assert result.rows_checked == 24
+    assert result.random_rows == 24
 
 
 def test_report_and_assert_backward():

@@ -1,9 +1,9 @@
 """Every engine op's backward rule through symderiv's own check_backward (first order).
 
-check_backward sees one example per row, so each op is exercised on the inputs
-that vary per example; parameters shared across the batch (W, b) enter as
-fixed numbers here, and their gradients are checked against SymPy and central
-differences in test_engine.py.
+Here in the classic form, one per-example input: parameters shared across
+the batch (W, b) enter as fixed numbers. tests/test_check_second_order.py
+checks the same ops with W and b declared shared (their gradients checked
+too), and their JVP and second-order rules.
 """
 
 import numpy as np

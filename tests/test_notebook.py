@@ -118,4 +118,4 @@ def test_notebook_shows_the_gradient_check_training_and_softmax_check(executed_n
     assert "op mean_cross_entropy (label 0): ok" in check
     assert "final test accuracy" in _text(_cell_running(executed_notebook, "final = library.final_test_accuracy"))
     wrong = _text(_cell_running(executed_notebook, "wrong = check_backward("))
-    assert wrong.startswith("BackwardCheck: FAILED") and "counterexample:" in wrong
+    assert wrong.startswith("BackwardCheck: FAILED") and "counterexample (" in wrong
