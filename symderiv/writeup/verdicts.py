@@ -854,6 +854,8 @@ def _meanings(reading: _Reading | None, context: Context) -> tuple:
         if name in reading.bound_letters:
             continue
         kind, source = context.origins.get(name, (None, None))
+        if kind is None and name == "n":
+            kind, source = "size (a sum without an upper limit runs to n; n >= 1)", "convention"
         if kind is None:
             if context.is_function(name):
                 kind, source = "function", ("primed in the file" if name in context.primed_names else "convention")
