@@ -28,17 +28,15 @@ CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome")  # Debian's package installs the first
 
 
 def chromium_executable() -> str | None:
+    """The system's Chromium (``SYMDERIV_CHROMIUM`` overrides), or None."""
     override = os.environ.get("SYMDERIV_CHROMIUM")
     if override:
         return override if os.access(override, os.X_OK) else None
-    for candidate in CANDIDATES:
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return shutil.which("chromium")
+    return next((path for path in map(shutil.which, BROWSER_NAMES) if path), None)
 
 
 def open_report(playwright, page_path: Path, width: int, height: int, profile: str):
