@@ -86,6 +86,16 @@ class ChainDerivation:
     def is_concrete(self) -> bool:
         return not self.abstract
 
+    def _repr_html_(self) -> str:  # Jupyter; the renderer is imported only when a notebook asks
+        from symderiv.render.notebook import chain_html
+
+        return chain_html(self)
+
+    def _repr_latex_(self) -> str:
+        from symderiv.render.notebook import chain_latex
+
+        return chain_latex(self)
+
 
 def chain_symbols() -> tuple["sympy.Symbol", "sympy.Symbol", "sympy.Symbol"]:
     """The plain symbols x, y, z used throughout (no assumptions)."""

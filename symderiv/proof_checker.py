@@ -40,6 +40,7 @@ def check_proof(proof: Proof, points: int = 200, seed: int = 0) -> ProofResult:
         max_error=max_error,
         seconds=seconds,
         summary=summary,
+        proof=proof,
     )
 
 

@@ -140,7 +140,18 @@ class ProofResult:
     max_error: float  # over the '=' claims
     seconds: float
     summary: str
+    proof: Any = field(default=None, repr=False, compare=False)  # the Proof checked, for displays
 
     @property
     def as_expected(self) -> bool:
         return self.ok == self.expected_ok
+
+    def _repr_html_(self) -> str:  # Jupyter; the renderer is imported only when a notebook asks
+        from symderiv.render.notebook import proof_result_html
+
+        return proof_result_html(self)
+
+    def _repr_latex_(self) -> str:
+        from symderiv.render.notebook import proof_result_latex
+
+        return proof_result_latex(self)

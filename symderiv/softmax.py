@@ -160,6 +160,16 @@ class SoftmaxIdentityProof:
     def ok(self) -> bool:
         return self.jacobian_matches_diag_minus_outer and self.jacobian_symmetric and self.vjp_identity_holds
 
+    def _repr_html_(self) -> str:  # Jupyter; the renderer is imported only when a notebook asks
+        from symderiv.render.notebook import softmax_html
+
+        return softmax_html(self)
+
+    def _repr_latex_(self) -> str:
+        from symderiv.render.notebook import softmax_latex
+
+        return softmax_latex(self)
+
 
 def prove_softmax_identity(n: int, *, jacobian: bool = True) -> SoftmaxIdentityProof:
     """Prove, for this n, Jᵀu = y ⊙ (u − y·u) and (with ``jacobian``) J = diag(y) − y yᵀ

@@ -1,4 +1,4 @@
-"""`symderiv check FILE [--let DECL ...] [--assume FACT ...] [--json]`: verify every equation in a writeup.
+"""`symderiv check FILE [--let DECL ...] [--assume FACT ...] [--json] [--html R.html] [--annotate OUT.pdf]`: verify every equation in a writeup.
 
 Exit status: 0 no step is false, 1 some step is false, 2 unreadable file or bad option.
 Budgets are CPU seconds (``--timeout`` per step, ``--time-budget`` per file), so a
@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+from symderiv.commands import check_outputs
 from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 
 # Each step has its own CPU bound (--timeout) and the file a CPU budget; the dispatcher's
@@ -37,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-budget", type=float, default=300.0, metavar="SECONDS",
                         help="CPU seconds for the whole file; later steps are reported unchecked (default 300)")
     parser.add_argument("--latex", action="store_true", help="read FILE as LaTeX whatever its extension")
+    check_outputs.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,16 +48,19 @@ def run(args: argparse.Namespace) -> int:
     if not (0 < args.time_budget <= 86400):
         raise InputError("--time-budget must be in (0, 86400] seconds")
     is_latex = args.latex or args.file.lower().endswith((".tex", ".ltx", ".latex"))
+    outputs = check_outputs.prepare(args, is_latex)  # fail on a bad --html/--annotate before checking
 
     from symderiv.writeup.verdicts import check_text
 
     report = check_text(text, is_latex, list(args.lets), args.file,
                         step_seconds=args.timeout, budget_seconds=args.time_budget, assume=list(args.assume))
+    check_outputs.write_html(outputs, report)  # before the printout: a closed stdout must not lose it
     if args.json:
         json.dump(report.as_dict(), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         _print_human(report)
+    check_outputs.write_annotated(outputs, report, text, args.file)
     return EXIT_CHECK_FAILED if report.any_false else EXIT_OK
 
 

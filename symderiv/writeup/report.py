@@ -113,6 +113,11 @@ class CheckReport:
     def any_false(self) -> bool:
         return any(step.verdict == FALSE for step in self.equations)
 
+    def _repr_html_(self) -> str:  # Jupyter; the renderer is imported only when a notebook asks
+        from symderiv.render.notebook import check_report_html
+
+        return check_report_html(self)
+
     @property
     def checkable(self) -> bool:
         """Some step got a verdict other than unchecked."""

@@ -1,0 +1,171 @@
+"""Jupyter displays: the bodies of ``_repr_html_`` / ``_repr_latex_`` of the result classes.
+
+Contract: each function takes one result dataclass and returns text; the
+result classes' hooks import this module only when a notebook asks for a
+display, so holding a result costs nothing. HTML uses the same stylesheet,
+badges and MathML as the ``check --html`` report (:mod:`symderiv.render.html`);
+without latex2mathml the formulas appear as LaTeX source with a note instead
+of failing. LaTeX is one ``$$ \\begin{aligned} ... \\end{aligned} $$`` block
+that Jupyter's MathJax typesets.
+
+- :func:`check_report_html`: a ``CheckReport`` (``symderiv check``'s result).
+- :func:`proof_result_html` / :func:`proof_result_latex`: a ``ProofResult``
+  (``check_proof``), the steps typeset when the result carries its proof.
+- :func:`chain_html` / :func:`chain_latex`: a ``ChainDerivation`` (Problem 1).
+- :func:`softmax_html` / :func:`softmax_latex`: a ``SoftmaxIdentityProof`` (Problem 2).
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from symderiv.render.html import STYLE, badge, report_fragment
+from symderiv.render.mathml import to_html
+
+
+def check_report_html(report) -> str:
+    return report_fragment(report)
+
+
+def _panel(title: str, body: list[str]) -> str:
+    return (f"<style>{STYLE}</style>\n<div class=\"symderiv-report\">\n<h2>{escape(title)}</h2>\n"
+            + "\n".join(body) + "\n</div>")
+
+
+# ---------------------------------------------------------------- proofs
+
+
+def _proof_rows(result) -> list[tuple[object, str, str, object]]:
+    """(step result or None, relation LaTeX, expression LaTeX or '', justification) per step."""
+    from symderiv.latex_printer import latex
+
+    proof = getattr(result, "proof", None)
+    if proof is None:  # a result made without its proof: the verdicts, no formulas
+        return [(r, "=" if r.relation == "=" else r"\neq", "", r.justification) for r in result.steps]
+    by_index = {r.index: r for r in result.steps}
+    rows = []
+    for index, step in enumerate(proof.steps, start=1):
+        relation = "" if index == 1 or step.relation == "start" else ("=" if step.relation == "=" else r"\neq")
+        rows.append((by_index.get(index), relation, latex(step.expr), step.why))
+    return rows
+
+
+def proof_result_html(result) -> str:
+    status = "as expected" if result.as_expected else "NOT as expected"
+    body = [f'<p class="totals">{escape(result.summary)} ({escape(status)}; '
+            f"{result.points} random points, largest scaled error {result.max_error:.3g}).</p>"]
+    for step_result, relation, expr_latex, why in _proof_rows(result):
+        verdict = step_result.verdict if step_result is not None else ""
+        head = [f'<span class="where">{escape(why)}</span>']
+        if step_result is not None:
+            head.insert(0, f'<span class="where">step {step_result.index}</span>')
+            head.append(badge(verdict))
+        css = verdict if verdict in ("proved", "holds", "false", "unchecked") else "start"
+        parts = [f'<section class="step {css}">', f'<div class="step-head">{"".join(head)}</div>']
+        if expr_latex:
+            shown = f"{relation} {expr_latex}" if relation else expr_latex
+            parts.append(f'<div class="math-box claim">{to_html(shown, display=True)}</div>')
+        example = getattr(step_result, "counterexample", None)
+        if example is not None and verdict == "false":
+            parts.append(f'<div class="counterexample"><span class="label">Counterexample</span> '
+                         f"{escape(example.describe())}</div>")
+        parts.append("</section>")
+        body.append("\n".join(parts))
+    return _panel(result.title, body)
+
+
+def proof_result_latex(result) -> str:
+    rows = []
+    for step_result, relation, expr_latex, why in _proof_rows(result):
+        mark = f" [{step_result.verdict}]" if step_result is not None else ""
+        text = _latex_text(f"{why}{mark}")
+        if expr_latex:
+            rows.append(f"& {relation} {expr_latex} && \\text{{{text}}}")
+        else:
+            rows.append(f"& \\text{{step {step_result.index}: }} && \\text{{{text}}}")
+    return "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"
+
+
+def _latex_text(text: str) -> str:
+    """Plain text for ``\\text{}``: TeX's special characters escaped."""
+    specials = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
+                "#": r"\#", "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}"}
+    return "".join(specials.get(c, c) for c in text)
+
+
+# ---------------------------------------------------------------- Problem 1
+
+
+def _chain_lines(derivation) -> list[tuple[str, str, str, str]]:
+    """(label, lhs LaTeX, rhs LaTeX, verdict) for Problem 1's displayed identities."""
+    import sympy as sp
+
+    from symderiv.chain import at_yz
+    from symderiv.latex_printer import latex as latex_of
+
+    def latex(expr) -> str:  # f's partials written as partials of f(y, z), as the CLI shows them
+        return latex_of(at_yz(derivation, expr))
+
+    x = derivation.x
+    first = latex(sp.Derivative(sp.Symbol(r"\ell"), x))
+    second = latex(sp.Derivative(sp.Symbol(r"\ell"), (x, 2)))
+    return [
+        ("loss", r"\ell", latex_of(derivation.ell), ""),
+        ("backprop's first derivative", first, latex(derivation.delta_x), _chain_verdict(derivation.first_verdict)),
+        ("second derivative, five terms", second, latex(derivation.second_canonical),
+         _chain_verdict(derivation.second_verdict)),
+        ("naive second-order backprop", r"\text{naive}", latex(derivation.naive), ""),
+        ("exact − naive", second + r" - \text{naive}", latex(derivation.difference), ""),
+    ]
+
+
+def _chain_verdict(text: str) -> str:
+    return "proved" if text == "proved" else "unchecked"
+
+
+def chain_html(derivation) -> str:
+    body = []
+    for label, lhs, rhs, verdict in _chain_lines(derivation):
+        head = f'<span class="where">{escape(label)}</span>' + (badge(verdict) if verdict else "")
+        body.append(f'<section class="step {verdict or "start"}"><div class="step-head">{head}</div>'
+                    f'<div class="math-box claim">{to_html(f"{lhs} = {rhs}", display=True)}</div></section>')
+    abstract = ", ".join(derivation.abstract) or "none"
+    body.insert(0, f'<p class="totals">Abstract functions: {escape(abstract)}; partials of f are taken at '
+                   "(y, z) = (g(x), h(x)). proved: SymPy's derivative minus the displayed form expands to 0.</p>")
+    return _panel("Problem 1: a scalar reaching the loss along two paths", body)
+
+
+def chain_latex(derivation) -> str:
+    rows = []
+    for label, lhs, rhs, verdict in _chain_lines(derivation):
+        note = _latex_text(label + (f" [{verdict}]" if verdict else ""))
+        rows.append(f"{lhs} &= {rhs} && \\text{{{note}}}")
+    return "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"
+
+
+# ---------------------------------------------------------------- Problem 2
+
+
+def _softmax_lines(proof) -> list[tuple[str, str, bool]]:
+    return [
+        (r"J = \operatorname{diag}(y) - y y^{\top}", "Jacobian, entry by entry", proof.jacobian_matches_diag_minus_outer),
+        (r"J^{\top} = J", "symmetric", proof.jacobian_symmetric),
+        (r"J^{\top} u = y \odot (u - (y \cdot u)\,\mathbf{1})", "backward rule (VJP)", proof.vjp_identity_holds),
+    ]
+
+
+def softmax_html(proof) -> str:
+    body = [f'<p class="totals">Softmax over n = {proof.n} inputs, exact rational arithmetic '
+            f"({proof.seconds:.2f} s).</p>"]
+    for formula, label, holds in _softmax_lines(proof):
+        verdict = "proved" if holds else "false"
+        body.append(f'<section class="step {verdict}"><div class="step-head"><span class="where">'
+                    f"{escape(label)}</span>{badge(verdict)}</div>"
+                    f'<div class="math-box claim">{to_html(formula, display=True)}</div></section>')
+    return _panel(f"Problem 2: softmax, n = {proof.n}", body)
+
+
+def softmax_latex(proof) -> str:
+    rows = [f"{formula} && \\text{{{_latex_text(label)} [{'proved' if holds else 'FALSE'}]}}"
+            for formula, label, holds in _softmax_lines(proof)]
+    return f"$$\\begin{{aligned}}\n" + " \\\\\n".join(rows) + f"\n\\end{{aligned}}$$"
