@@ -57,11 +57,23 @@ def _numpy_modules() -> list:
     ]
 
 
+def _float_safe(expr: "sympy.Expr") -> "sympy.Expr":
+    """``expr`` with integers beyond float64's exact range written as Floats:
+    lambdify prints an Integer as a Python int, and numpy turns
+    cos(64000000000000000000000000) into an object array with no cos."""
+    import sympy as sp
+
+    if not isinstance(expr, sp.Basic):
+        return expr
+    big = {n: sp.Float(n) for n in expr.atoms(sp.Integer) if abs(n) > 2**53}
+    return expr.xreplace(big) if big else expr
+
+
 def lambdify_many(exprs: Sequence["sympy.Expr"], args: Sequence["sympy.Symbol"]) -> Callable[..., np.ndarray]:
     """One compiled numpy function returning all ``exprs`` stacked on a new first axis."""
     import sympy as sp
 
-    compiled = sp.lambdify(list(args), list(exprs), modules=_numpy_modules(), cse=True)
+    compiled = sp.lambdify(list(args), [_float_safe(e) for e in exprs], modules=_numpy_modules(), cse=True)
 
     def evaluate(*values: np.ndarray) -> np.ndarray:
         shape = np.broadcast_shapes(*(np.shape(v) for v in values)) if values else ()
@@ -79,7 +91,7 @@ def lambdify_vectorised(expr: "sympy.Expr", args: Sequence["sympy.Symbol"]) -> C
 
     # cse: common subexpressions (sin(x), exp(sin(x)), … in a derivative) are
     # evaluated once per call; about twice as fast on Problem 1's derivatives.
-    compiled = sp.lambdify(list(args), expr, modules=_numpy_modules(), cse=True)
+    compiled = sp.lambdify(list(args), _float_safe(expr), modules=_numpy_modules(), cse=True)
 
     def evaluate(*values: np.ndarray) -> np.ndarray:
         shape = np.broadcast_shapes(*(np.shape(v) for v in values))
