@@ -86,6 +86,18 @@ def cpu_time_limit(seconds: float | None) -> Iterator[None]:
             signal.setitimer(signal.ITIMER_PROF, max(left, 1e-3))
 
 
+def address_space_bytes() -> int | None:
+    """This process's current address space (VmSize), or None where unknown."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            pages = int(statm.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    import resource
+
+    return pages * resource.getpagesize()
+
+
 def limit_memory(max_bytes: int) -> int | None:
     """Cap this process's address space at ``max_bytes`` (soft ``RLIMIT_AS``).
 

@@ -49,6 +49,7 @@ VERDICT_TEXT = {
     "proved": r"\checkmark\ proved",
     "holds": r"holds numerically",
     "false": r"\textbf{false}",
+    "unchecked": r"unchecked",
 }
 
 

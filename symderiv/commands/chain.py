@@ -7,7 +7,7 @@ import argparse
 from symderiv.commands._common import fmt, parse_number, print_json
 from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 
-TIME_LIMIT_S = 60
+CPU_LIMIT_S = 15
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 
-TIME_LIMIT_S = 300
+CPU_LIMIT_S = 300
 MAX_POINTS = 100_000
 DEFAULT_PDF_STEM = "symderiv-writeup"
 

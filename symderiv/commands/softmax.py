@@ -7,7 +7,7 @@ import argparse
 from symderiv.commands._common import parse_number_list, print_json
 from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 
-TIME_LIMIT_S = 60
+CPU_LIMIT_S = 30
 MAX_N = 64
 MAX_SHOWN_N = 6
 

@@ -15,7 +15,7 @@ import sys
 
 from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 
-TIME_LIMIT_S = None  # a long MNIST run is legitimate; the user can interrupt it
+CPU_LIMIT_S = None  # a long MNIST run is legitimate; the user can interrupt it
 
 DEFAULT_HIDDEN = "64"
 DEFAULT_ACTIVATION = "sigmoid"

@@ -7,7 +7,7 @@ import argparse
 from symderiv.commands._common import print_json
 from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 
-TIME_LIMIT_S = 300
+CPU_LIMIT_S = 300
 MAX_POINTS = 100_000
 
 
