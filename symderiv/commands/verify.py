@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from symderiv.commands._common import print_json
+from symderiv.commands._common import ascii_int, print_json
 from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 
 CPU_LIMIT_S = 300
@@ -12,8 +12,8 @@ MAX_POINTS = 100_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--points", type=int, default=200, metavar="N", help="random points per numeric check (default 200)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    parser.add_argument("--points", type=ascii_int, default=200, metavar="N", help="random points per numeric check (default 200)")
+    parser.add_argument("--seed", type=ascii_int, default=0, metavar="S", help="random seed (default 0)")
     parser.add_argument(
         "--proof",
         action="append",
