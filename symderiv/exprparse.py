@@ -20,6 +20,8 @@ Bounds, so that no input can make SymPy hang:
   ``MAX_EXP_NESTING`` deep, and function calls at most ``MAX_CALL_NESTING``
   deep (second derivatives of deeper towers grow too large to prove);
 * the tree has at most ``MAX_NODES`` numbers, names and operations;
+* sin, cos and tan of a constant must have an argument of magnitude at most
+  ``MAX_PERIODIC_ARGUMENT`` (beyond it the float value is noise);
 * a constant SymPy builds must be a finite real number held in at most
   ``MAX_RATIONAL_BITS`` bits (``tan(pi/2)`` is 1.6e16 in floats but undefined
   exactly, and is refused).
@@ -63,6 +65,10 @@ MAX_EXPONENT = 64
 MAX_EXP_NESTING = 3
 MAX_CALL_NESTING = 6
 MAX_NODES = 256
+#: sin, cos, tan of a constant beyond this have no float value: the spacing of
+#: floats there exceeds a period, so even the sign is rounding noise
+MAX_PERIODIC_ARGUMENT = 2.0**52
+_PERIODIC = {"sin", "cos", "tan"}
 
 #: the function names the parser accepts, from the one table of elementary functions
 FUNCTION_NAMES = tuple(PARSER_NAMES)
@@ -328,6 +334,13 @@ class _Validator:
                 raise self.error(f"exponent {p:g} is larger than {MAX_EXPONENT} in magnitude", node)
         if _free_of_variables(node):
             self.constant_value(node)
+            if node.kind == "call" and node.value in _PERIODIC:
+                argument = self.constant_value(node.children[0])
+                if abs(argument) > MAX_PERIODIC_ARGUMENT:
+                    raise self.error(
+                        f"{node.value} of a constant beyond {MAX_PERIODIC_ARGUMENT:.3g} has no float value "
+                        "(the spacing of floats there exceeds its period)", node,
+                    )
         nesting = exp_nesting
         calls = call_nesting + (node.kind == "call")
         if calls > MAX_CALL_NESTING:

@@ -488,8 +488,11 @@ def build_document(selection: Sequence[str] | None = None, points: int = 200, se
         r"as a second witness. A $\neq$ step is shown by a point where the two sides differ.",
         "",
     ]
+    known = {key for key, _ in SECTIONS}
     for key, section_title in SECTIONS:
-        members = [(p, r) for p, r in zip(proofs, results) if p.problem == key]
+        # a proof naming a section the document does not have (problem="P3") goes
+        # with the further identities: checked and shown, never silently left out
+        members = [(p, r) for p, r in zip(proofs, results) if p.problem == key or (key == "extra" and p.problem not in known)]
         if not members and not (key == "P1" and numbers and selection is None):
             continue
         body.append(f"\\section{{{_escape_text(section_title)}}}")

@@ -97,7 +97,8 @@ def scale_of(
                 v, m = point[node]
                 memo[node] = (np.broadcast_to(v, shape), np.broadcast_to(m, shape))
                 continue
-            if node.is_Number or not node.free_symbols:
+            if node.is_Number or node.is_NumberSymbol or not (node.free_symbols or has_rule(node)):
+                # a number is rounded once; a constant expression is walked like any other
                 v = np.full(shape, float(node)) if node.is_extended_real is not False else np.full(shape, np.nan)
                 memo[node] = (v, np.abs(v))
                 continue
@@ -267,7 +268,7 @@ def jet_of(expr: "sympy.Expr", inputs: Mapping["sympy.Symbol", Jet], shape: tupl
             if node in inputs:
                 memo[node] = inputs[node]
                 continue
-            if node.is_Number or not node.free_symbols:
+            if node.is_Number or node.is_NumberSymbol:
                 memo[node] = Jet.constant(float(node), shape)
                 continue
             if not ready:
