@@ -262,6 +262,8 @@ def derive_chain(
     f_yy, f_yz, f_zz = partial(y, y), partial(y, z), partial(z, z)
     g1, g2 = sp.diff(G, x), sp.diff(G, x, 2)
     h1, h2 = sp.diff(H, x), sp.diff(H, x, 2)
+    _require_defined(sp, {"ℓ = f(g(x), h(x))": ell, "dℓ/dx": first, "d²ℓ/dx²": second,
+                          "f_y": f_y, "f_z": f_z, "f_yy": f_yy, "f_yz": f_yz, "f_zz": f_zz})
 
     # Backprop on x -> {y, z} -> l: delta_l = 1, the loss node hands f_y, f_z to
     # y and z, and x collects the sum over its two children.
@@ -303,6 +305,18 @@ def derive_chain(
         naive_terms=naive_terms,
         difference_terms=difference_terms,
     )
+
+
+def _require_defined(sp, quantities: dict) -> None:
+    """InputError when putting g and h into f leaves a quantity undefined for
+    every x (--h 'log(1)' --loss '1/z' is 1/0)."""
+    from symderiv.errors import InputError
+
+    for label, expr in quantities.items():
+        if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+            raise InputError(
+                f"{label} is undefined for every x once g and h are put into f (a division by zero or a pole)"
+            )
 
 
 def partial_name(counts: dict[str, int]) -> str:
