@@ -137,6 +137,10 @@ def main(argv: Sequence[str] | None = None, *, cap_memory: bool | None = None) -
     """Run one command. ``cap_memory`` (default: only when ``argv`` is None, i.e.
     this process is the ``symderiv`` command) applies the address-space cap."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    for position, token in enumerate(args_list, start=1):
+        if "\x00" in token:  # no OS passes one; a caller of main() might, and paths cannot hold it
+            _fail(f"argument {position} contains a NUL character")
+            return EXIT_BAD_INPUT
     selected = _selected_command(args_list)
     parser = build_parser(selected if selected is not None else "")
     args = parser.parse_args(_join_negative_values(parser, args_list))
