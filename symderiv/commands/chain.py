@@ -173,7 +173,11 @@ def _report(derivation, comparison) -> str:
         f"  f(y, z) = {given('f', derivation.loss)}",
     ]
     if "f" in derivation.abstract:
-        lines.append("  (f and its partials f_y, f_yz, ... are taken at (y, z) = (g(x), h(x)))")
+        if "g" in derivation.abstract and "h" in derivation.abstract:
+            lines.append("  (f and its partials f_y, f_yz, ... are taken at (y, z) = (g(x), h(x)))")
+        else:
+            point = f"({text(derivation.g)}, {text(derivation.h)})"
+            lines.append(f"  (f_y{point}, f_yz{point}, ...: the partials of f taken at (y, z) = (g(x), h(x)) = {point})")
     lines += [
         "",
         "First order",

@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "names",
         nargs="*",
         metavar="NAME",
-        help="proofs to include: built-in names or paths to your own proof files (default: all built-ins)",
+        help="proofs to include: built-in names or paths to your own proof files (default: all built-ins; "
+        "a proof file is Python and runs with your rights: only files you trust)",
     )
     parser.add_argument("-o", "--output", metavar="FILE.tex", help="write the document here instead of stdout")
     parser.add_argument(

@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--proof",
         action="append",
         metavar="NAME|PATH",
-        help="run only this proof: a built-in name or a path to your own proof file (repeatable)",
+        help="run only this proof: a built-in name or a path to your own proof file (repeatable; "
+        "a proof file is Python and runs with your rights: only files you trust)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
