@@ -22,6 +22,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from typing import NoReturn, Sequence
 
 from symderiv.budget import BudgetExceeded, address_space_bytes, cpu_time_limit, limit_memory
@@ -153,7 +154,10 @@ def main(argv: Sequence[str] | None = None, *, cap_memory: bool | None = None) -
     try:
         if cap_memory if cap_memory is not None else argv is None:
             memory_cap = _cap_memory()
-        with cpu_time_limit(cpu_limit):
+        with cpu_time_limit(cpu_limit), warnings.catch_warnings():
+            if not os.environ.get("SYMDERIV_DEBUG"):
+                # stderr carries one line at most (numpy's ComplexWarning leaked before)
+                warnings.simplefilter("ignore")
             return int(module.run(args))
     except InputError as exc:
         _fail(str(exc))

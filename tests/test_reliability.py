@@ -336,3 +336,20 @@ def test_an_idx_decompression_bomb_is_refused_before_allocating(tmp_path):
     with pytest.raises(InputError, match="MiB of memory once loaded"):
         read_idx(bomb)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KB
+
+
+def test_python_warnings_never_reach_stderr(monkeypatch, capsys):
+    import warnings
+
+    import numpy as np
+
+    from symderiv.commands import chain
+
+    def noisy(args):
+        np.asarray(np.array([1 + 2j]), dtype=np.float64)  # numpy's ComplexWarning
+        warnings.warn("something internal", RuntimeWarning)
+        return 0
+
+    monkeypatch.setattr(chain, "run", noisy)
+    assert main(["chain"]) == 0
+    assert capsys.readouterr().err == ""
