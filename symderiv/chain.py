@@ -108,7 +108,7 @@ MAX_EXPAND_OPS = 2000
 MAX_EXPANDED_POWER = 8
 MAX_EXPANSION_WORK = 100_000
 MAX_SIMPLIFY_OPS = 120
-PROOF_CPU_SECONDS = 4.0
+PROOF_CPU_SECONDS = 2.5
 
 PROVED = "proved"
 NOT_PROVED = "not proved by bounded algebra"
@@ -308,14 +308,20 @@ def derive_chain(
 
 
 def _require_defined(sp, quantities: dict) -> None:
-    """InputError when putting g and h into f leaves a quantity undefined for
-    every x (--h 'log(1)' --loss '1/z' is 1/0)."""
+    """InputError when putting g and h into f leaves a quantity undefined or
+    complex for every x (--h 'log(1)' --loss '1/z' is 1/0; --g '-E' --loss
+    'log(y)' is log(-e) = 1 + i*pi)."""
     from symderiv.errors import InputError
 
     for label, expr in quantities.items():
         if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
             raise InputError(
                 f"{label} is undefined for every x once g and h are put into f (a division by zero or a pole)"
+            )
+        if expr.has(sp.I):
+            raise InputError(
+                f"{label} is not real for any x once g and h are put into f "
+                "(a logarithm or root of a negative constant)"
             )
 
 

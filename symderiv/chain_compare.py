@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from symderiv.budget import BudgetExceeded, cpu_time_limit
 from symderiv.errors import InputError
 from symderiv.numeric import (
     Agreement,
@@ -229,27 +230,23 @@ def compare_chain(derivation: "ChainDerivation", xs: np.ndarray) -> ChainCompari
     naive_rule = agree(naive_engine, naive_formula, scales["naive_coarse"], exact=(derivation.naive, [x], points))
     naive_rule_fine = agree(naive_fine, naive_formula_fine, scales["naive_fine"], exact=(naive_fine_exact, [x], points))
 
-    ell = lambdify_vectorised(derivation.ell, [x])
-    third = values(sp.diff(derivation.ell, x, 3))
-    fourth = values(sp.diff(derivation.ell, x, 4))
+    try:
+        with cpu_time_limit(FD_CPU_SECONDS):
+            fd1, fd2 = _finite_differences(derivation, xs)
+            first_fd = _within(fd1, first_sympy, derivation.ell, x, xs, 1)
+            second_fd = _within(fd2, second_sympy, derivation.ell, x, xs, 2)
+    except BudgetExceeded:  # a witness out of time decides nothing
+        fd1 = fd2 = _no_estimate(xs)
+        first_fd = second_fd = Agreement(0.0, 0.0, int(xs.size), 0, int(xs.size))
 
-    def ell_scale(at: np.ndarray) -> np.ndarray:
-        # rounding error of evaluating ℓ itself, where it is evaluated (cancellation inside ℓ included)
-        return rounding_scale(derivation.ell, [x], [at])
-
-    fd1 = central_difference(ell, xs, 1, value_scale=ell_scale, next_derivative=third)
-    fd2 = central_difference(ell, xs, 2, value_scale=ell_scale, next_derivative=fourth)
-    first_fd = _within(fd1, first_sympy, derivation.ell, x, xs, 1)
-    second_fd = _within(fd2, second_sympy, derivation.ell, x, xs, 2)
-
-    naive_equals_exact = _all_points(decide_equal(
-        derivation.naive, derivation.second_canonical, [x], points,
-        floats=(naive_formula, second_sympy, scales["naive_reference"] + scales["second_reference"]),
-    ))
-    cut_equal = _all_points(decide_equal(
-        derivation.naive, naive_fine_exact, [x], points,
-        floats=(naive_formula, naive_formula_fine, scales["naive_reference"] + scales["naive_fine"]),
-    ))
+    naive_equals_exact = _decide(
+        derivation.naive, derivation.second_canonical, x, points,
+        (naive_formula, second_sympy, scales["naive_reference"] + scales["second_reference"]),
+    )
+    cut_equal = _decide(
+        derivation.naive, naive_fine_exact, x, points,
+        (naive_formula, naive_formula_fine, scales["naive_reference"] + scales["naive_fine"]),
+    )
     return ChainComparison(
         x=xs,
         first_sympy=first_sympy,
@@ -273,6 +270,49 @@ def compare_chain(derivation: "ChainDerivation", xs: np.ndarray) -> ChainCompari
         naive_equals_exact=naive_equals_exact,
         naive_depends_on_cut=None if cut_equal is None else not cut_equal,
     )
+
+
+def _finite_differences(derivation: "ChainDerivation", xs: np.ndarray):
+    """Central differences of ℓ (order 1 and 2) with their error bounds."""
+    import sympy as sp
+
+    x = derivation.x
+    ell = lambdify_vectorised(derivation.ell, [x])
+    third = lambdify_vectorised(sp.diff(derivation.ell, x, 3), [x])(xs)
+    fourth = lambdify_vectorised(sp.diff(derivation.ell, x, 4), [x])(xs)
+
+    def ell_scale(at: np.ndarray) -> np.ndarray:
+        # rounding error of evaluating ℓ itself, where it is evaluated (cancellation inside ℓ included)
+        return rounding_scale(derivation.ell, [x], [at])
+
+    return (
+        central_difference(ell, xs, 1, value_scale=ell_scale, next_derivative=third),
+        central_difference(ell, xs, 2, value_scale=ell_scale, next_derivative=fourth),
+    )
+
+
+#: CPU seconds for the finite-difference witness (SymPy's third and fourth
+#: derivatives of a large composite can be slow) and for each exact fact
+#: decided in mpmath; out of time, they decide nothing
+FD_CPU_SECONDS = 3.0
+DECIDE_CPU_SECONDS = 2.0
+
+
+def _no_estimate(xs: np.ndarray):
+    from symderiv.numeric import FiniteDifference
+
+    nan = np.full(xs.shape, np.nan)
+    return FiniteDifference(nan, nan, nan, np.zeros(xs.shape, dtype=bool))
+
+
+def _decide(lhs, rhs, x, points, floats) -> bool | None:
+    """An exact fact at every point (see numeric.decide_equal); None when
+    undecided, also when out of its CPU budget."""
+    try:
+        with cpu_time_limit(DECIDE_CPU_SECONDS):
+            return _all_points(decide_equal(lhs, rhs, [x], points, floats=floats))
+    except BudgetExceeded:
+        return None
 
 
 def _all_points(verdicts: list[bool | None]) -> bool | None:

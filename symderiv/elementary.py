@@ -8,10 +8,10 @@ write, and each entry says everything the rest of the project needs about it:
   ``--loss``) spells it; :data:`PARSER_NAMES` maps each spelling to its entry;
 * ``latex`` — how it is printed in LaTeX, ``latex_reader_spellings`` — the
   macros the LaTeX reader of ``symderiv check`` accepts for it;
-* ``sympy`` — the exact SymPy expression of f(t) (a SymPy class applied to t,
-  or a composite such as 1/(1 + e^-t) for the sigmoid);
+* ``sympy_of(t)`` — the exact SymPy expression of f(t) (a SymPy class applied
+  to t, or a composite such as 1/(1 + e^-t) for the sigmoid);
 * ``sympy_class`` — the SymPy function class whose nodes the rounding model
-  meets in a tree (None when ``sympy`` is a composite of other entries);
+  meets in a tree (None when ``sympy_of`` builds a composite of other entries);
 * ``numpy`` — the float function on arrays, ``scalar`` — on one Python float
   (constant folding in the parser);
 * ``derivatives`` — f', f'' and f''' *as symderiv evaluates them* (the
@@ -46,10 +46,10 @@ class Elementary:
     _numpy: str  # attribute of numpy, or "sigmoid"
     _derivatives: Callable[[object, "sympy.Expr"], tuple] | None = None  # (sp, t) -> (f', f'', f''') as evaluated
 
-    def sympy(self, argument: "sympy.Expr") -> "sympy.Expr":
-        import sympy as sp
+    def sympy_of(self, argument: "sympy.Expr") -> "sympy.Expr":
+        import sympy as sympy_module
 
-        return self._sympy(sp, argument)
+        return self._sympy(sympy_module, argument)
 
     @property
     def sympy_class(self):
@@ -70,7 +70,7 @@ class Elementary:
 
         if self._derivatives is not None:
             return self._derivatives(sp, t)
-        f = self.sympy(t)
+        f = self.sympy_of(t)
         return sp.diff(f, t), sp.diff(f, t, 2), sp.diff(f, t, 3)
 
 

@@ -397,7 +397,7 @@ def _build(node: _Node, symbols: dict[str, "sympy.Symbol"], what: str) -> "sympy
     if kind == "neg":
         return -_to_sympy(children[0], symbols, what)
     if kind == "call":
-        return PARSER_NAMES[node.value].sympy(_to_sympy(children[0], symbols, what))  # type: ignore[index]
+        return PARSER_NAMES[node.value].sympy_of(_to_sympy(children[0], symbols, what))  # type: ignore[index]
     a, b = (_to_sympy(child, symbols, what) for child in children)
     if kind == "div" and b == 0:
         raise InputError(f"{what}: division by zero at column {node.column}")

@@ -245,8 +245,6 @@ def decide_equal(
     ``floats = (lhs values, rhs values, rounding scale of both)`` settles the
     points where the float values differ by more than their tolerance (then
     they differ exactly too) without mpmath."""
-    import mpmath
-
     points = np.asarray(points, dtype=np.float64).reshape(len(points), -1)
     verdicts: list[bool | None] = [None] * len(points)
     todo = np.arange(len(points))

@@ -14,7 +14,6 @@ import sys
 import textwrap
 
 import mpmath
-import numpy as np
 import pytest
 import sympy as sp
 
@@ -353,3 +352,20 @@ def test_python_warnings_never_reach_stderr(monkeypatch, capsys):
     monkeypatch.setattr(chain, "run", noisy)
     assert main(["chain"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_a_composite_that_is_complex_for_every_x_is_bad_input(capsys):
+    # log(-e) = 1 + iπ: was a TypeError (exit 3) in the fuzz
+    argv = ["chain", "--g", "-E", "--h", "(1 / x)", "--loss", "((y / 4) * -log(y))", "--at=1.993851665116539"]
+    assert main(argv) == 2
+    assert "not real for any x" in capsys.readouterr().err
+
+
+def test_a_finite_difference_witness_out_of_time_decides_nothing(monkeypatch, capsys):
+    from symderiv import chain_compare
+
+    monkeypatch.setattr(chain_compare, "FD_CPU_SECONDS", 1e-6)
+    code, payload, _ = chain_json(capsys, "--g", "sin(x)", "--h", "x**2", "--loss", "y*z", "--at", "0.5")
+    assert code == 0
+    assert payload["finite_difference_conclusive"] == {"first": False, "second": False}
+    assert payload["verdict"]["decided_by"] == ["exact algebra (SymPy)", "engine vs SymPy (rounding model, mpmath for close calls)"]

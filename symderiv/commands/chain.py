@@ -242,9 +242,11 @@ def _witness_text(witness) -> str:
         f"\nNot settled by exact algebra, so checked numerically at {witness.x.size} random points in "
         f"[{low:g}, {high:g}]:\n"
         f"  dℓ/dx: engine = SymPy = finite differences: {_agreed(witness.first, witness.first_fd)}"
-        f" (worst error {witness.first.max_scaled_error:.2g} × its tolerance)\n"
+        f" (worst error {witness.first.max_scaled_error:.2g} × its tolerance)"
+        + _inconclusive(witness.first_fd, witness.x.size) + "\n"
         f"  d²ℓ/dx²: engine = SymPy = finite differences: {_agreed(witness.second, witness.second_fd)}"
         f" (worst error {witness.second.max_scaled_error:.2g} × its tolerance)"
+        + _inconclusive(witness.second_fd, witness.x.size)
     )
 
 
@@ -261,8 +263,11 @@ def _fact(flag: bool | None) -> str:
     return "undecided (not stable in high precision)" if flag is None else _yes(flag)
 
 
-def _inconclusive(agreement) -> str:
-    return " (finite differences inconclusive here: error bound too large)" if agreement.inconclusive else ""
+def _inconclusive(agreement, points: int = 1) -> str:
+    if not agreement.inconclusive:
+        return ""
+    where = "here" if points == 1 else f"at {agreement.inconclusive} of {points} points"
+    return f" (finite differences inconclusive {where}: error bound too large, or out of time)"
 
 
 def _unless_same(name: str, value: str) -> str:
