@@ -495,12 +495,16 @@ def random_witness(derivation: "ChainDerivation", count: int = 64, seed: int = 0
     finite = np.ones_like(xs, dtype=bool)
     for expr in (derivation.ell, derivation.first, derivation.second_canonical):
         finite &= np.isfinite(lambdify_vectorised(expr, [x])(xs))
+    # and where the graphs, which compute ℓ as written, are finite too (y/z with y = z = x at 0)
+    for graph, x_node, loss_node in _engine_graphs(derivation):
+        value, first, second, _ = _run_engine(graph, x_node, loss_node, xs)
+        finite &= np.isfinite(value) & np.isfinite(first) & np.isfinite(second)
     xs = xs[finite][:count]
     if xs.size == 0:
         return None
     try:
         return compare_chain(derivation, xs)
-    except InputError:  # undefined as written at some point (0/0): no witness
+    except InputError:  # a derivative not finite at some point after all: no witness
         return None
 
 

@@ -21,8 +21,8 @@ from typing import Any, Callable, Sequence
 from symderiv.errors import InputError
 from symderiv.proof_types import Counterexample, Proof, ProofResult, StepResult
 
-EXACT_CPU_SECONDS_PER_STEP = 3.0
-EXACT_CPU_SECONDS_PER_PROOF = 8.0
+EXACT_CPU_SECONDS_PER_STEP = 2.5
+EXACT_CPU_SECONDS_PER_PROOF = 6.0
 
 
 def check_proof(proof: Proof, points: int = 200, seed: int = 0) -> ProofResult:
