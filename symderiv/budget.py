@@ -9,7 +9,9 @@ Contract:
   Limits nest: an inner limit never outlives the outer one, and the outer
   limit's remaining time is restored when the inner block ends. When the
   budget is spent, :class:`BudgetExceeded` is raised inside the block (between
-  Python bytecodes, so a single long C call finishes first). Where interval
+  Python bytecodes, so a single long C call finishes first). The kernel
+  charges CPU time at scheduler ticks, so a limit is exact to a few ticks
+  (milliseconds), which is all a budget needs. Where interval
   timers are unavailable (not the main thread, not POSIX) the block runs
   unbounded, and :func:`cpu_limits_available` says so.
 - :func:`limit_memory` caps the address space of the whole process

@@ -23,7 +23,10 @@ def test_a_busy_block_is_stopped_near_its_cpu_budget():
         with cpu_time_limit(0.2):
             _spin(5)
     used = cpu_seconds() - start
-    assert 0.2 <= used < 1.0
+    # The kernel charges CPU time to the interval timer at scheduler ticks, so
+    # on a busy machine it can fire a few ticks before process_time() reaches
+    # the budget (seen: 0.18 s for 0.2 s); what matters is that it fires.
+    assert 0.1 <= used < 1.0
     assert caught.value.what == "CPU time" and caught.value.limit == 0.2
 
 

@@ -11,7 +11,7 @@ from symderiv.writeup.report import FALSE, HOLDS, PROVED, UNCHECKED
 from symderiv.writeup.verdicts import check_text
 
 WRITEUPS = Path(__file__).parent / "writeups"
-SAMPLE = Path("/work/shared/examples/writeup-sample.md")
+SAMPLE = Path(__file__).parent.parent / "examples" / "writeup-sample.md"
 SAMPLE_LETS = [
     r"\sigma(t) = \frac{1}{1 + \exp(-t)}", "u = w x + b", r"s = \sigma(u)",
     r"Z = \sum_{k=1}^n \exp(x_k)", r"y_i = \exp(x_i)/Z",

@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 from symderiv.engine.graph import Graph
-from symderiv.engine.ops import _row_max, _row_sum, build_registry, core_ops, default_registry
+from symderiv.engine.ops import build_registry, core_ops, default_registry
+from symderiv.engine.ops.kernels import row_max as _row_max
+from symderiv.engine.ops.kernels import row_sum as _row_sum
 from symderiv.engine.optim import SGDStep
 
 #: (batch, classes): copied class-major (the first three) and a transposed view (the rest)

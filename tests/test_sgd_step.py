@@ -229,7 +229,10 @@ def test_float32_cotangents_stay_float32_all_the_way_to_the_parameters():
     def unused(*args, **kwargs):
         raise AssertionError("not used by SGDStep")
 
-    identity = Op("identity", 1, lambda a: a * 1, recording_vjp, unused, unused, unused, unused, "a")
+    identity = Op(
+        name="identity", arity=1, forward=lambda a: a * 1, vjp=recording_vjp,
+        jvp=unused, vjp_tangent=unused, naive_vjp=unused, sympy_meaning=unused, doc="a",
+    )
     rng = np.random.default_rng(9)
     graph = Graph()
     x, labels = graph.input("x"), graph.input("labels")

@@ -328,6 +328,30 @@ def test_plot_writes_a_valid_png(tmp_path, capsys):
     assert pixels[..., :3].std() > 0.05  # not a blank canvas
 
 
+def test_learning_curves_figure_draws_each_run_on_both_panels():
+    pytest.importorskip("matplotlib")
+    from symderiv.train.loop import RunResult
+    from symderiv.train.plot import learning_curves_figure
+
+    runs = [
+        RunResult(RunSettings((16,), "sigmoid", 0.5, 16, 3, 0), "64-16-10 sigmoid",
+                  (0.9, 0.4, 0.2), (0.7, 0.8, 0.9), (0.6, 0.75, 0.85), 0.1, False),
+        RunResult(RunSettings((64,), "sigmoid", 2.0, 16, 2, 0), "64-64-10 sigmoid",
+                  (0.5, math.inf), (0.8, 0.1), (0.8, 0.1), 0.1, True),
+    ]
+    figure = learning_curves_figure(runs, "a title")
+    loss_axes, accuracy_axes = figure.axes
+    assert loss_axes.get_yscale() == "log" and figure.get_suptitle() == "a title"
+    for axes, curve in ((loss_axes, "train_loss"), (accuracy_axes, "test_accuracy")):
+        lines = axes.get_lines()
+        assert len(lines) == len(runs)
+        for line, run in zip(lines, runs):
+            assert list(line.get_xdata()) == list(range(1, run.epochs_run + 1))
+            assert list(line.get_ydata()) == list(getattr(run, curve))
+    labels = [text.get_text() for text in accuracy_axes.get_legend().get_texts()]
+    assert labels == ["hidden=16 sigmoid lr=0.5: final 0.8500", "hidden=64 sigmoid lr=2 (diverged): final 0.1000"]
+
+
 def test_plot_path_is_checked_before_training(tmp_path, capsys):
     code, err = run_error(capsys, "--plot", str(tmp_path / "missing" / "c.png"))
     assert code == 2 and "does not exist" in err

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from symderiv.engine.ops import Op, _add_opt, unbroadcast
+from symderiv.engine.ops.core import Op
+from symderiv.engine.ops.kernels import add_optional, unbroadcast
 from symderiv.numeric import lambdify_vectorised as _vectorised
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def function_op(expr: "sympy.Expr", args: Sequence["sympy.Symbol"], name: str | 
         total = None
         for i, t in enumerate(tangents):
             if t is not None:
-                total = _add_opt(total, t * d1[i](*inputs))
+                total = add_optional(total, t * d1[i](*inputs))
         return total
 
     def vjp_tangent(g, out, out_tangent, inputs, tangents, needs):
@@ -55,7 +56,7 @@ def function_op(expr: "sympy.Expr", args: Sequence["sympy.Symbol"], name: str | 
             if needs[i]:
                 for j, t in enumerate(tangents):
                     if t is not None:
-                        acc = _add_opt(acc, d2[i][j](*inputs) * t)
+                        acc = add_optional(acc, d2[i][j](*inputs) * t)
             result.append(None if acc is None else unbroadcast(g * acc, np.shape(inputs[i])))
         return tuple(result)
 
@@ -74,7 +75,8 @@ def function_op(expr: "sympy.Expr", args: Sequence["sympy.Symbol"], name: str | 
 
     label = name or f"fn[{expr}]"
     return Op(
-        label, k, forward, vjp, jvp, vjp_tangent, naive_vjp, meaning,
-        f"elementwise {expr} of ({', '.join(map(str, args))}), derivatives by SymPy",
+        name=label, arity=k, forward=forward, vjp=vjp, jvp=jvp, vjp_tangent=vjp_tangent, naive_vjp=naive_vjp,
+        sympy_meaning=meaning,
+        doc=f"elementwise {expr} of ({', '.join(map(str, args))}), derivatives by SymPy",
         elementwise=True,
     )

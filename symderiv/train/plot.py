@@ -5,6 +5,9 @@ training loss per epoch (log scale: it falls over orders of magnitude) and
 test accuracy per epoch. The figure is drawn on matplotlib's Agg canvas
 directly (``matplotlib.figure.Figure``), so no GUI backend or pyplot global
 state is ever touched.
+
+:func:`learning_curves_figure` returns that figure (a notebook displays it
+inline); :func:`plot_learning_curves` saves it as the PNG of ``--plot``.
 """
 
 from __future__ import annotations
@@ -39,15 +42,13 @@ def require_matplotlib() -> None:
         raise InputError(f"--plot needs matplotlib, which is not installed: {INSTALL_PLOT_HINT}") from None
 
 
-def plot_learning_curves(runs: Sequence[RunResult], path: str | Path, title: str, force: bool = False) -> Path:
-    """Draw every run's training loss and test accuracy per epoch; save as PNG at
-    ``path``, whole or not at all (an existing file only with ``force``)."""
+def learning_curves_figure(runs: Sequence[RunResult], title: str):
+    """Every run's training loss and test accuracy per epoch, as a ``matplotlib.figure.Figure``."""
     require_matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    path = Path(path)
     figure = Figure(figsize=(11, 4.6), dpi=110, layout="constrained")
     FigureCanvasAgg(figure)
     loss_axes, accuracy_axes = figure.subplots(1, 2)
@@ -73,10 +74,16 @@ def plot_learning_curves(runs: Sequence[RunResult], path: str | Path, title: str
         axes.grid(True, which="major", alpha=0.35)
         axes.legend(fontsize="small")
     figure.suptitle(title)
+    return figure
+
+
+def plot_learning_curves(runs: Sequence[RunResult], path: str | Path, title: str, force: bool = False) -> Path:
+    """Draw every run's training loss and test accuracy per epoch; save as PNG at
+    ``path``, whole or not at all (an existing file only with ``force``)."""
     import io
 
     from symderiv.output_files import write_atomically
 
     image = io.BytesIO()
-    figure.savefig(image, format="png")
+    learning_curves_figure(runs, title).savefig(image, format="png")
     return write_atomically(path, image.getvalue(), "--plot", force=force)
