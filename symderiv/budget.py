@@ -9,7 +9,9 @@ Contract:
   Limits nest: an inner limit never outlives the outer one, and the outer
   limit's remaining time is restored when the inner block ends. When the
   budget is spent, :class:`BudgetExceeded` is raised inside the block (between
-  Python bytecodes, so a single long C call finishes first). The kernel
+  Python bytecodes, so a single long C call finishes first), and again every
+  ``RETRY_S`` of CPU time until the block ends, should it have been lost in a
+  garbage-collector callback. The kernel
   charges CPU time at scheduler ticks, so a limit is exact to a few ticks
   (milliseconds), which is all a budget needs. Where interval
   timers are unavailable (not the main thread, not POSIX) the block runs
@@ -54,6 +56,12 @@ def cpu_limits_available() -> bool:
 # The innermost active limit raises; outer ones are suspended meanwhile.
 _active: list[float] = []
 
+#: once spent, a budget raises again every RETRY_S of CPU time until its block
+#: ends: an exception raised while the interpreter runs a garbage-collector
+#: callback or a __del__ cannot propagate and is lost, and a one-shot timer
+#: would then leave the block unbounded
+RETRY_S = 0.05
+
 
 @contextmanager
 def cpu_time_limit(seconds: float | None) -> Iterator[None]:
@@ -75,7 +83,7 @@ def cpu_time_limit(seconds: float | None) -> Iterator[None]:
 
     previous = signal.signal(signal.SIGPROF, on_expiry)
     _active.append(seconds)
-    signal.setitimer(signal.ITIMER_PROF, budget)
+    signal.setitimer(signal.ITIMER_PROF, budget, RETRY_S)
     try:
         yield
     finally:
@@ -85,7 +93,7 @@ def cpu_time_limit(seconds: float | None) -> Iterator[None]:
         if outer_remaining:
             left = outer_remaining - (cpu_seconds() - started)
             # Re-arm the outer limit; if it is already spent, let it fire at once.
-            signal.setitimer(signal.ITIMER_PROF, max(left, 1e-3))
+            signal.setitimer(signal.ITIMER_PROF, max(left, 1e-3), RETRY_S)
 
 
 def address_space_bytes() -> int | None:
