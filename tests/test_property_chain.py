@@ -119,3 +119,29 @@ def test_chain_without_a_point_never_fails_internally(capsys, triple):
     err = capsys.readouterr().err
     assert code in (0, 2), (triple, err)
     assert "Traceback" not in err and "internal error" not in err
+
+
+JAX_CASES = [
+    ("sin(x)", "x**2", "y*z + exp(y)", 0.5),
+    ("x", "(x - tan(x))", "(2.5 - z)", -1.7771549485892285e-06),
+    ("1/x", "x", "tan(y)", 0.01),
+    ("sigmoid(x)", "log(1 + x**2)", "tanh(y - z)*sqrt(1 + z**2)", 1.3),
+]
+
+
+@pytest.mark.parametrize("g, h, loss, at", JAX_CASES)
+def test_engine_agrees_with_jax_autodiff(g, h, loss, at):
+    pytest.importorskip("jax")
+    derivation = _derive(g, h, loss)
+    xs = np.array([at])
+    comparison = compare_chain(derivation, xs)
+    scales = _rounding_scales(derivation, xs, fine_grained_naive_terms(derivation))
+    jax_first, jax_second = jax_derivatives(derivation.ell, derivation.x, at)
+    reference = mp_derivatives(derivation.ell, derivation.x, at)
+    for engine, jax_value, exact, scale in (
+        (comparison.first_engine_fine, jax_first, reference[0], scales["first_fine"]),
+        (comparison.second_engine_exact_fine, jax_second, reference[1], scales["second_fine"]),
+    ):
+        allowed = float(tolerance(scale)[0])
+        assert abs(jax_value - exact) <= allowed  # JAX, too, is within the rounding model
+        assert abs(float(engine[0]) - jax_value) <= 2 * allowed
