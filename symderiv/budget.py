@@ -34,8 +34,13 @@ from contextlib import contextmanager
 from typing import Iterator
 
 
-class BudgetExceeded(Exception):
-    """A work bound was spent. ``what`` names it ("CPU time"), ``limit`` its size."""
+class BudgetExceeded(BaseException):
+    """A work bound was spent. ``what`` names it ("CPU time"), ``limit`` its size.
+
+    A ``BaseException``, like ``KeyboardInterrupt``: it arrives asynchronously,
+    anywhere in the block, and a library's ``except Exception`` must neither
+    swallow it nor turn it into another error (enum's member creation turns
+    any Exception into a TypeError, which the fuzz tests met). Catch it by name."""
 
     def __init__(self, what: str, limit: float, unit: str = "s"):
         self.what = what

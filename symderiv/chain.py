@@ -310,7 +310,8 @@ def derive_chain(
 def _require_defined(sp, quantities: dict) -> None:
     """InputError when putting g and h into f leaves a quantity undefined or
     complex for every x (--h 'log(1)' --loss '1/z' is 1/0; --g '-E' --loss
-    'log(y)' is log(-e) = 1 + i*pi)."""
+    'log(y)' is log(-e) = 1 + i*pi; --g 'log(0.5)' --loss 'y**(1/3)' holds
+    (-1)**(1/3))."""
     from symderiv.errors import InputError
 
     for label, expr in quantities.items():
@@ -318,7 +319,7 @@ def _require_defined(sp, quantities: dict) -> None:
             raise InputError(
                 f"{label} is undefined for every x once g and h are put into f (a division by zero or a pole)"
             )
-        if expr.has(sp.I):
+        if any(node.is_number and node.is_extended_real is False for node in sp.preorder_traversal(expr)):
             raise InputError(
                 f"{label} is not real for any x once g and h are put into f "
                 "(a logarithm or root of a negative constant)"

@@ -69,3 +69,12 @@ def test_a_lost_expiry_is_raised_again():
                 pass
             _spin(5)
     assert cpu_seconds() - start < 2.0
+
+
+def test_an_expiry_passes_through_except_exception():
+    with pytest.raises(BudgetExceeded):
+        with cpu_time_limit(0.1):
+            try:
+                _spin(5)
+            except Exception:  # what library code does: must not catch a budget
+                pytest.fail("BudgetExceeded was caught as an Exception")

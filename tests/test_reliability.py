@@ -369,3 +369,15 @@ def test_a_finite_difference_witness_out_of_time_decides_nothing(monkeypatch, ca
     assert code == 0
     assert payload["finite_difference_conclusive"] == {"first": False, "second": False}
     assert payload["verdict"]["decided_by"] == ["exact algebra (SymPy)", "engine vs SymPy (rounding model, mpmath for close calls)"]
+
+
+def test_a_constant_that_is_complex_after_substitution_is_bad_input(capsys):
+    # (log 0.5)^(1/3) = (-1)^(1/3)·(log 2)^(1/3): complex, with no I written (was exit 3)
+    assert main(["chain", "--g", "log(0.5)", "--h", "x", "--loss", "(y)**(1/3)", "--at=0.0"]) == 2
+    assert "not real for any x" in capsys.readouterr().err
+
+
+def test_a_budget_expiry_is_not_swallowed_by_library_exception_handlers():
+    from symderiv.budget import BudgetExceeded
+
+    assert not issubclass(BudgetExceeded, Exception)
