@@ -13,7 +13,10 @@ budget (``CPU_LIMIT_S`` of its module; CPU time, never wall-clock time, so a
 busy machine does not change the outcome) and, when ``symderiv`` runs as its
 own process, an address-space cap of ``MEMORY_LIMIT_BYTES`` (more only if
 start-up alone reserved more, as BLAS threads do on many-core machines).
-Exceeding either is exit 2 with one line naming the bound.
+Exceeding either is exit 2 with one line naming the bound. The modules a
+command needs (its ``PRELOAD`` names, and what its ``preload(args)`` returns)
+are imported before the CPU budget starts, so a budget never expires halfway
+through an import.
 """
 
 from __future__ import annotations
@@ -129,6 +132,21 @@ def _cap_memory() -> int | None:
     return cap
 
 
+def _preload(module, args: argparse.Namespace) -> None:
+    """Import what the command will need before its CPU budget starts. A budget
+    that expires inside an import leaves that module half-initialised for any
+    later call in the same process (scipy's ``_ndimage_api`` NameError in the
+    fuzz tests); imports are start-up, not work on the input. A missing
+    optional package is left for the command to report."""
+    names = getattr(module, "PRELOAD", ())
+    hook = getattr(module, "preload", None)
+    for name in tuple(names) + (tuple(hook(args)) if hook is not None else ()):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
 def _command_cpu_limit(module) -> float | None:
     limit = getattr(module, "CPU_LIMIT_S", getattr(module, "TIME_LIMIT_S", DEFAULT_CPU_LIMIT_S))
     return limit or None
@@ -154,6 +172,7 @@ def main(argv: Sequence[str] | None = None, *, cap_memory: bool | None = None) -
     try:
         if cap_memory if cap_memory is not None else argv is None:
             memory_cap = _cap_memory()
+        _preload(module, args)
         with cpu_time_limit(cpu_limit), warnings.catch_warnings():
             if not os.environ.get("SYMDERIV_DEBUG"):
                 # stderr carries one line at most (numpy's ComplexWarning leaked before)

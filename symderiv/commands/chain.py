@@ -8,6 +8,7 @@ from symderiv.commands._common import fmt, parse_number, print_json
 from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 
 CPU_LIMIT_S = 15
+PRELOAD = ("numpy", "sympy", "mpmath")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

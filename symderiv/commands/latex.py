@@ -21,6 +21,7 @@ from symderiv.commands._common import ascii_int
 from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 
 CPU_LIMIT_S = 300
+PRELOAD = ("numpy", "sympy", "mpmath")
 MAX_POINTS = 100_000
 DEFAULT_PDF_STEM = "symderiv-writeup"
 

@@ -8,6 +8,7 @@ from symderiv.commands._common import ascii_int, parse_number_list, print_json
 from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 
 CPU_LIMIT_S = 30
+PRELOAD = ("numpy", "sympy", "mpmath")
 MAX_N = 64
 MAX_SHOWN_N = 6
 

@@ -99,6 +99,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON; no progress bars")
 
 
+def preload(args: argparse.Namespace) -> tuple[str, ...]:
+    """Modules to import before the CPU budget (see symderiv.cli)."""
+    names = ("numpy", "sklearn.datasets", "tqdm")
+    if args.plot is not None:
+        names += ("matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.ticker")
+    if args.check:
+        names += ("sympy", "mpmath")
+    return names
+
+
 def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 

@@ -8,6 +8,7 @@ from symderiv.commands._common import ascii_int, print_json
 from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 
 CPU_LIMIT_S = 300
+PRELOAD = ("numpy", "sympy", "mpmath")
 MAX_POINTS = 100_000
 
 
