@@ -363,8 +363,12 @@ def test_a_composite_that_is_complex_for_every_x_is_bad_input(capsys):
 
 def test_a_finite_difference_witness_out_of_time_decides_nothing(monkeypatch, capsys):
     from symderiv import chain_compare
+    from symderiv.budget import BudgetExceeded
 
-    monkeypatch.setattr(chain_compare, "FD_CPU_SECONDS", 1e-6)
+    def out_of_time(*args):  # as when FD_CPU_SECONDS runs out
+        raise BudgetExceeded("CPU time", chain_compare.FD_CPU_SECONDS)
+
+    monkeypatch.setattr(chain_compare, "_finite_differences", out_of_time)
     code, payload, _ = chain_json(capsys, "--g", "sin(x)", "--h", "x**2", "--loss", "y*z", "--at", "0.5")
     assert code == 0
     assert payload["finite_difference_conclusive"] == {"first": False, "second": False}
