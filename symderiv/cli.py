@@ -111,7 +111,7 @@ def _join_negative_values(parser: argparse.ArgumentParser, argv: list[str]) -> l
     while i < len(argv):
         token = argv[i]
         value = argv[i + 1] if i + 1 < len(argv) else ""
-        if token in takes_value and value.startswith("-") and value.split("=")[0] not in option_names:
+        if token in takes_value and value.startswith("-") and value != "--" and value.split("=")[0] not in option_names:
             joined.append(f"{token}={argv[i + 1]}")
             i += 2
             continue
@@ -159,6 +159,10 @@ def main(argv: Sequence[str] | None = None, *, cap_memory: bool | None = None) -
     for position, token in enumerate(args_list, start=1):
         if "\x00" in token:  # no OS passes one; a caller of main() might, and paths cannot hold it
             _fail(f"argument {position} contains a NUL character")
+            return EXIT_BAD_INPUT
+        if token.startswith("-") and token.endswith("=--"):
+            # argparse drops a '--' value and stores [] unconverted (--n=-- became a list)
+            _fail(f"{token.split('=')[0]}: '--' is not a value")
             return EXIT_BAD_INPUT
     selected = _selected_command(args_list)
     parser = build_parser(selected if selected is not None else "")

@@ -385,3 +385,12 @@ def test_a_budget_expiry_is_not_swallowed_by_library_exception_handlers():
     from symderiv.budget import BudgetExceeded
 
     assert not issubclass(BudgetExceeded, Exception)
+
+
+@pytest.mark.parametrize("argv", [["softmax", "--n", "--"], ["softmax", "--n=--"], ["chain", "--at=--"]])
+def test_a_bare_double_dash_is_not_an_option_value(capsys, argv):
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    assert code == 2 and capsys.readouterr().err.count("\n") == 1
