@@ -9,13 +9,11 @@ Contract:
   Limits nest: an inner limit never outlives the outer one, and the outer
   limit's remaining time is restored when the inner block ends. When the
   budget is spent, :class:`BudgetExceeded` is raised inside the block (between
-  Python bytecodes, so a single long C call finishes first). The kernel
+  Python bytecodes, so a single long C call finishes first), and again every
+  ``RETRY_S`` of CPU time until the block ends, should it have been lost in a
+  garbage-collector callback. The kernel
   charges CPU time at scheduler ticks, so a limit is exact to a few ticks
-  (milliseconds), which is all a budget needs. With
-  ``repeat_every``, :class:`BudgetStillExceeded` (a ``BaseException``) is
-  raised every ``repeat_every`` seconds of CPU time after that until the block
-  ends: code under test that swallows the first one (``except Exception:
-  continue``) cannot run on. Where interval
+  (milliseconds), which is all a budget needs. Where interval
   timers are unavailable (not the main thread, not POSIX) the block runs
   unbounded, and :func:`cpu_limits_available` says so.
 - :func:`limit_memory` caps the address space of the whole process
@@ -36,8 +34,13 @@ from contextlib import contextmanager
 from typing import Iterator
 
 
-class BudgetExceeded(Exception):
-    """A work bound was spent. ``what`` names it ("CPU time"), ``limit`` its size."""
+class BudgetExceeded(BaseException):
+    """A work bound was spent. ``what`` names it ("CPU time"), ``limit`` its size.
+
+    A ``BaseException``, like ``KeyboardInterrupt``: it arrives asynchronously,
+    anywhere in the block, and a library's ``except Exception`` must neither
+    swallow it nor turn it into another error (enum's member creation turns
+    any Exception into a TypeError, which the fuzz tests met). Catch it by name."""
 
     def __init__(self, what: str, limit: float, unit: str = "s"):
         self.what = what
@@ -46,18 +49,15 @@ class BudgetExceeded(Exception):
         super().__init__(f"{what} budget of {limit:g} {unit} exceeded")
 
 
-class BudgetStillExceeded(BaseException):
-    """The budget was spent and the :class:`BudgetExceeded` for it swallowed.
+class BudgetStillExceeded(BudgetExceeded):
+    """A repeat of a spent budget's notice: the first one was lost or swallowed.
 
-    A ``BaseException``, so ``except Exception`` in the code being bounded
-    cannot catch it; whoever set the limit catches it with BudgetExceeded.
+    A subclass, so whoever set the limit catches both as :class:`BudgetExceeded`.
     """
 
     def __init__(self, what: str, limit: float, unit: str = "s"):
-        self.what = what
-        self.limit = limit
-        self.unit = unit
-        super().__init__(f"{what} budget of {limit:g} {unit} exceeded (and the first notice swallowed)")
+        super().__init__(what, limit, unit)
+        self.args = (f"{what} budget of {limit:g} {unit} exceeded (and the first notice lost or swallowed)",)
 
 
 def cpu_seconds() -> float:
@@ -72,10 +72,18 @@ def cpu_limits_available() -> bool:
 # The innermost active limit raises; outer ones are suspended meanwhile.
 _active: list[float] = []
 
+#: once spent, a budget raises again every RETRY_S of CPU time until its block
+#: ends: an exception raised while the interpreter runs a garbage-collector
+#: callback or a __del__ cannot propagate and is lost, and a one-shot timer
+#: would then leave the block unbounded
+RETRY_S = 0.05
+
 
 @contextmanager
-def cpu_time_limit(seconds: float | None, *, repeat_every: float | None = None) -> Iterator[None]:
-    """Raise :class:`BudgetExceeded` once the block has used ``seconds`` of CPU time.
+def cpu_time_limit(seconds: float | None, *, repeat_every: float = RETRY_S) -> Iterator[None]:
+    """Raise :class:`BudgetExceeded` once the block has used ``seconds`` of CPU time,
+    then :class:`BudgetStillExceeded` every ``repeat_every`` seconds of CPU time
+    until the block ends.
 
     ``None`` or ``0`` means unbounded. The exception carries the limit that
     fired, which may be an enclosing one with less time left.
@@ -98,7 +106,7 @@ def cpu_time_limit(seconds: float | None, *, repeat_every: float | None = None) 
 
     previous = signal.signal(signal.SIGPROF, on_expiry)
     _active.append(seconds)
-    signal.setitimer(signal.ITIMER_PROF, budget, repeat_every or 0)
+    signal.setitimer(signal.ITIMER_PROF, budget, repeat_every)
     try:
         yield
     finally:
@@ -108,7 +116,19 @@ def cpu_time_limit(seconds: float | None, *, repeat_every: float | None = None) 
         if outer_remaining:
             left = outer_remaining - (cpu_seconds() - started)
             # Re-arm the outer limit; if it is already spent, let it fire at once.
-            signal.setitimer(signal.ITIMER_PROF, max(left, 1e-3), outer_interval)
+            signal.setitimer(signal.ITIMER_PROF, max(left, 1e-3), outer_interval or RETRY_S)
+
+
+def address_space_bytes() -> int | None:
+    """This process's current address space (VmSize), or None where unknown."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            pages = int(statm.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    import resource
+
+    return pages * resource.getpagesize()
 
 
 def limit_memory(max_bytes: int) -> int | None:

@@ -7,6 +7,16 @@ inside its ``run``.
 Exit codes: 0 ok, 1 a check failed, 2 bad input (one-line message, no
 traceback), 3 internal error (a bug in symderiv; one line, set
 ``SYMDERIV_DEBUG=1`` for the traceback).
+
+Bounds (see "Limits" in the README): each command runs under a CPU-time
+budget (``CPU_LIMIT_S`` of its module; CPU time, never wall-clock time, so a
+busy machine does not change the outcome) and, when ``symderiv`` runs as its
+own process, an address-space cap of ``MEMORY_LIMIT_BYTES`` (more only if
+start-up alone reserved more, as BLAS threads do on many-core machines).
+Exceeding either is exit 2 with one line naming the bound. The modules a
+command needs (its ``PRELOAD`` names, and what its ``preload(args)`` returns)
+are imported before the CPU budget starts, so a budget never expires halfway
+through an import.
 """
 
 from __future__ import annotations
@@ -14,11 +24,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import signal
 import sys
-from contextlib import contextmanager
-from typing import Iterator, NoReturn, Sequence
+import warnings
+from typing import NoReturn, Sequence
 
+from symderiv.budget import BudgetExceeded, address_space_bytes, cpu_time_limit, limit_memory
 from symderiv.errors import EXIT_BAD_INPUT, InputError
 
 # subcommand -> (module in symderiv.commands, one-line help)
@@ -31,7 +41,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "Problem 3: train an MLP on handwritten digits with the engine"),
 }
 
-DEFAULT_TIME_LIMIT_S = 120
+DEFAULT_CPU_LIMIT_S = 120
+#: the address-space cap of the ``symderiv`` process (start-up needs ~0.2 GB,
+#: the heaviest built-in work ~0.5 GB)
+MEMORY_LIMIT_BYTES = 3 * 2**29  # 1.5 GiB
+#: room on top of what start-up reserved, where that is already near the cap
+MEMORY_HEADROOM_BYTES = 2**30
 
 
 class _OneLineErrorParser(argparse.ArgumentParser):
@@ -96,7 +111,7 @@ def _join_negative_values(parser: argparse.ArgumentParser, argv: list[str]) -> l
     while i < len(argv):
         token = argv[i]
         value = argv[i + 1] if i + 1 < len(argv) else ""
-        if token in takes_value and value.startswith("-") and value.split("=")[0] not in option_names:
+        if token in takes_value and value.startswith("-") and value != "--" and value.split("=")[0] not in option_names:
             joined.append(f"{token}={argv[i + 1]}")
             i += 2
             continue
@@ -105,31 +120,50 @@ def _join_negative_values(parser: argparse.ArgumentParser, argv: list[str]) -> l
     return joined
 
 
-class _TimeLimitExceeded(Exception):
-    pass
+def _cap_memory() -> int | None:
+    """Cap the address space of this process (the CLI only: a library must not
+    change the limits of the process that imported it). numpy is imported
+    first, so the BLAS threads it starts are counted in the baseline."""
+    import numpy  # noqa: F401
+
+    baseline = address_space_bytes() or 0
+    cap = max(MEMORY_LIMIT_BYTES, baseline + MEMORY_HEADROOM_BYTES)
+    limit_memory(cap)
+    return cap
 
 
-@contextmanager
-def _time_limit(seconds: int | None) -> Iterator[None]:
-    """Bound the wall time of a command (SIGALRM; a no-op where unavailable)."""
-    if not seconds or not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def on_alarm(signum, frame):  # noqa: ARG001 - signal handler signature
-        raise _TimeLimitExceeded
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+def _preload(module, args: argparse.Namespace) -> None:
+    """Import what the command will need before its CPU budget starts. A budget
+    that expires inside an import leaves that module half-initialised for any
+    later call in the same process (scipy's ``_ndimage_api`` NameError in the
+    fuzz tests); imports are start-up, not work on the input. A missing
+    optional package is left for the command to report."""
+    names = getattr(module, "PRELOAD", ())
+    hook = getattr(module, "preload", None)
+    for name in tuple(names) + (tuple(hook(args)) if hook is not None else ()):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _command_cpu_limit(module) -> float | None:
+    limit = getattr(module, "CPU_LIMIT_S", getattr(module, "TIME_LIMIT_S", DEFAULT_CPU_LIMIT_S))
+    return limit or None
+
+
+def main(argv: Sequence[str] | None = None, *, cap_memory: bool | None = None) -> int:
+    """Run one command. ``cap_memory`` (default: only when ``argv`` is None, i.e.
+    this process is the ``symderiv`` command) applies the address-space cap."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    for position, token in enumerate(args_list, start=1):
+        if "\x00" in token:  # no OS passes one; a caller of main() might, and paths cannot hold it
+            _fail(f"argument {position} contains a NUL character")
+            return EXIT_BAD_INPUT
+        if token.startswith("-") and token.endswith("=--"):
+            # argparse drops a '--' value and stores [] unconverted (--n=-- became a list)
+            _fail(f"{token.split('=')[0]}: '--' is not a value")
+            return EXIT_BAD_INPUT
     selected = _selected_command(args_list)
     parser = build_parser(selected if selected is not None else "")
     args = parser.parse_args(_join_negative_values(parser, args_list))
@@ -137,17 +171,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_INPUT
     module = _command_module(COMMANDS[args.command][0])
-    limit = getattr(module, "TIME_LIMIT_S", DEFAULT_TIME_LIMIT_S)
+    cpu_limit = _command_cpu_limit(module)
+    memory_cap = None
     try:
-        with _time_limit(limit):
+        if cap_memory if cap_memory is not None else argv is None:
+            memory_cap = _cap_memory()
+        _preload(module, args)
+        with cpu_time_limit(cpu_limit), warnings.catch_warnings():
+            if not os.environ.get("SYMDERIV_DEBUG"):
+                # stderr carries one line at most (numpy's ComplexWarning leaked before)
+                warnings.simplefilter("ignore")
             return int(module.run(args))
     except InputError as exc:
         _fail(str(exc))
         return EXIT_BAD_INPUT
-    except _TimeLimitExceeded:
-        _fail(f"gave up after {limit} s: the input is too expensive to process")
+    except BudgetExceeded as exc:
+        _fail(f"gave up: the CPU-time bound of {exc.limit:g} s for '{args.command}' was exceeded "
+              "(the input is too expensive to process; see Limits in the README)")
         return EXIT_BAD_INPUT
-    except (RecursionError, MemoryError, OverflowError) as exc:
+    except MemoryError:
+        bound = f" of {memory_cap / 2**30:.3g} GiB" if memory_cap else ""
+        _fail(f"gave up: the memory bound{bound} for '{args.command}' was exceeded "
+              "(the input is too large to process; see Limits in the README)")
+        return EXIT_BAD_INPUT
+    except (RecursionError, OverflowError) as exc:
         _fail(f"input too large or too deeply nested ({type(exc).__name__})")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -8,8 +8,10 @@ objects directly.
 Bounds, so that no input can make SymPy hang:
 
 * at most ``MAX_LENGTH`` characters and ``MAX_DEPTH`` levels of nesting;
-* numbers have at most ``MAX_DIGITS`` significant digits and magnitude
-  at most ``MAX_MAGNITUDE``;
+* numbers have at most ``MAX_DIGITS`` significant digits and are 0 or of
+  magnitude between ``MIN_MAGNITUDE`` and ``MAX_MAGNITUDE``, judged from the
+  digits and the exponent before the number is built (``1e999999999`` is
+  refused at once, not after computing a billion-digit integer);
 * a constant exponent must satisfy ``|p| <= MAX_EXPONENT`` (``x**9**9**9``
   is rejected: its exponent is evaluated, in floating point, first);
 * every constant subexpression must evaluate to a finite float of magnitude at
@@ -17,7 +19,14 @@ Bounds, so that no input can make SymPy hang:
 * exponentials (exp, and powers with a variable exponent) nest at most
   ``MAX_EXP_NESTING`` deep, and function calls at most ``MAX_CALL_NESTING``
   deep (second derivatives of deeper towers grow too large to prove);
-* the tree has at most ``MAX_NODES`` numbers, names and operations.
+* the tree has at most ``MAX_NODES`` numbers, names and operations;
+* sin, cos and tan of a constant must have an argument of magnitude at most
+  ``MAX_PERIODIC_ARGUMENT`` (beyond it the float value is noise);
+* a constant SymPy builds must be a finite real number held in at most
+  ``MAX_RATIONAL_BITS`` bits (``tan(pi/2)`` is 1.6e16 in floats but undefined
+  exactly, and is refused).
+
+The functions and constants come from :mod:`symderiv.elementary`.
 
 Grammar (``^`` and ``**`` are the same operator, right-associative; unary
 minus binds looser than power, so ``-x**2`` is ``-(x**2)``)::
@@ -36,8 +45,9 @@ import operator
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
+from symderiv.elementary import CONSTANTS, PARSER_NAMES
 from symderiv.errors import InputError
 
 if TYPE_CHECKING:
@@ -47,40 +57,22 @@ MAX_LENGTH = 1000
 MAX_DEPTH = 40
 MAX_DIGITS = 30
 MAX_MAGNITUDE = 1e100
+MIN_MAGNITUDE = 1e-100
+#: an exact constant (a Rational) whose numerator or denominator has more bits
+#: than this is refused: (1e-100)**64 is exact but no float can hold it
+MAX_RATIONAL_BITS = 1100
 MAX_EXPONENT = 64
 MAX_EXP_NESTING = 3
 MAX_CALL_NESTING = 6
 MAX_NODES = 256
+#: sin, cos, tan of a constant beyond this have no float value: the spacing of
+#: floats there exceeds a period, so even the sign is rounding noise
+MAX_PERIODIC_ARGUMENT = 2.0**52
+_PERIODIC = {"sin", "cos", "tan"}
 
-# name -> (float evaluator for constant folding, SymPy builder); all take one argument
-_FUNCTIONS: dict[str, tuple[Callable[[float], float], Callable]] = {}
-
-
-def _function_table() -> dict[str, tuple[Callable[[float], float], Callable]]:
-    if not _FUNCTIONS:
-        import sympy as sp
-
-        def sigmoid_float(t: float) -> float:
-            return 0.5 * (1.0 + math.tanh(0.5 * t))
-
-        _FUNCTIONS.update(
-            {
-                "exp": (math.exp, sp.exp),
-                "log": (math.log, sp.log),
-                "ln": (math.log, sp.log),
-                "sqrt": (math.sqrt, sp.sqrt),
-                "sin": (math.sin, sp.sin),
-                "cos": (math.cos, sp.cos),
-                "tan": (math.tan, sp.tan),
-                "tanh": (math.tanh, sp.tanh),
-                "sigmoid": (sigmoid_float, lambda t: 1 / (1 + sp.exp(-t))),
-            }
-        )
-    return _FUNCTIONS
-
-
-FUNCTION_NAMES = ("exp", "log", "ln", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid")
-CONSTANT_NAMES = ("pi", "E")
+#: the function names the parser accepts, from the one table of elementary functions
+FUNCTION_NAMES = tuple(PARSER_NAMES)
+CONSTANT_NAMES = tuple(CONSTANTS)
 _EXPONENTIAL = {"exp"}
 # the binary operators, shared by constant folding (floats) and SymPy building
 _ARITHMETIC = {
@@ -213,13 +205,7 @@ class _Parser:
     def atom(self) -> _Node:
         token = self.take()
         if token.kind == "number":
-            digits = token.text.lower().split("e")[0].replace(".", "").lstrip("0")
-            if len(digits) > MAX_DIGITS:
-                raise self.error(f"number {token.text[:20]}... has more than {MAX_DIGITS} digits", token)
-            value = Fraction(token.text)
-            if abs(value) > MAX_MAGNITUDE:
-                raise self.error(f"number {token.text} is larger than {MAX_MAGNITUDE:g}", token)
-            return _Node("num", token.column, value)
+            return _Node("num", token.column, self.number(token))
         if token.kind == "name":
             if self.peek().text == "(" and self.peek().kind == "op":
                 return self.call(token)
@@ -239,6 +225,32 @@ class _Parser:
             return node
         found = "end of input" if token.kind == "end" else repr(token.text)
         raise self.error(f"expected a number, variable or '(', found {found}", token)
+
+    def number(self, token: _Token) -> Fraction:
+        """The exact value of a number token. Its size is read off the digits
+        and the exponent *before* it is built: Fraction('1e999999999') would
+        compute a billion-digit integer."""
+        mantissa, _, exponent_text = token.text.lower().partition("e")
+        whole, _, fraction = mantissa.partition(".")
+        digits = (whole + fraction).lstrip("0")
+        if len(digits) > MAX_DIGITS:
+            raise self.error(f"number {token.text[:20]}... has more than {MAX_DIGITS} digits", token)
+        if not digits:
+            return Fraction(0)
+        if len(exponent_text) > 6:
+            raise self.error(f"number {token.text[:20]}... is outside {MIN_MAGNITUDE:g}..{MAX_MAGNITUDE:g}", token)
+        exponent = int(exponent_text) if exponent_text else 0
+        # decimal order of the leading digit: 123.4 -> 2, 0.0012 -> -3
+        leading_whole = whole.lstrip("0")
+        order = exponent + (len(leading_whole) - 1 if leading_whole else -(len(fraction) - len(fraction.lstrip("0")) + 1))
+        if order > math.log10(MAX_MAGNITUDE):
+            raise self.error(f"number {token.text[:20]} is larger than {MAX_MAGNITUDE:g}", token)
+        if order < math.log10(MIN_MAGNITUDE):
+            raise self.error(f"number {token.text[:20]} is smaller than {MIN_MAGNITUDE:g} in magnitude", token)
+        value = Fraction(token.text)
+        if abs(value) > MAX_MAGNITUDE:
+            raise self.error(f"number {token.text} is larger than {MAX_MAGNITUDE:g}", token)
+        return value
 
     def call(self, name: _Token) -> _Node:
         if name.text not in FUNCTION_NAMES:
@@ -298,11 +310,11 @@ class _Validator:
         if kind == "num":
             return float(node.value)
         if kind == "const":
-            return math.pi if node.value == "pi" else math.e
+            return CONSTANTS[node.value][0]
         if kind == "neg":
             return -self._evaluate(children[0])
         if kind == "call":
-            return _function_table()[node.value][0](self._evaluate(children[0]))
+            return PARSER_NAMES[node.value].scalar(self._evaluate(children[0]))
         a, b = (self._evaluate(child) for child in children)
         if kind == "pow":
             if abs(b) > MAX_EXPONENT:
@@ -322,6 +334,13 @@ class _Validator:
                 raise self.error(f"exponent {p:g} is larger than {MAX_EXPONENT} in magnitude", node)
         if _free_of_variables(node):
             self.constant_value(node)
+            if node.kind == "call" and node.value in _PERIODIC:
+                argument = self.constant_value(node.children[0])
+                if abs(argument) > MAX_PERIODIC_ARGUMENT:
+                    raise self.error(
+                        f"{node.value} of a constant beyond {MAX_PERIODIC_ARGUMENT:.3g} has no float value "
+                        "(the spacing of floats there exceeds its period)", node,
+                    )
         nesting = exp_nesting
         calls = call_nesting + (node.kind == "call")
         if calls > MAX_CALL_NESTING:
@@ -342,7 +361,29 @@ class _Validator:
             self.check(child, nesting, calls)
 
 
-def _to_sympy(node: _Node, symbols: dict[str, "sympy.Symbol"]) -> "sympy.Expr":
+def _to_sympy(node: _Node, symbols: dict[str, "sympy.Symbol"], what: str) -> "sympy.Expr":
+    built = _build(node, symbols, what)
+    if node.kind in ("call", "pow", "div", "mul") and built.is_number:
+        _check_constant(built, node, what)
+    return built
+
+
+def _check_constant(value: "sympy.Expr", node: _Node, what: str) -> None:
+    """A constant SymPy built must be a finite real number of bounded size: the
+    float check of the validator passes tan(pi/2) (1.6e16 in floats), which
+    SymPy knows is undefined."""
+    import sympy as sp
+
+    if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo) or value.is_extended_real is False:
+        raise InputError(f"{what}: constant subexpression is undefined or not real at column {node.column}")
+    if isinstance(value, sp.Rational) and max(value.p.bit_length(), value.q.bit_length()) > MAX_RATIONAL_BITS:
+        raise InputError(
+            f"{what}: constant subexpression is outside {MIN_MAGNITUDE:g}..{MAX_MAGNITUDE:g} or too long "
+            f"to hold exactly at column {node.column}"
+        )
+
+
+def _build(node: _Node, symbols: dict[str, "sympy.Symbol"], what: str) -> "sympy.Expr":
     import sympy as sp
 
     kind, children = node.kind, node.children
@@ -352,14 +393,14 @@ def _to_sympy(node: _Node, symbols: dict[str, "sympy.Symbol"]) -> "sympy.Expr":
     if kind == "var":
         return symbols[node.value]  # type: ignore[index]
     if kind == "const":
-        return sp.pi if node.value == "pi" else sp.E
+        return getattr(sp, CONSTANTS[node.value][1])
     if kind == "neg":
-        return -_to_sympy(children[0], symbols)
+        return -_to_sympy(children[0], symbols, what)
     if kind == "call":
-        return _function_table()[node.value][1](_to_sympy(children[0], symbols))  # type: ignore[index]
-    a, b = (_to_sympy(child, symbols) for child in children)
+        return PARSER_NAMES[node.value].sympy_of(_to_sympy(children[0], symbols, what))  # type: ignore[index]
+    a, b = (_to_sympy(child, symbols, what) for child in children)
     if kind == "div" and b == 0:
-        raise InputError(f"division by zero at column {node.column}")
+        raise InputError(f"{what}: division by zero at column {node.column}")
     return _ARITHMETIC[kind](a, b)
 
 
@@ -385,4 +426,4 @@ def parse_expression(
     import sympy as sp
 
     symbols = {name: sp.Symbol(name) for name in variables}
-    return _to_sympy(tree, symbols)
+    return _to_sympy(tree, symbols, what)

@@ -49,6 +49,7 @@ VERDICT_TEXT = {
     "proved": r"\checkmark\ proved",
     "holds": r"holds numerically",
     "false": r"\textbf{false}",
+    "unchecked": r"unchecked",
 }
 
 
@@ -487,8 +488,11 @@ def build_document(selection: Sequence[str] | None = None, points: int = 200, se
         r"as a second witness. A $\neq$ step is shown by a point where the two sides differ.",
         "",
     ]
+    known = {key for key, _ in SECTIONS}
     for key, section_title in SECTIONS:
-        members = [(p, r) for p, r in zip(proofs, results) if p.problem == key]
+        # a proof naming a section the document does not have (problem="P3") goes
+        # with the further identities: checked and shown, never silently left out
+        members = [(p, r) for p, r in zip(proofs, results) if p.problem == key or (key == "extra" and p.problem not in known)]
         if not members and not (key == "P1" and numbers and selection is None):
             continue
         body.append(f"\\section{{{_escape_text(section_title)}}}")
@@ -625,28 +629,56 @@ class LatexCompileError(RuntimeError):
     """pdflatex failed on a document symderiv generated (a bug in symderiv)."""
 
 
-def compile_pdf(tex_path: str | Path, timeout_s: int = 120) -> PdfBuild:
-    """Run pdflatex on ``tex_path`` (the PDF and log are written beside it)."""
+#: CPU seconds pdflatex may use (a limit of the child process; the wall-clock
+#: timeout is only a backstop for a pdflatex that waits on something)
+PDFLATEX_CPU_SECONDS = 60
+
+
+def compile_pdf(tex_path: str | Path, timeout_s: int = 120, *, force: bool = False) -> PdfBuild:
+    """Run pdflatex on ``tex_path``; the PDF and log are written beside it.
+
+    pdflatex runs without shell escape (``-no-shell-escape``) in a fresh
+    temporary directory on a copy named ``document.tex``, so the user's file
+    name never reaches TeX (``a%b.tex`` would be read as TeX); only the
+    finished PDF and log are copied out, atomically, and an existing PDF or log
+    is replaced only with ``force`` (see :mod:`symderiv.output_files`)."""
+    import tempfile
+
+    from symderiv.output_files import copy_atomically
+
     executable = shutil.which("pdflatex")
     if executable is None:
         raise InputError(f"--pdf needs pdflatex, which is not installed; install it with: {INSTALL_HINT}")
-    tex_path = Path(tex_path).resolve()
-    try:
-        completed = subprocess.run(
-            [executable, "-interaction=nonstopmode", "-halt-on-error", "-output-directory", str(tex_path.parent), str(tex_path)],
-            cwd=tex_path.parent,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            timeout=timeout_s,
-        )
-    except subprocess.TimeoutExpired:
-        raise LatexCompileError(f"pdflatex did not finish within {timeout_s} s") from None
-    log_path = tex_path.with_suffix(".log")
-    log = log_path.read_text(errors="replace") if log_path.exists() else completed.stdout.decode(errors="replace")
-    pdf_path = tex_path.with_suffix(".pdf")
-    if completed.returncode != 0 or not pdf_path.exists():
-        first_error = next((line for line in log.splitlines() if line.startswith("!")), "no error line in the log")
-        raise LatexCompileError(f"pdflatex failed on {tex_path.name}: {first_error} (see {log_path})")
+    tex_path = Path(tex_path)
+    pdf_path, log_path = tex_path.with_suffix(".pdf"), tex_path.with_suffix(".log")
+    with tempfile.TemporaryDirectory(prefix="symderiv-pdf-") as work:
+        shutil.copyfile(tex_path, Path(work) / "document.tex")
+        try:
+            completed = subprocess.run(
+                [executable, "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", "document.tex"],
+                cwd=work,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                timeout=timeout_s,
+                preexec_fn=_limit_child_cpu,
+            )
+        except subprocess.TimeoutExpired:
+            raise LatexCompileError(f"pdflatex did not finish within {timeout_s} s") from None
+        work_log = Path(work) / "document.log"
+        log = work_log.read_text(errors="replace") if work_log.exists() else completed.stdout.decode(errors="replace")
+        work_pdf = Path(work) / "document.pdf"
+        if completed.returncode != 0 or not work_pdf.exists():
+            first_error = next((line for line in log.splitlines() if line.startswith("!")), "no error line in the log")
+            raise LatexCompileError(f"pdflatex failed on {tex_path.name}: {first_error}")
+        copy_atomically(work_pdf, pdf_path, "--pdf", force=force)
+        copy_atomically(work_log, log_path, "--pdf", force=force)
     warnings = tuple(line for line in log.splitlines() if "Warning" in line or line.startswith("Overfull") or line.startswith("Underfull"))
     overfull = sum(1 for line in log.splitlines() if line.startswith("Overfull \\hbox"))
     return PdfBuild(str(pdf_path), str(log_path), overfull, warnings)
+
+
+def _limit_child_cpu() -> None:  # pragma: no cover - runs in the pdflatex child
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CPU, (PDFLATEX_CPU_SECONDS, PDFLATEX_CPU_SECONDS))

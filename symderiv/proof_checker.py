@@ -2,6 +2,11 @@
 
 See symderiv.proofkit for the overview; symderiv.proof_normal_forms and
 symderiv.proof_numeric for the two witnesses.
+
+The exact argument is bounded by CPU time (``EXACT_CPU_SECONDS_PER_STEP``
+per claim, ``EXACT_CPU_SECONDS_PER_PROOF`` per proof): a claim it cannot
+settle in time is judged by the numbers alone ("holds", never "proved"), and
+one with no point in its domain to test is "unchecked", never "false".
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ from typing import Any, Callable, Sequence
 
 from symderiv.errors import InputError
 from symderiv.proof_types import Counterexample, Proof, ProofResult, StepResult
+
+EXACT_CPU_SECONDS_PER_STEP = 2.5
+EXACT_CPU_SECONDS_PER_PROOF = 6.0
+
 
 def check_proof(proof: Proof, points: int = 200, seed: int = 0) -> ProofResult:
     """Check every claim of ``proof`` exactly and at ``points`` random points."""
@@ -124,12 +133,14 @@ def _check_chain(proof: Proof, points: int, seed: int, label) -> list[StepResult
                 verdict, counterexample = "false", witness
             elif numeric_ok:
                 verdict = "proved" if exact_equal else "holds"
-            elif evaluated == 0:
-                verdict = "proved" if exact_equal else "false"  # no point in the domain to test
+            elif evaluated == 0:  # no point in the domain to test
+                verdict = {True: "proved", False: "false", None: "unchecked"}[exact_equal]
             else:
                 verdict = "false"
                 counterexample = context.counterexample(previous_index, position, worst_trial, worst_point, label)
-            results.append(StepResult(position + 1, step.why, "=", verdict, exact_equal, max(worst_error, 0.0), counterexample))
+            results.append(
+                StepResult(position + 1, step.why, "=", verdict, exact_equal is True, max(worst_error, 0.0), counterexample)
+            )
         else:
             exact_equal = context.exactly_equal(previous_index, position)
             witness = None if exact_equal else context.exact_witness(previous_index, position)
@@ -141,7 +152,9 @@ def _check_chain(proof: Proof, points: int, seed: int, label) -> list[StepResult
                 context.counterexample(previous_index, position, diff_trial, diff_point, label) if differs else None
             )
             results.append(
-                StepResult(position + 1, step.why, "!=", verdict, not exact_equal, max(best_difference, 0.0), counterexample)
+                StepResult(
+                    position + 1, step.why, "!=", verdict, exact_equal is False, max(best_difference, 0.0), counterexample
+                )
             )
         previous_index = position
     return results
@@ -158,6 +171,7 @@ class _Context:
         self.proof = proof
         self.points = points
         self.seed = seed
+        self._exact_seconds = 0.0
         self._unfolded: dict[int, Any] = {}
         self._normal: dict[int, Any] = {}
         self._values: dict[int, list] = {}
@@ -191,7 +205,29 @@ class _Context:
             self._normal[position] = cached
         return cached
 
-    def exactly_equal(self, first: int, second: int) -> bool:
+    def exactly_equal(self, first: int, second: int) -> bool | None:
+        """True/False from the exact normal-form argument; None when it was not
+        settled within its CPU-time budget (then the numbers alone speak)."""
+        return self._bounded(lambda: self._exactly_equal(first, second), None)
+
+    def _bounded(self, work, undecided):
+        """``work()`` under the per-step CPU budget, itself within what is left of
+        the proof's; ``undecided`` when the budget runs out."""
+        from symderiv.budget import BudgetExceeded, cpu_seconds, cpu_time_limit
+
+        left = EXACT_CPU_SECONDS_PER_PROOF - self._exact_seconds
+        if left <= 0:
+            return undecided
+        started = cpu_seconds()
+        try:
+            with cpu_time_limit(min(EXACT_CPU_SECONDS_PER_STEP, left)):
+                return work()
+        except BudgetExceeded:
+            return undecided
+        finally:
+            self._exact_seconds += cpu_seconds() - started
+
+    def _exactly_equal(self, first: int, second: int) -> bool:
         from symderiv import proof_normal_forms as nf
 
         if self.proof.method == "softmax":
@@ -244,6 +280,9 @@ class _Context:
         return pairs
 
     def exact_witness(self, first: int, second: int) -> Counterexample | None:
+        return self._bounded(lambda: self._exact_witness(first, second), None)
+
+    def _exact_witness(self, first: int, second: int) -> Counterexample | None:
         """A point where two steps provably differ, found in exact arithmetic.
 
         When the normal-form difference is a nonzero polynomial in plain

@@ -117,7 +117,7 @@ class StepResult:
     index: int  # 1-based position of the step in ``Proof.steps``
     justification: str
     relation: str
-    verdict: str  # 'proved' | 'holds' | 'false'
+    verdict: str  # 'proved' | 'holds' | 'false' | 'unchecked' (no point to test, exact argument out of budget)
     exact: bool  # the exact normal-form argument settled the claim
     max_error: float  # '=': max scaled error; '!=': max scaled difference found
     counterexample: Counterexample | None

@@ -1,6 +1,7 @@
 """Plain-text (unicode) printing of derivations in the notation of PROBLEMS.md.
 
-Partial derivatives of the abstract loss print as subscripts (f_y, f_yz) and
+Partial derivatives of the abstract loss print as subscripts (f_y, f_yz),
+with their point only where it is not (g(x), h(x)) (``f_y(2*x, h(x))``), and
 derivatives of g, h as primes (g', g''), through a SymPy ``StrPrinter``
 subclass (``_print_<Class>`` dispatch, no string surgery).
 """
@@ -29,9 +30,18 @@ class DerivationPrinter(StrPrinter):
         return super()._print_Derivative(expr)
 
     def _print_Function(self, expr):
-        if isinstance(expr, AppliedUndef) and expr.func.__name__ == "f":
-            return "f"
+        # f and its partials f_y, f_yz, … (undefined functions, see symderiv.chain)
+        # print bare at the default point: (y, z) or (g(x), h(x))
+        name = expr.func.__name__
+        if isinstance(expr, AppliedUndef) and (name == "f" or name.startswith("f_")):
+            if _at_default_point(expr.args):
+                return name
         return super()._print_Function(expr)
+
+
+def _at_default_point(args) -> bool:
+    names = [a.func.__name__ if isinstance(a, AppliedUndef) else str(a) for a in args]
+    return names in (["y", "z"], ["g", "h"])
 
 
 def text(expr: "sympy.Expr") -> str:

@@ -104,9 +104,9 @@ def problem1_checks(points: int, seed: int, triples: int = 4) -> Iterator[CheckR
         rows["first"].append((c.first_order_matches, max(c.first.max_error, c.first_fd.max_error), label))
         rows["second"].append((c.second_order_matches, max(c.second.max_error, c.second_fd.max_error), label))
         rows["naive"].append((c.naive_rule.ok, c.naive_rule.max_error, label))
-        rows["differs"].append((c.naive_vs_exact_differs_at > 0, label))
-        rows["cut"].append((c.naive_cut_differs_at > 0, label))
-        if not counterexample and c.naive_vs_exact_differs_at:
+        rows["differs"].append((c.naive_equals_exact is False, label))
+        rows["cut"].append((c.naive_depends_on_cut is True, label))
+        if not counterexample and c.naive_equals_exact is False:
             gap = np.abs(c.naive_formula - c.second_sympy)
             k = int(np.argmax(gap))
             counterexample = (

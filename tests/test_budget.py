@@ -64,7 +64,9 @@ def test_repeats_stop_code_that_swallows_the_first_notice():
         while True:
             try:
                 _spin(5)
-            except Exception:  # noqa: BLE001 - the point of the test
+            except BudgetExceeded as notice:  # swallows the first notice, as careless code might
+                if type(notice) is not BudgetExceeded:
+                    raise
                 continue
 
     with pytest.raises(BudgetStillExceeded):
@@ -82,5 +84,30 @@ def test_an_inner_limit_keeps_the_outer_repeats():
             while True:
                 try:
                     _spin(5)
-                except Exception:  # noqa: BLE001
+                except BudgetExceeded as notice:
+                    if type(notice) is not BudgetExceeded:
+                        raise
                     continue
+
+
+def test_a_lost_expiry_is_raised_again():
+    # raised inside a garbage-collector callback, the exception cannot propagate
+    # (it was seen in the fuzz tests); swallowing it here has the same effect
+    start = cpu_seconds()
+    with pytest.raises(BudgetExceeded):
+        with cpu_time_limit(0.1):
+            try:
+                _spin(5)
+            except BudgetExceeded:
+                pass
+            _spin(5)
+    assert cpu_seconds() - start < 2.0
+
+
+def test_an_expiry_passes_through_except_exception():
+    with pytest.raises(BudgetExceeded):
+        with cpu_time_limit(0.1):
+            try:
+                _spin(5)
+            except Exception:  # what library code does: must not catch a budget
+                pytest.fail("BudgetExceeded was caught as an Exception")

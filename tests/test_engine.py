@@ -292,3 +292,52 @@ def test_fused_second_order_rules_equal_their_composition(op_name, with_g_dot):
             assert got is None or not np.any(got)
         else:
             np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+
+
+# -- inputs the output does not reach: exact zeros, never None or KeyError ----
+
+
+def _unreached_graph():
+    """loss = 3·a; b is fed but never used; c is a parameter off the path."""
+    graph = Graph()
+    a, b = graph.input("a"), graph.input("b")
+    c = graph.parameter("c", np.array([1.0, 2.0], dtype=np.float32))
+    off_path = graph.apply("sin", c)
+    loss = graph.apply("mul", a, graph.constant(3.0))
+    return graph, a, b, c, off_path, loss
+
+
+def test_first_order_gives_exact_zeros_for_unreached_nodes():
+    graph, a, b, c, off_path, loss = _unreached_graph()
+    feed = {a: np.array([1.0, 2.0, 3.0]), b: np.arange(4, dtype=np.int64)}
+    evaluation = graph.forward(feed, [loss])
+    grads = graph.backward(evaluation, loss, wrt=[a, b, c, off_path])
+    np.testing.assert_array_equal(grads[a], [3.0, 3.0, 3.0])
+    assert grads[b].shape == (4,) and grads[b].dtype == np.float64 and not grads[b].any()
+    assert grads[c].shape == (2,) and grads[c].dtype == np.float32 and not grads[c].any()
+    assert grads[off_path].shape == (2,) and not grads[off_path].any()
+    assert all(value is not None for value in grads.values())
+
+
+def test_hvp_and_naive_rule_give_exact_zeros_for_unreached_nodes():
+    graph, a, b, c, off_path, loss = _unreached_graph()
+    feed = {a: np.array([1.0, 2.0]), b: np.array(5.0)}
+    second = graph.hessian_vector_product(feed, loss, {a: np.ones(2), b: np.ones(())}, wrt=[a, b, c])
+    assert second.gradients[b].shape == () and second.gradients[b] == 0.0
+    assert second.hvp[b].shape == () and second.hvp[b] == 0.0
+    np.testing.assert_array_equal(second.hvp[a], [0.0, 0.0])
+    assert second.hvp[c].dtype == np.float32 and not second.hvp[c].any()
+    naive = graph.naive_second_order(graph.forward(feed, [loss]), loss, wrt=[a, b, c])
+    assert naive[b].shape == () and naive[b] == 0.0 and not naive[c].any()
+
+
+def test_constant_output_has_zero_derivatives_everywhere():
+    # h(x) = 1 compiled: the output is a constant node, x is not on its path
+    graph = Graph()
+    x = graph.input("x")
+    out = compile_expression(graph, sp.Integer(1) + sp.Symbol("y") * 0, {})
+    xs = np.linspace(-1, 1, 5)
+    evaluation = graph.forward({x: xs}, [out])
+    assert not graph.backward(evaluation, out, wrt=[x])[x].any()
+    assert not graph.hessian_vector_product({x: xs}, out, {x: np.ones(5)}, wrt=[x]).hvp[x].any()
+    assert not graph.naive_second_order(evaluation, out, wrt=[x])[x].any()

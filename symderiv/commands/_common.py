@@ -14,12 +14,14 @@ MAX_LIST_LENGTH = 64
 MAX_ABS_VALUE = 1e300
 
 
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|infinity|nan)", re.IGNORECASE)
+# re.ASCII: \d alone would also match other scripts' digits ("١٠")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|infinity|nan)", re.IGNORECASE | re.ASCII)
+_INTEGER = re.compile(r"[+-]?\d{1,30}", re.ASCII)
 
 
 def parse_number(text: str, what: str) -> float:
-    """A finite decimal number such as ``-1000``, ``2.5`` or ``1e-3``
-    (``float()`` alone would also take ``1_000``)."""
+    """A finite decimal number such as ``-1000``, ``2.5`` or ``1e-3``, in ASCII
+    digits (``float()`` alone would also take ``1_000`` and ``١٠``)."""
     stripped = text.strip()
     if len(stripped) > 64:
         raise InputError(f"{what}: number too long")
@@ -31,6 +33,27 @@ def parse_number(text: str, what: str) -> float:
     if abs(value) > MAX_ABS_VALUE:
         raise InputError(f"{what}: {stripped!r} is too large")
     return value
+
+
+def ascii_number(text: str) -> float:
+    """argparse ``type`` for a plain decimal number (see :func:`parse_number`)."""
+    import argparse
+
+    try:
+        return parse_number(text, "value")
+    except InputError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a plain decimal number") from None
+
+
+def ascii_int(text: str) -> int:
+    """argparse ``type`` for a plain decimal integer (``int()`` would also take
+    ``1_0`` and ``١٠``)."""
+    import argparse
+
+    stripped = text.strip()
+    if not _INTEGER.fullmatch(stripped):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a plain decimal integer")
+    return int(stripped)
 
 
 def parse_number_list(text: str, what: str) -> list[float]:

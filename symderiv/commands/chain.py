@@ -7,7 +7,8 @@ import argparse
 from symderiv.commands._common import fmt, parse_number, print_json
 from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 
-TIME_LIMIT_S = 60
+CPU_LIMIT_S = 15
+PRELOAD = ("numpy", "sympy", "mpmath")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         return _print_latex(g, h, loss)
 
     from symderiv.chain import derive_chain
+    from symderiv.chain_compare import chain_verdict
 
     derivation = derive_chain(g, h, loss)
     comparison = None
@@ -60,22 +62,29 @@ def run(args: argparse.Namespace) -> int:
         from symderiv.chain_compare import random_witness
 
         witness = random_witness(derivation)
-    numbers = comparison if comparison is not None else witness
-    agree = numbers is None or (
-        numbers.first_order_matches and numbers.second_order_matches and numbers.naive_rule.ok
-    )
-    # settled by a proof or by numbers, and no number contradicts it
-    ok = agree and (proved or numbers is not None)
+    verdict = chain_verdict(derivation, comparison if comparison is not None else witness)
     if args.json:
         payload = _payload(derivation, comparison)
         if witness is not None:
             payload["numeric_witness"] = _witness_summary(witness)
+        payload["verdict"] = {"status": verdict.status, "decided_by": list(verdict.decided_by), "reason": verdict.reason}
         print_json(payload)
     else:
         print(_report(derivation, comparison))
         if witness is not None:
             print(_witness_text(witness))
-    return EXIT_OK if ok else EXIT_CHECK_FAILED
+        print(_verdict_text(verdict))
+    if verdict.status == "undecided":
+        raise InputError(f"not decided: {verdict.reason}")
+    return EXIT_OK if verdict.status == "ok" else EXIT_CHECK_FAILED
+
+
+def _verdict_text(verdict) -> str:
+    if verdict.status == "ok":
+        return "\nVerdict: checked; decided by " + "; ".join(verdict.decided_by)
+    if verdict.status == "failed":
+        return "\nVerdict: FAILED; conclusive disagreement: " + "; ".join(verdict.decided_by)
+    return f"\nVerdict: undecided: {verdict.reason}"
 
 
 def _print_latex(g, h, loss) -> int:
@@ -125,6 +134,7 @@ def _payload(derivation, comparison) -> dict:
                     "engine_naive": c.second_engine_naive[0],
                     "engine_naive_fine_grained": c.second_engine_naive_fine[0],
                     "naive_formula": c.naive_formula[0],
+                    "naive_formula_fine_grained": c.naive_formula_fine[0],
                 },
                 "finite_difference_conclusive": {
                     "first": c.first_fd.inconclusive == 0,
@@ -133,8 +143,9 @@ def _payload(derivation, comparison) -> dict:
                 "first_order_matches": c.first_order_matches,
                 "second_order_matches": c.second_order_matches,
                 "naive_rule_matches_formula": c.naive_rule.ok,
+                "naive_rule_fine_grained_matches_formula": c.naive_rule_fine.ok,
                 "naive_second_order_matches": c.naive_second_order_matches,
-                "naive_depends_on_graph_cut": c.naive_cut_differs_at > 0,
+                "naive_depends_on_graph_cut": c.naive_depends_on_cut,
                 "max_error": {
                     "first_engine_vs_sympy": c.first.max_error,
                     "second_engine_vs_sympy": c.second.max_error,
@@ -163,7 +174,11 @@ def _report(derivation, comparison) -> str:
         f"  f(y, z) = {given('f', derivation.loss)}",
     ]
     if "f" in derivation.abstract:
-        lines.append("  (f and its partials f_y, f_yz, ... are taken at (y, z) = (g(x), h(x)))")
+        if "g" in derivation.abstract and "h" in derivation.abstract:
+            lines.append("  (f and its partials f_y, f_yz, ... are taken at (y, z) = (g(x), h(x)))")
+        else:
+            point = f"({text(derivation.g)}, {text(derivation.h)})"
+            lines.append(f"  (f_y{point}, f_yz{point}, ...: the partials of f taken at (y, z) = (g(x), h(x)) = {point})")
     lines += [
         "",
         "First order",
@@ -191,20 +206,21 @@ def _report(derivation, comparison) -> str:
             ("dℓ/dx", c.first_sympy[0], c.first_engine[0], c.first_finite_difference[0]),
             ("d²ℓ/dx² (exact, HVP)", c.second_sympy[0], c.second_engine_exact[0], c.second_finite_difference[0]),
             ("naive rule, 4-node graph", c.naive_formula[0], c.second_engine_naive[0], float("nan")),
-            ("naive rule, fine-grained graph", float("nan"), c.second_engine_naive_fine[0], float("nan")),
+            ("naive rule, fine-grained graph", c.naive_formula_fine[0], c.second_engine_naive_fine[0], float("nan")),
         ]
         lines += ["", f"At x = {fmt(float(c.x[0]))}", f"  {'quantity':<31} {'SymPy':>22} {'engine':>22} {'finite diff.':>22}"]
         for name, a, b, d in rows:
             lines.append(f"  {name:<31} {_cell(a):>22} {_cell(b):>22} {_cell(d):>22}")
         lines += [
             "",
-            f"  first order: engine = SymPy = finite differences: {_yes(c.first_order_matches)}"
+            f"  first order: engine = SymPy = finite differences: {_agreed(c.first, c.first_fd)}"
             + _inconclusive(c.first_fd),
-            f"  exact second order: engine = SymPy = finite differences: {_yes(c.second_order_matches)}"
+            f"  exact second order: engine = SymPy = finite differences: {_agreed(c.second, c.second_fd)}"
             + _inconclusive(c.second_fd),
-            f"  naive rule = f_yy·g'' + f_zz·h'': {_yes(c.naive_rule.ok)}",
-            f"  naive rule = exact second derivative: {_yes(c.naive_second_order_matches)} (expected: no)",
-            f"  naive value depends on how ℓ is cut into nodes: {_yes(c.naive_cut_differs_at > 0)}",
+            f"  naive rule = f_yy·g'' + f_zz·h'': {_agreed(c.naive_rule)}",
+            f"  naive rule on the fine-grained graph = its exact value: {_agreed(c.naive_rule_fine)}",
+            f"  naive rule = exact second derivative: {_fact(c.naive_equals_exact)}",
+            f"  naive value depends on how ℓ is cut into nodes: {_fact(c.naive_depends_on_cut)}",
         ]
     return "\n".join(lines)
 
@@ -226,15 +242,33 @@ def _witness_text(witness) -> str:
     return (
         f"\nNot settled by exact algebra, so checked numerically at {witness.x.size} random points in "
         f"[{low:g}, {high:g}]:\n"
-        f"  dℓ/dx: engine = SymPy = finite differences: {_yes(witness.first_order_matches)}"
-        f" (worst error {witness.first.max_scaled_error:.2g} × its tolerance)\n"
-        f"  d²ℓ/dx²: engine = SymPy = finite differences: {_yes(witness.second_order_matches)}"
+        f"  dℓ/dx: engine = SymPy = finite differences: {_agreed(witness.first, witness.first_fd)}"
+        f" (worst error {witness.first.max_scaled_error:.2g} × its tolerance)"
+        + _inconclusive(witness.first_fd, witness.x.size) + "\n"
+        f"  d²ℓ/dx²: engine = SymPy = finite differences: {_agreed(witness.second, witness.second_fd)}"
         f" (worst error {witness.second.max_scaled_error:.2g} × its tolerance)"
+        + _inconclusive(witness.second_fd, witness.x.size)
     )
 
 
-def _inconclusive(agreement) -> str:
-    return " (finite differences inconclusive here: error bound too large)" if agreement.inconclusive else ""
+def _agreed(engine, finite_differences=None) -> str:
+    """yes / no / undecided for a line of agreements (the same verdicts as the exit code)."""
+    parts = [engine] + ([finite_differences] if finite_differences is not None else [])
+    if not all(part.ok for part in parts):
+        return "no"
+    return "yes" if engine.decided else "undecided (rounding scale not finite)"
+
+
+def _fact(flag: bool | None) -> str:
+    """A fact about the exact expressions, decided in 50- and 100-digit arithmetic."""
+    return "undecided (not stable in high precision)" if flag is None else _yes(flag)
+
+
+def _inconclusive(agreement, points: int = 1) -> str:
+    if not agreement.inconclusive:
+        return ""
+    where = "here" if points == 1 else f"at {agreement.inconclusive} of {points} points"
+    return f" (finite differences inconclusive {where}: error bound too large, or out of time)"
 
 
 def _unless_same(name: str, value: str) -> str:

@@ -1,10 +1,14 @@
 """``symderiv latex [NAME ...] [-o FILE.tex] [--pdf]``: the checked derivations as a LaTeX document.
 
 Without NAME, every built-in proof (and the numeric comparison table); a NAME
-is a built-in proof name or the path of your own proof file. Without ``-o``
-the document goes to stdout; ``--pdf`` compiles it with pdflatex and keeps
-the .tex beside the PDF. Exit 0 when every proof checks as expected, 1 when
-one does not (the document is still written, with the failing step marked).
+is a built-in proof name or the path of your own proof file (Python, run with
+your rights). Without ``-o`` the document goes to stdout; ``--pdf`` compiles
+it with pdflatex (no shell escape, in a temporary directory) and keeps the
+.tex and .log beside the PDF. Every output path is checked before the proofs
+run, an existing file is replaced only with ``--force``, and files are written
+whole or not at all (:mod:`symderiv.output_files`). Exit 0 when every proof
+checks as expected, 1 when one does not (the document is still written, with
+the failing step marked).
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from symderiv.commands._common import ascii_int
 from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 
-TIME_LIMIT_S = 300
+CPU_LIMIT_S = 300
+PRELOAD = ("numpy", "sympy", "mpmath")
 MAX_POINTS = 100_000
 DEFAULT_PDF_STEM = "symderiv-writeup"
 
@@ -25,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "names",
         nargs="*",
         metavar="NAME",
-        help="proofs to include: built-in names or paths to your own proof files (default: all built-ins)",
+        help="proofs to include: built-in names or paths to your own proof files (default: all built-ins; "
+        "a proof file is Python and runs with your rights: only files you trust)",
     )
     parser.add_argument("-o", "--output", metavar="FILE.tex", help="write the document here instead of stdout")
     parser.add_argument(
@@ -33,8 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help=f"also compile with pdflatex (without -o: ./{DEFAULT_PDF_STEM}.tex and .pdf)",
     )
-    parser.add_argument("--points", type=int, default=200, metavar="N", help="random points per numeric witness (default 200)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    parser.add_argument("--force", action="store_true", help="replace output files that already exist")
+    parser.add_argument("--points", type=ascii_int, default=200, metavar="N", help="random points per numeric witness (default 200)")
+    parser.add_argument("--seed", type=ascii_int, default=0, metavar="S", help="random seed (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,13 +64,12 @@ def run(args: argparse.Namespace) -> int:
     if output is None:
         sys.stdout.write(writeup.tex)
     else:
-        try:
-            output.write_text(writeup.tex, encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"-o: cannot write {output}: {exc.strerror}") from None
+        from symderiv.output_files import write_atomically
+
+        write_atomically(output, writeup.tex, "-o", force=args.force)
         print(f"wrote {output}")
     if args.pdf:
-        build = compile_pdf(output)
+        build = compile_pdf(output, force=args.force)
         note = f" ({build.overfull_boxes} overfull boxes)" if build.overfull_boxes else ""
         print(f"wrote {build.pdf_path}{note}")
     for result in writeup.results:
@@ -72,16 +79,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _output_path(args: argparse.Namespace) -> Path | None:
-    if args.output is None:
-        return Path(f"{DEFAULT_PDF_STEM}.tex") if args.pdf else None
-    path = Path(args.output)
+    """The .tex to write (None: stdout), every file it implies checked now, not
+    after seconds of proofs: .tex, and with --pdf the .pdf and .log beside it."""
+    from symderiv.output_files import check_output_path
+
+    if args.output is None and not args.pdf:
+        return None
+    path = Path(args.output) if args.output is not None else Path(f"{DEFAULT_PDF_STEM}.tex")
     if path.suffix != ".tex":
-        raise InputError(f"-o: {args.output} must end in .tex")
-    if not path.parent.is_dir():
-        raise InputError(f"-o: directory {path.parent} does not exist")
-    try:  # fail now, not after seconds of proofs (permissions, read-only or virtual file systems)
-        with path.open("a", encoding="utf-8"):
-            pass
-    except OSError as exc:
-        raise InputError(f"-o: cannot write {path}: {exc.strerror}") from None
+        raise InputError(f"-o: {path} must end in .tex")
+    check_output_path(path, "-o", force=args.force)
+    if args.pdf:
+        for companion in (path.with_suffix(".pdf"), path.with_suffix(".log")):
+            check_output_path(companion, "--pdf", force=args.force)
     return path

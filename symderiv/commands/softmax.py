@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from symderiv.commands._common import parse_number_list, print_json
+from symderiv.commands._common import ascii_int, parse_number_list, print_json
 from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 
-TIME_LIMIT_S = 60
+CPU_LIMIT_S = 30
+PRELOAD = ("numpy", "sympy", "mpmath")
 MAX_N = 64
 MAX_SHOWN_N = 6
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--n", type=int, metavar="N", help=f"softmax size (1..{MAX_N}; default 3, or len(--at))")
+    parser.add_argument("--n", type=ascii_int, metavar="N", help=f"softmax size (1..{MAX_N}; default 3, or len(--at))")
     parser.add_argument("--at", metavar="V1,V2,...", help="input x (comma-separated; may start with '-')")
     parser.add_argument("--grad", metavar="U1,U2,...", help="upstream gradient ∇y, same length as --at")
     output = parser.add_mutually_exclusive_group()

@@ -15,7 +15,7 @@ import sys
 
 from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 
-TIME_LIMIT_S = None  # a long MNIST run is legitimate; the user can interrupt it
+CPU_LIMIT_S = None  # a long MNIST run is legitimate; the user can interrupt it
 
 DEFAULT_HIDDEN = "64"
 DEFAULT_ACTIVATION = "sigmoid"
@@ -51,10 +51,9 @@ def _hidden_layers(text: str) -> tuple[int, ...]:
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    from symderiv.commands._common import ascii_number
+
+    value = ascii_number(text)
     if not math.isfinite(value) or not 0 < value <= MAX_LR:
         raise argparse.ArgumentTypeError(f"{text!r}: the learning rate must be a number > 0 and <= {MAX_LR:g}")
     return value
@@ -96,7 +95,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="first verify the network's gradient (finite differences, check_backward); "
                              "exit 1 without training if it is wrong")
     parser.add_argument("--plot", metavar="FILE.png", help="save learning curves (needs matplotlib)")
+    parser.add_argument("--force", action="store_true", help="replace the --plot file if it already exists")
     parser.add_argument("--json", action="store_true", help="print the results as JSON; no progress bars")
+
+
+def preload(args: argparse.Namespace) -> tuple[str, ...]:
+    """Modules to import before the CPU budget (see symderiv.cli)."""
+    names = ("numpy", "sklearn.datasets", "tqdm")
+    if args.plot is not None:
+        names += ("matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.ticker")
+    if args.check:
+        names += ("sympy", "mpmath")
+    return names
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -201,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from symderiv.train.plot import check_plot_path
 
-        plot_path = check_plot_path(args.plot)
+        plot_path = check_plot_path(args.plot, force=args.force)
     dataset = load_dataset(args.dataset, args.data)
     report: dict = {
         "dataset": {
@@ -266,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
             f"{dataset.name}: {args.activation} MLP, batch {args.batch}, seed {args.seed} "
             f"({dataset.x_train.shape[0]} train / {dataset.x_test.shape[0]} test images)"
         )
-        plot_learning_curves(runs, plot_path, title)
+        plot_learning_curves(runs, plot_path, title, force=args.force)
         report["plot"] = str(plot_path)
         if not args.json:
             print(f"learning curves written to {plot_path}", file=out)

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import argparse
 
-from symderiv.commands._common import print_json
+from symderiv.commands._common import ascii_int, print_json
 from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 
-TIME_LIMIT_S = 300
+CPU_LIMIT_S = 300
+PRELOAD = ("numpy", "sympy", "mpmath")
 MAX_POINTS = 100_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--points", type=int, default=200, metavar="N", help="random points per numeric check (default 200)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    parser.add_argument("--points", type=ascii_int, default=200, metavar="N", help="random points per numeric check (default 200)")
+    parser.add_argument("--seed", type=ascii_int, default=0, metavar="S", help="random seed (default 0)")
     parser.add_argument(
         "--proof",
         action="append",
         metavar="NAME|PATH",
-        help="run only this proof: a built-in name or a path to your own proof file (repeatable)",
+        help="run only this proof: a built-in name or a path to your own proof file (repeatable; "
+        "a proof file is Python and runs with your rights: only files you trust)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 

@@ -16,6 +16,11 @@ Three ways through the graph backwards:
 * :meth:`Graph.naive_second_order` — the *wrong* rule of PROBLEMS.md
   (δ²_out = 1; δ²_u = Σ_children δ²_v · ∂²v/∂u²), kept to show what it misses.
 
+Contract of all three: the result has an array for every ``wrt`` node and
+never ``None``; a node the output does not reach (``h(x) = 1``: x never
+reaches the loss through h) gets exact zeros shaped like its value (float64
+for integer values), because zero is its derivative.
+
 Topological order is computed iteratively (no recursion limit) and cached.
 """
 
@@ -56,6 +61,9 @@ class Evaluation:
     schedule: tuple[Node, ...]
     values: Mapping[Node, Any]
     tangents: Mapping[Node, Any] = field(default_factory=dict)
+    #: what was fed, including inputs the outputs do not reach (their
+    #: derivatives are zeros shaped like the value fed)
+    feed: Mapping[Node, Any] = field(default_factory=dict)
 
     def __getitem__(self, node: Node) -> Any:
         return self.values[node]
@@ -172,7 +180,20 @@ class Graph:
                 values[node] = self._leaf_value(node, feed)
             else:
                 values[node] = node.value
-        return Evaluation(schedule, values)
+        return Evaluation(schedule, values, feed=dict(feed))
+
+    def _value_for_zeros(self, node: Node, values: Mapping[Node, Any], feed: Mapping[Node, Any]) -> Any:
+        """A value shaped and typed like ``node``'s, for a ``wrt`` node the output
+        may not reach (its derivative is then exactly zero): computed in the
+        forward pass, fed, held by the node, or (an op node off the output's
+        path) computed now from the feed."""
+        if node in values:
+            return values[node]
+        if node.kind == "input":
+            return self._leaf_value(node, feed)
+        if node.kind in ("parameter", "constant"):
+            return node.value
+        return self.forward(feed, [node])[node]
 
     # -- first order -----------------------------------------------------------
     def _requires(self, schedule: Sequence[Node], wrt: Iterable[Node]) -> dict[Node, bool]:
@@ -228,7 +249,10 @@ class Graph:
         result: dict[Node, np.ndarray] = {}
         for node in wrt:
             gradient = grads.get(node)
-            result[node] = gradient if type(gradient) is np.ndarray else _as_gradient(gradient, values[node])
+            if type(gradient) is np.ndarray:
+                result[node] = gradient
+            else:
+                result[node] = _as_gradient(gradient, self._value_for_zeros(node, values, evaluation.feed))
         return result
 
     # -- exact second order ---------------------------------------------------
@@ -275,10 +299,11 @@ class Graph:
                     _accumulate(grads, child, c1)
                 if c2 is not None:
                     _accumulate(grad_tangents, child, c2)
+        likes = {n: self._value_for_zeros(n, values, feed) for n in wrt}
         return SecondOrder(
             value=values[output],
-            gradients={n: _as_gradient(grads.get(n), values[n]) for n in wrt},
-            hvp={n: _as_gradient(grad_tangents.get(n), values[n]) for n in wrt},
+            gradients={n: _as_gradient(grads.get(n), likes[n]) for n in wrt},
+            hvp={n: _as_gradient(grad_tangents.get(n), likes[n]) for n in wrt},
         )
 
     # -- the naive rule --------------------------------------------------------
@@ -291,7 +316,9 @@ class Graph:
         wrt = [n for n in schedule if n.kind in ("input", "parameter")] if wrt is None else list(wrt)
         values = evaluation.values
         d2 = self._reverse_sweep(evaluation, output, wrt, _unit_seed(values[output]), _NAIVE_RULE)
-        return {node: _as_gradient(d2.get(node), values[node]) for node in wrt}
+        return {
+            node: _as_gradient(d2.get(node), self._value_for_zeros(node, values, evaluation.feed)) for node in wrt
+        }
 
     def _reverse_sweep(
         self, evaluation: Evaluation, output: Node, wrt: Sequence[Node], seed: Any, rule: Callable[[Op], Callable]

@@ -21,15 +21,16 @@ from symderiv.train.loop import RunResult
 INSTALL_PLOT_HINT = 'pip install "symderiv[plot]"'
 
 
-def check_plot_path(path: str | Path) -> Path:
-    """Fail before training, not after, if the PNG cannot be written there."""
+def check_plot_path(path: str | Path, force: bool = False) -> Path:
+    """Fail before training, not after, if the PNG cannot be written there
+    (wrong suffix, no such or unwritable directory, an existing file without
+    ``force``: see :mod:`symderiv.output_files`)."""
+    from symderiv.output_files import check_output_path
+
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise InputError(f"--plot {path}: the learning curves are written as PNG; use a .png file name")
-    if not path.parent.is_dir():
-        raise InputError(f"--plot {path}: directory {path.parent} does not exist")
-    if path.is_dir():
-        raise InputError(f"--plot {path}: is a directory")
+    check_output_path(path, "--plot", force=force)
     require_matplotlib()
     return path
 
@@ -76,12 +77,13 @@ def learning_curves_figure(runs: Sequence[RunResult], title: str):
     return figure
 
 
-def plot_learning_curves(runs: Sequence[RunResult], path: str | Path, title: str) -> Path:
-    """Draw every run's training loss and test accuracy per epoch; save as PNG at ``path``."""
-    path = Path(path)
-    figure = learning_curves_figure(runs, title)
-    try:
-        figure.savefig(path, format="png")
-    except OSError as exc:
-        raise InputError(f"--plot {path}: cannot write: {exc.strerror or exc}") from None
-    return path
+def plot_learning_curves(runs: Sequence[RunResult], path: str | Path, title: str, force: bool = False) -> Path:
+    """Draw every run's training loss and test accuracy per epoch; save as PNG at
+    ``path``, whole or not at all (an existing file only with ``force``)."""
+    import io
+
+    from symderiv.output_files import write_atomically
+
+    image = io.BytesIO()
+    learning_curves_figure(runs, title).savefig(image, format="png")
+    return write_atomically(path, image.getvalue(), "--plot", force=force)
