@@ -110,7 +110,7 @@ def test_chain_derivation_display():
     assert len(tree.find_all("math")) == 5 and 'class="math-source"' not in derivation._repr_html_()
     latex_text = derivation._repr_latex_()
     assert latex_text.count("\\\\\n") == 4 and latex_text.count("[proved]") == 2
-    assert "\\frac{\\partial f}{\\partial y}" in latex_text  # partials of f(y, z), not of f(g(x), h(x))
+    assert "f_{y}(g(x), h(x))" in latex_text  # partials of f(y, z) taken at (g(x), h(x)), in the project's notation
     assert _well_formed(latex_text)
 
 
