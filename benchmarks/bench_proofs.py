@@ -1,6 +1,6 @@
 """Target 4: the softmax proofs.
 
-* ``symderiv.softmax.prove_softmax_identity(n)`` (ring normal form: Jacobian
+* ``symderiv.problems.softmax.prove_softmax_identity(n)`` (ring normal form: Jacobian
   entries, symmetry and the VJP rule) for every n = 1..32 together — ≤ 2 s;
 * the built-in proofkit proof ``p2-softmax-vjp-fixed-n`` (n = 1..32, as
   ``symderiv verify`` runs it) — same budget, for information;
@@ -25,7 +25,7 @@ FIXED_N = "p2-softmax-vjp-fixed-n"
 def clear_caches() -> None:
     from sympy.core.cache import clear_cache
 
-    from symderiv import softmax
+    from symderiv.problems import softmax
 
     clear_cache()
     for name in ("softmax_symbols", "softmax_ring", "_check_calculus_facts"):
@@ -35,7 +35,7 @@ def clear_caches() -> None:
 
 
 def ring_proofs(ns) -> bool:
-    from symderiv.softmax import prove_softmax_identity
+    from symderiv.problems.softmax import prove_softmax_identity
 
     return all(prove_softmax_identity(n).ok for n in ns)
 

@@ -26,8 +26,8 @@ CHUNK = 4096  # points per engine minibatch in the chunked row
 
 
 def derivation():
-    from symderiv.chain import derive_chain
-    from symderiv.exprparse import parse_expression
+    from symderiv.problems.chain import derive_chain
+    from symderiv.algebra.expressions import parse_expression
 
     g_text, h_text, loss_text = EXAMPLE
     return derive_chain(
@@ -68,8 +68,8 @@ def _rate_row(
 
 
 def run(config: Config) -> list[Row]:
-    from symderiv.chain_compare import _engine_graphs
-    from symderiv.numeric import lambdify_vectorised
+    from symderiv.problems.chain_numbers import _engine_graphs
+    from symderiv.numeric.evaluate import lambdify_vectorised
 
     d = derivation()
     x = d.x

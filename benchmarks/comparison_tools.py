@@ -1,6 +1,6 @@
 """The gradient checkers compared with symderiv, each run on one corpus case.
 
-Contract: every checker takes a corpus case (tests/backward_corpus.py) and
+Contract: every checker takes a corpus case (tests/backward_check/corpus.py) and
 returns a :class:`Verdict` (passed or not, and a short detail). The rule
 under test is always the case's numpy rule; the forward is the case's SymPy
 forward lambdified to float64 numpy (evaluated per label value). What each
@@ -35,10 +35,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from symderiv.backward_check_core import prepare
-from symderiv.backward_check_inputs import build_layout
-from symderiv.backward_check_points import sampling_box
-from symderiv.backward_check_reference import evaluate_numpy
+from symderiv.backward_check.core import prepare
+from symderiv.backward_check.inputs import build_layout
+from symderiv.backward_check.points import sampling_box
+from symderiv.backward_check.reference import evaluate_numpy
 
 FD_EPS = 1e-6
 FD_RTOL = 1e-3

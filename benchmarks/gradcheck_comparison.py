@@ -1,7 +1,7 @@
 """Measured comparison: PyTorch gradcheck/gradgradcheck, JAX check_grads and symderiv.
 
 One command prints the whole table (Markdown) for the planted-bug corpus of
-tests/backward_corpus.py: first-order rules of one input, named inputs
+tests/backward_check/corpus.py: first-order rules of one input, named inputs
 (shared weights, labels), second-order rules and rules wrong only on a small
 set. For each case and tool: ``caught`` / ``**missed**`` for a planted bug,
 ``pass`` / ``**false alarm**`` for a correct rule. The tools are described
@@ -22,10 +22,9 @@ import warnings
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(_ROOT / "tests"))
 sys.path.insert(0, str(_ROOT))
 
-from backward_corpus import BUGS, CORRECT, EXTENDED, Case  # noqa: E402
+from tests.backward_check.corpus import BUGS, CORRECT, EXTENDED, Case  # noqa: E402
 from benchmarks.comparison_tools import (  # noqa: E402,F401 - FD names re-exported for the tests
     FD_ATOL,
     FD_BATCH,

@@ -69,7 +69,7 @@ def scaling(config: Config) -> dict:
             "slope_numpy": log_log_slope([r["batch"] for r in batch], [r["numpy_s"] for r in batch]),
         },
         "softmax_proof_vs_n": {
-            "proof": "symderiv.softmax.prove_softmax_identity(n), cold caches",
+            "proof": "symderiv.problems.softmax.prove_softmax_identity(n), cold caches",
             "rows": proofs,
             "slope": log_log_slope([r["n"] for r in proofs], [r["seconds"] for r in proofs]),
         },

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from symderiv.errors import InputError
+from symderiv.printing.tex_text import escape_text
 
 PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage[a4paper,margin=2.2cm]{geometry}
@@ -134,7 +135,7 @@ def visible_width(latex_text: str) -> float:
 
 def _break_sum(expr, first_relation: str) -> list[str]:
     """Rows for one step: ``relation rhs`` split between terms when too wide."""
-    from symderiv.latex_printer import latex, latex_terms
+    from symderiv.printing.latex import latex, latex_terms
 
     whole = latex(expr)
     if visible_width(whole) <= MATH_WIDTH_BUDGET:
@@ -162,91 +163,14 @@ def _break_sum(expr, first_relation: str) -> list[str]:
 # ------------------------------------------------------------------ pieces
 
 
-_SUBSCRIPTED = re.compile(r"(?<![A-Za-z\\])([A-Za-zδσℓΣ∇])(²?)_([A-Za-z0-9ℓ]{1,4})(?![A-Za-z0-9])")
-_GREEK = {"δ": r"\delta", "σ": r"\sigma", "ℓ": r"\ell", "Σ": r"\sum", "∇": r"\nabla "}
 
 
-def _escape_text(text: str) -> str:
-    """Plain text (justifications, titles) for LaTeX text mode.
-
-    ``f_yz``-style names become math ($f_{yz}$); unicode math characters are mapped.
-    """
-    pieces = []
-    last = 0
-    for match in _SUBSCRIPTED.finditer(text):
-        pieces.append(_escape_plain(text[last : match.start()]))
-        letter = _GREEK.get(match.group(1), match.group(1))
-        power = "^2" if match.group(2) else ""
-        subscript = "".join(_GREEK.get(c, c) for c in match.group(3))
-        pieces.append(f"${letter}{power}_{{{subscript}}}$")
-        last = match.end()
-    pieces.append(_escape_plain(text[last:]))
-    return "".join(pieces)
 
 
-def _escape_plain(text: str) -> str:
-    replacements = {
-        "\\": r"\textbackslash{}",
-        "&": r"\&",
-        "%": r"\%",
-        "$": r"\$",
-        "#": r"\#",
-        "_": r"\_",
-        "{": r"\{",
-        "}": r"\}",
-        "~": r"\textasciitilde{}",
-        "^": r"\textasciicircum{}",
-        "<": r"$<$",
-        ">": r"$>$",
-        "|": r"$|$",
-    }
-    out = "".join(replacements.get(c, c) for c in text)
-    unicode_math = {
-        "δ": r"$\delta$",
-        "Δ": r"$\Delta$",
-        "ℓ": r"$\ell$",
-        "σ": r"$\sigma$",
-        "Σ": r"$\Sigma$",
-        "∂": r"$\partial$",
-        "→": r"$\to$",
-        "≠": r"$\neq$",
-        "≤": r"$\le$",
-        "≥": r"$\ge$",
-        "′": r"$'$",
-        "″": r"$''$",
-        "²": r"$^2$",
-        "³": r"$^3$",
-        "⁴": r"$^4$",
-        "⁵": r"$^5$",
-        "⁻": r"$^-$",
-        "¹": r"$^1$",
-        "ᵀ": r"$^{\mathsf T}$",
-        "⊙": r"$\odot$",
-        "·": r"$\cdot$",
-        "√": r"$\surd$",
-        "−": r"$-$",
-        "—": "---",
-        "–": "--",
-        "…": r"\dots{}",
-        "∈": r"$\in$",
-        "∇": r"$\nabla$",
-        "⁰": r"$^0$",
-        "₀": r"$_0$",
-        "₁": r"$_1$",
-        "₂": r"$_2$",
-        "λ": r"$\lambda$",
-        "μ": r"$\mu$",
-        "π": r"$\pi$",
-        "ξ": r"$\xi$",
-        "×": r"$\times$",
-        "≈": r"$\approx$",
-    }
-    # anything else outside ASCII would stop pdflatex: shown as '?'
-    return "".join(unicode_math.get(c, c if ord(c) < 128 else "?") for c in out)
 
 
 def _verdict_marker(result) -> str:
-    text = VERDICT_TEXT.get(result.verdict, _escape_text(result.verdict))
+    text = VERDICT_TEXT.get(result.verdict, escape_text(result.verdict))
     return rf"[{text}]"
 
 
@@ -264,7 +188,7 @@ def render_proof(proof, result=None, heading: str = r"\subsection*") -> str:
     """One proof: heading, claim, an ``align*`` per chain, the checker's verdicts."""
 
     by_index = {r.index: r for r in result.steps} if result is not None else {}
-    lines = [f"{heading}{{{_escape_text(proof.title)}}}", "", _escape_text(proof.claim), ""]
+    lines = [f"{heading}{{{escape_text(proof.title)}}}", "", escape_text(proof.claim), ""]
     if proof.for_each_n is not None:
         shown = proof.display_n or min(proof.sizes)
         lines.append(
@@ -275,14 +199,14 @@ def render_proof(proof, result=None, heading: str = r"\subsection*") -> str:
         (_, first), rest = chain[0], chain[1:]
         lines.append(r"\begin{align*}")
         first_pieces = _break_sum(first.expr, "")
-        rows = [rf"&{first_pieces[0]} && \just{{{_escape_text(first.why)}}}"]
+        rows = [rf"&{first_pieces[0]} && \just{{{escape_text(first.why)}}}"]
         rows.extend(rf"&{piece} &&" for piece in first_pieces[1:])
         for index, step in rest:
             relation = r"\neq" if step.relation == "!=" else "="
             pieces = _break_sum(step.expr, relation)
             verdict = by_index.get(index)
             marker = f" {_verdict_marker(verdict)}" if verdict is not None else ""
-            rows.append(rf"&{pieces[0]} && \just{{{_escape_text(step.why)}{marker}}}")
+            rows.append(rf"&{pieces[0]} && \just{{{escape_text(step.why)}{marker}}}")
             rows.extend(rf"&{piece} &&" for piece in pieces[1:])
         lines.append(" \\\\\n".join(rows))
         lines.append(r"\end{align*}")
@@ -343,14 +267,14 @@ def _counterexample_sentence(item) -> str:
 def _symbol_latex(name: str) -> str:
     import sympy as sp
 
-    from symderiv.latex_printer import latex
+    from symderiv.printing.latex import latex
 
     if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
         return latex(sp.Symbol(name))
     match = re.fullmatch(r"([A-Za-z]+)\[([0-9,]+)\]", name)
     if match:
         return f"{match.group(1)}_{{{match.group(2)}}}"
-    return r"\text{" + _escape_text(name) + "}"
+    return r"\text{" + escape_text(name) + "}"
 
 
 def _args_latex(name: str) -> str:
@@ -374,17 +298,15 @@ def _table_case_expressions():
 
 
 def chain_numbers(g, h, loss, x_value: float):
-    """Adapter over the lead's ``symderiv.chain.compare_chain_at`` (None if unavailable)."""
-    try:
-        from symderiv.chain import compare_chain_at
-    except ImportError:
-        return None
+    """SymPy vs the engine vs finite differences at one point (Problem 1 in numbers)."""
+    from symderiv.problems.chain_numbers import compare_chain_at
+
     return compare_chain_at(g, h, loss, x_value)
 
 
 def comparison_table() -> str:
     """SymPy vs the engine vs central finite differences, on a few concrete instances."""
-    from symderiv.latex_printer import latex
+    from symderiv.printing.latex import latex
 
     blocks = [
         r"\subsection*{Numbers: SymPy, the engine and finite differences}",
@@ -398,18 +320,12 @@ def comparison_table() -> str:
     for g, h, loss, x_value in _table_case_expressions():
         numbers = chain_numbers(g, h, loss, x_value)
         caption = f"$g(x) = {latex(g)}$, $h(x) = {latex(h)}$, $f(y, z) = {latex(loss)}$, at $x = {x_value:g}$."
-        if numbers is None:
-            blocks.append(caption + " (The engine comparison is not available in this installation.)")
-            blocks.append("")
-            continue
-        naive_fine = getattr(numbers, "second_engine_naive_fine_grained", None)
         rows = [
             (r"$d\ell/dx$", numbers.first_sympy, numbers.first_engine, numbers.first_finite_difference),
             (r"$d^2\ell/dx^2$", numbers.second_sympy, numbers.second_engine_exact, second_difference(g, h, loss, x_value)),
             (r"naive, 4 nodes", numbers.naive_formula, numbers.second_engine_naive, None),
+            (r"naive, fine-grained graph", None, numbers.second_engine_naive_fine_grained, None),
         ]
-        if naive_fine is not None:
-            rows.append((r"naive, fine-grained graph", None, naive_fine, None))
         blocks.append(r"\begin{center}")
         blocks.append(r"\begin{tabular}{l r r r}")
         blocks.append(r"\hline")
@@ -495,7 +411,7 @@ def build_document(selection: Sequence[str] | None = None, points: int = 200, se
         members = [(p, r) for p, r in zip(proofs, results) if p.problem == key or (key == "extra" and p.problem not in known)]
         if not members and not (key == "P1" and numbers and selection is None):
             continue
-        body.append(f"\\section{{{_escape_text(section_title)}}}")
+        body.append(f"\\section{{{escape_text(section_title)}}}")
         body.append("")
         for proof, result in members:
             body.append(render_proof(proof, result))
@@ -525,7 +441,7 @@ def chain_proof(g=None, h=None, loss=None):
     """Problem 1 for the given (possibly abstract) g, h, f as a checkable Proof."""
     import sympy as sp
 
-    from symderiv.proof_notation import EXACT_SECOND_DERIVATIVE, NAIVE_SECOND_ORDER, ell, f, gx, hx, partial, x, y, z
+    from symderiv.problems.notation import EXACT_SECOND_DERIVATIVE, NAIVE_SECOND_ORDER, ell, f, gx, hx, partial, x, y, z
     from symderiv.proofkit import Proof, Step
 
     G = gx if g is None else g
@@ -641,10 +557,10 @@ def compile_pdf(tex_path: str | Path, timeout_s: int = 120, *, force: bool = Fal
     temporary directory on a copy named ``document.tex``, so the user's file
     name never reaches TeX (``a%b.tex`` would be read as TeX); only the
     finished PDF and log are copied out, atomically, and an existing PDF or log
-    is replaced only with ``force`` (see :mod:`symderiv.output_files`)."""
+    is replaced only with ``force`` (see :mod:`symderiv.files`)."""
     import tempfile
 
-    from symderiv.output_files import copy_atomically
+    from symderiv.files import copy_atomically
 
     executable = shutil.which("pdflatex")
     if executable is None:

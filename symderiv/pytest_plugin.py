@@ -28,7 +28,7 @@ import pytest
 @pytest.fixture
 def check_backward() -> Callable[..., Any]:
     """Return :func:`symderiv.assert_backward` (fails the test on a wrong rule)."""
-    from symderiv.backward_check_api import assert_backward
+    from symderiv.backward_check.api import assert_backward
 
     return assert_backward
 
@@ -36,7 +36,7 @@ def check_backward() -> Callable[..., Any]:
 @pytest.fixture
 def check_jvp() -> Callable[..., Any]:
     """Return :func:`symderiv.assert_jvp` (fails the test on a wrong forward-mode rule)."""
-    from symderiv.backward_check_api import assert_jvp
+    from symderiv.backward_check.api import assert_jvp
 
     return assert_jvp
 
@@ -44,7 +44,7 @@ def check_jvp() -> Callable[..., Any]:
 @pytest.fixture
 def check_double_backward() -> Callable[..., Any]:
     """Return :func:`symderiv.assert_double_backward` (fails the test on a wrong double backward)."""
-    from symderiv.backward_check_api import assert_double_backward
+    from symderiv.backward_check.api import assert_double_backward
 
     return assert_double_backward
 
@@ -52,6 +52,6 @@ def check_double_backward() -> Callable[..., Any]:
 @pytest.fixture
 def check_hvp() -> Callable[..., Any]:
     """Return :func:`symderiv.assert_hvp` (fails the test on a wrong Hessian-vector product)."""
-    from symderiv.backward_check_api import assert_hvp
+    from symderiv.backward_check.api import assert_hvp
 
     return assert_hvp

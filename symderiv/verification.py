@@ -70,9 +70,9 @@ def problem1_triples(count: int, seed: int) -> list[tuple[str, str, str]]:
 
 
 def problem1_checks(points: int, seed: int, triples: int = 4) -> Iterator[CheckResult]:
-    from symderiv.chain import derive_chain
-    from symderiv.chain_compare import compare_chain
-    from symderiv.exprparse import parse_expression
+    from symderiv.problems.chain import derive_chain
+    from symderiv.problems.chain_numbers import compare_chain
+    from symderiv.algebra.expressions import parse_expression
 
     abstract = derive_chain()
     yield CheckResult(
@@ -150,7 +150,7 @@ def problem1_checks(points: int, seed: int, triples: int = 4) -> Iterator[CheckR
 
 
 def problem2_checks(points: int, seed: int) -> Iterator[CheckResult]:
-    from symderiv.softmax_compare import compare_softmax
+    from symderiv.problems.softmax_numbers import compare_softmax
 
     # The fixed-n identities J = diag(y) − y·yᵀ and Jᵀu = y ⊙ (u − y·u) are the
     # step-by-step proofs p2-softmax-jacobian and p2-softmax-vjp-fixed-n of proofs/.
@@ -177,7 +177,7 @@ def problem2_checks(points: int, seed: int) -> Iterator[CheckResult]:
 
 def op_checks(seed: int) -> Iterator[CheckResult]:
     from symderiv.engine.ops import default_registry
-    from symderiv.op_checks import check_op
+    from symderiv.engine.op_checks import check_op
 
     rng = np.random.default_rng(seed)
     for op in default_registry():
@@ -200,7 +200,7 @@ def layout_checks(seed: int) -> Iterator[CheckResult]:
     the SymPy check above runs on a 2-row sample, which takes the row layout.
     Here a 64 x 10 batch must equal the same rows computed one at a time."""
     from symderiv.engine.ops import default_registry
-    from symderiv.numeric import agree
+    from symderiv.numeric.compare import agree
 
     rng = np.random.default_rng(seed)
     batch, classes = 64, 10

@@ -68,7 +68,7 @@ def check_op(
 ) -> OpCheck:
     """Run the chosen checks (``"backward"``, ``"jvp"``, ``"double_backward"``,
     ``"hvp"``) of one framework op against the SymPy ``forward``."""
-    from symderiv import backward_check_api as api
+    from symderiv.backward_check import api
 
     known = {"backward": api.check_backward, "jvp": api.check_jvp,
              "double_backward": api.check_double_backward, "hvp": api.check_hvp}

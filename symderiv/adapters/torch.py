@@ -40,7 +40,7 @@ __all__ = ["torch_rules"]
 
 def _differentiable(inputs: Mapping[str, Any] | None, arrays: Mapping[str, np.ndarray]) -> list[str]:
     if inputs is not None:
-        from symderiv.backward_check_inputs import build_layout
+        from symderiv.backward_check.inputs import build_layout
 
         return build_layout(None, inputs).differentiable_names()
     return [k for k, v in arrays.items() if np.asarray(v).dtype.kind == "f"]

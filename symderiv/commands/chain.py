@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from symderiv.exprparse import parse_expression
+    from symderiv.algebra.expressions import parse_expression
 
     g = None if args.g is None else parse_expression(args.g, ["x"], "--g")
     h = None if args.h is None else parse_expression(args.h, ["x"], "--h")
@@ -42,24 +42,24 @@ def run(args: argparse.Namespace) -> int:
     if args.latex:
         return _print_latex(g, h, loss)
 
-    from symderiv.chain import derive_chain
-    from symderiv.chain_compare import chain_verdict
+    from symderiv.problems.chain import derive_chain
+    from symderiv.problems.chain_numbers import chain_verdict
 
     derivation = derive_chain(g, h, loss)
     comparison = None
     if x_value is not None:
         import numpy as np
 
-        from symderiv.chain_compare import compare_chain
+        from symderiv.problems.chain_numbers import compare_chain
 
         comparison = compare_chain(derivation, np.array([x_value]))
-    from symderiv.chain import PROVED
+    from symderiv.problems.chain import PROVED
 
     proved = derivation.first_verdict == PROVED and derivation.second_verdict == PROVED
     witness = None
     if not proved and derivation.is_concrete and comparison is None:
         # exact algebra could not settle it (or was too large to try): numbers decide
-        from symderiv.chain_compare import random_witness
+        from symderiv.problems.chain_numbers import random_witness
 
         witness = random_witness(derivation)
     verdict = chain_verdict(derivation, comparison if comparison is not None else witness)
@@ -97,7 +97,7 @@ def _print_latex(g, h, loss) -> int:
 
 
 def _payload(derivation, comparison) -> dict:
-    from symderiv.text_printer import text
+    from symderiv.printing.text import text
 
     payload = {
         "g": text(derivation.g),
@@ -158,8 +158,8 @@ def _payload(derivation, comparison) -> dict:
 
 
 def _report(derivation, comparison) -> str:
-    from symderiv.chain import at_yz
-    from symderiv.text_printer import text
+    from symderiv.problems.chain import at_yz
+    from symderiv.printing.text import text
 
     def show(expr):
         return text(at_yz(derivation, expr))
@@ -236,7 +236,7 @@ def _witness_summary(witness) -> dict:
 
 
 def _witness_text(witness) -> str:
-    from symderiv.chain_compare import WITNESS_DOMAIN
+    from symderiv.problems.chain_numbers import WITNESS_DOMAIN
 
     low, high = WITNESS_DOMAIN
     return (

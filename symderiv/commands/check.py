@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from symderiv.commands import check_outputs
+from symderiv.files import read_text_file
 from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 
 # Each step has its own CPU bound (--timeout) and the file a CPU budget; the dispatcher's
 # wall-clock guard would make a verdict depend on the machine's load, so it is disabled.
 TIME_LIMIT_S = None
-MAX_FILE_BYTES = 5_000_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    text = _read(args.file)
+    text = read_text_file(args.file)
     if not (0 < args.timeout <= 600):
         raise InputError("--timeout must be in (0, 600] seconds")
     if not (0 < args.time_budget <= 86400):
@@ -64,40 +63,6 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_CHECK_FAILED if report.any_false else EXIT_OK
 
 
-def _read(path: str) -> str:
-    """The file's text; only regular files, and never more than MAX_FILE_BYTES + 1 bytes read.
-
-    A FIFO would block ``open`` forever and /dev/zero never ends, and both report
-    size 0, so the type is checked with ``stat`` before the file is opened.
-    """
-    import stat
-
-    try:
-        info = os.stat(path)
-        if stat.S_ISDIR(info.st_mode):
-            raise InputError(f"{path}: is a directory")
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError(f"{path}: not a regular file")
-        if info.st_size > MAX_FILE_BYTES:
-            raise InputError(f"{path}: file too large ({info.st_size} bytes; limit {MAX_FILE_BYTES})")
-        # O_NONBLOCK: should the path be swapped for a FIFO after the stat, open() still returns.
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(descriptor, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise InputError(f"{path}: not a regular file")
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise InputError(f"{path}: file too large (more than {MAX_FILE_BYTES} bytes)")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
 
 
 # ":=" is checked as "="; "" marks a block that could not be read (no relation to show).

@@ -62,7 +62,7 @@ def prepare(args: argparse.Namespace, is_latex: bool) -> Outputs:
 
 
 def _output_path(option: str, value: str, suffix: str, args: argparse.Namespace) -> Path:
-    from symderiv.output_files import check_output_path
+    from symderiv.files import check_output_path
 
     path = check_output_path(value, option, suffix=suffix, force=args.force)
     if path.exists() and Path(args.file).exists() and path.samefile(args.file):
@@ -73,7 +73,7 @@ def _output_path(option: str, value: str, suffix: str, args: argparse.Namespace)
 def write_html(outputs: Outputs, report) -> None:
     """The HTML report, if requested."""
     if outputs.html is not None:
-        from symderiv.output_files import write_atomically
+        from symderiv.files import write_atomically
         from symderiv.render.html import render_report
 
         write_atomically(outputs.html, render_report(report), "--html", force=outputs.force)
@@ -83,7 +83,7 @@ def write_html(outputs: Outputs, report) -> None:
 def write_annotated(outputs: Outputs, report, text: str, source_path: str) -> None:
     """The annotated PDF of the LaTeX document ``text``, if requested."""
     if outputs.annotate is not None:
-        from symderiv.output_files import write_atomically
+        from symderiv.files import write_atomically
         from symderiv.render.annotate import AnnotateError, annotate_pdf
 
         try:

@@ -6,7 +6,7 @@ your rights). Without ``-o`` the document goes to stdout; ``--pdf`` compiles
 it with pdflatex (no shell escape, in a temporary directory) and keeps the
 .tex and .log beside the PDF. Every output path is checked before the proofs
 run, an existing file is replaced only with ``--force``, and files are written
-whole or not at all (:mod:`symderiv.output_files`). Exit 0 when every proof
+whole or not at all (:mod:`symderiv.files`). Exit 0 when every proof
 checks as expected, 1 when one does not (the document is still written, with
 the failing step marked).
 """
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if output is None:
         sys.stdout.write(writeup.tex)
     else:
-        from symderiv.output_files import write_atomically
+        from symderiv.files import write_atomically
 
         write_atomically(output, writeup.tex, "-o", force=args.force)
         print(f"wrote {output}")
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 def _output_path(args: argparse.Namespace) -> Path | None:
     """The .tex to write (None: stdout), every file it implies checked now, not
     after seconds of proofs: .tex, and with --pdf the .pdf and .log beside it."""
-    from symderiv.output_files import check_output_path
+    from symderiv.files import check_output_path
 
     if args.output is None and not args.pdf:
         return None

@@ -47,14 +47,14 @@ def run(args: argparse.Namespace) -> int:
         print(softmax_fragment(n))
         return EXIT_OK
 
-    from symderiv.softmax import prove_softmax_identity
+    from symderiv.problems.softmax import prove_softmax_identity
 
     proof = prove_softmax_identity(n, jacobian=n <= 32)
     comparison = None
     if x is not None:
         import numpy as np
 
-        from symderiv.softmax_compare import compare_softmax
+        from symderiv.problems.softmax_numbers import compare_softmax
 
         comparison = compare_softmax(np.array([x]), np.array([u]))
     ok = proof.ok and (comparison is None or comparison.identity_holds)
@@ -106,8 +106,8 @@ def _report(n, proof, comparison) -> str:
     if n <= MAX_SHOWN_N:
         import sympy as sp
 
-        from symderiv.softmax import softmax_jacobian, softmax_symbols
-        from symderiv.text_printer import text
+        from symderiv.problems.softmax import softmax_jacobian, softmax_symbols
+        from symderiv.printing.text import text
 
         J = softmax_jacobian(n)
         explicit_Z = sp.Add(*[sp.exp(x) for x in softmax_symbols(n).xs])

@@ -16,7 +16,7 @@ import numpy as np
 
 from symderiv.engine.ops.core import Op
 from symderiv.engine.ops.kernels import add_optional, unbroadcast
-from symderiv.numeric import lambdify_vectorised as _vectorised
+from symderiv.numeric.evaluate import lambdify_vectorised as _vectorised
 
 if TYPE_CHECKING:
     import sympy

@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from symderiv.latex_document import _escape_text as latex_text
+from symderiv.printing.tex_text import escape_text as latex_text
 
 CPU_SECONDS_PER_RUN = 60
 WALL_SECONDS_PER_RUN = 300

@@ -11,7 +11,9 @@ that Jupyter's MathJax typesets.
 - :func:`check_report_html`: a ``CheckReport`` (``symderiv check``'s result).
 - :func:`proof_result_html` / :func:`proof_result_latex`: a ``ProofResult``
   (``check_proof``), the steps typeset when the result carries its proof.
-- :func:`chain_html` / :func:`chain_latex`: a ``ChainDerivation`` (Problem 1).
+- :func:`chain_html` / :func:`chain_latex`: a ``ChainDerivation`` (Problem 1), from its
+  ``display_lines()`` (a foundation knows nothing of the problems: the derivation says
+  what to show).
 - :func:`softmax_html` / :func:`softmax_latex`: a ``SoftmaxIdentityProof`` (Problem 2).
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 from html import escape
 
 from symderiv.render.html import STYLE, badge, report_fragment
+from symderiv.printing.tex_text import escape_plain
 from symderiv.render.mathml import to_html
 
 
@@ -37,7 +40,7 @@ def _panel(title: str, body: list[str]) -> str:
 
 def _proof_rows(result) -> list[tuple[object, str, str, object]]:
     """(step result or None, relation LaTeX, expression LaTeX or '', justification) per step."""
-    from symderiv.latex_printer import latex
+    from symderiv.printing.latex import latex
 
     proof = getattr(result, "proof", None)
     if proof is None:  # a result made without its proof: the verdicts, no formulas
@@ -78,7 +81,7 @@ def proof_result_latex(result) -> str:
     rows = []
     for step_result, relation, expr_latex, why in _proof_rows(result):
         mark = f" [{step_result.verdict}]" if step_result is not None else ""
-        text = _latex_text(f"{why}{mark}")
+        text = escape_plain(f"{why}{mark}")
         if expr_latex:
             rows.append(f"& {relation} {expr_latex} && \\text{{{text}}}")
         else:
@@ -86,46 +89,20 @@ def proof_result_latex(result) -> str:
     return "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"
 
 
-def _latex_text(text: str) -> str:
-    """Plain text for ``\\text{}``: TeX's special characters escaped."""
-    specials = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
-                "#": r"\#", "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}"}
-    return "".join(specials.get(c, c) for c in text)
 
 
 # ---------------------------------------------------------------- Problem 1
 
 
-def _chain_lines(derivation) -> list[tuple[str, str, str, str]]:
-    """(label, lhs LaTeX, rhs LaTeX, verdict) for Problem 1's displayed identities."""
-    import sympy as sp
-
-    from symderiv.chain import at_yz
-    from symderiv.latex_printer import latex as latex_of
-
-    def latex(expr) -> str:  # f's partials written as partials of f(y, z), as the CLI shows them
-        return latex_of(at_yz(derivation, expr))
-
-    x = derivation.x
-    first = latex(sp.Derivative(sp.Symbol(r"\ell"), x))
-    second = latex(sp.Derivative(sp.Symbol(r"\ell"), (x, 2)))
-    return [
-        ("loss", r"\ell", latex_of(derivation.ell), ""),
-        ("backprop's first derivative", first, latex(derivation.delta_x), _chain_verdict(derivation.first_verdict)),
-        ("second derivative, five terms", second, latex(derivation.second_canonical),
-         _chain_verdict(derivation.second_verdict)),
-        ("naive second-order backprop", r"\text{naive}", latex(derivation.naive), ""),
-        ("exact − naive", second + r" - \text{naive}", latex(derivation.difference), ""),
-    ]
-
-
-def _chain_verdict(text: str) -> str:
-    return "proved" if text == "proved" else "unchecked"
+def _chain_rows(derivation) -> list[tuple[str, str, str, str]]:
+    """(label, lhs LaTeX, rhs LaTeX, verdict) per displayed identity, from the derivation itself."""
+    return [(label, lhs, rhs, "proved" if verdict == "proved" else ("unchecked" if verdict else ""))
+            for label, lhs, rhs, verdict in derivation.display_lines()]
 
 
 def chain_html(derivation) -> str:
     body = []
-    for label, lhs, rhs, verdict in _chain_lines(derivation):
+    for label, lhs, rhs, verdict in _chain_rows(derivation):
         head = f'<span class="where">{escape(label)}</span>' + (badge(verdict) if verdict else "")
         body.append(f'<section class="step {verdict or "start"}"><div class="step-head">{head}</div>'
                     f'<div class="math-box claim">{to_html(f"{lhs} = {rhs}", display=True)}</div></section>')
@@ -137,8 +114,8 @@ def chain_html(derivation) -> str:
 
 def chain_latex(derivation) -> str:
     rows = []
-    for label, lhs, rhs, verdict in _chain_lines(derivation):
-        note = _latex_text(label + (f" [{verdict}]" if verdict else ""))
+    for label, lhs, rhs, verdict in _chain_rows(derivation):
+        note = escape_plain(label + (f" [{verdict}]" if verdict else ""))
         rows.append(f"{lhs} &= {rhs} && \\text{{{note}}}")
     return "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"
 
@@ -166,6 +143,6 @@ def softmax_html(proof) -> str:
 
 
 def softmax_latex(proof) -> str:
-    rows = [f"{formula} && \\text{{{_latex_text(label)} [{'proved' if holds else 'FALSE'}]}}"
+    rows = [f"{formula} && \\text{{{escape_plain(label)} [{'proved' if holds else 'FALSE'}]}}"
             for formula, label, holds in _softmax_lines(proof)]
-    return f"$$\\begin{{aligned}}\n" + " \\\\\n".join(rows) + f"\n\\end{{aligned}}$$"
+    return "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"

@@ -279,7 +279,7 @@ def _op_cases(model: MLP, sp) -> list[OpCase]:
 
 def check_ops(model: MLP, seed: int) -> tuple[tuple[OpCheck, ...], str | None]:
     try:
-        from symderiv.backward_check_api import check_backward
+        from symderiv.backward_check.api import check_backward
     except ImportError as exc:  # the check_backward API is a separate piece of the project
         return (), f"check_backward is not available ({exc})"
     import sympy as sp

@@ -24,8 +24,8 @@ INSTALL_PLOT_HINT = 'pip install "symderiv[plot]"'
 def check_plot_path(path: str | Path, force: bool = False) -> Path:
     """Fail before training, not after, if the PNG cannot be written there
     (wrong suffix, no such or unwritable directory, an existing file without
-    ``force``: see :mod:`symderiv.output_files`)."""
-    from symderiv.output_files import check_output_path
+    ``force``: see :mod:`symderiv.files`)."""
+    from symderiv.files import check_output_path
 
     path = Path(path)
     if path.suffix.lower() != ".png":
@@ -82,7 +82,7 @@ def plot_learning_curves(runs: Sequence[RunResult], path: str | Path, title: str
     ``path``, whole or not at all (an existing file only with ``force``)."""
     import io
 
-    from symderiv.output_files import write_atomically
+    from symderiv.files import write_atomically
 
     image = io.BytesIO()
     learning_curves_figure(runs, title).savefig(image, format="png")

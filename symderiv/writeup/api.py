@@ -27,7 +27,7 @@ LATEX_SUFFIXES = (".tex", ".ltx", ".latex")
 
 def check_writeup(text_or_path, lets=(), assume=(), timeout: float = 5.0, budget: float = 300.0,
                   latex: bool | None = None):
-    from symderiv.commands.check import _read
+    from symderiv.files import read_text_file
     from symderiv.writeup.verdicts import check_text
 
     if not (0 < timeout <= 600):
@@ -36,7 +36,7 @@ def check_writeup(text_or_path, lets=(), assume=(), timeout: float = 5.0, budget
         raise InputError("budget must be in (0, 86400] seconds")
     path = _as_path(text_or_path)
     if path is not None:
-        text = _read(str(path))
+        text = read_text_file(str(path))
         name = str(path)
         is_latex = latex if latex is not None else path.suffix.lower() in LATEX_SUFFIXES
     else:

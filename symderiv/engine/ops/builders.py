@@ -19,8 +19,8 @@ and HIPS autograd's ``defvjp`` tables (numpy_vjps.py):
   a fused second order computes vjp(g) and vjp(ġ) + vjp_tangent(g, ẋ) together.
 
 Every derived rule is checked against the op's SymPy meaning like a written
-one (:mod:`symderiv.op_checks`, ``symderiv verify``), and
-tests/test_engine_builders.py checks each builder on an op of its own.
+one (:mod:`symderiv.engine.op_checks`, ``symderiv verify``), and
+tests/engine/test_builders.py checks each builder on an op of its own.
 
 Sample builders (inputs on which an op is checked) close the module.
 """

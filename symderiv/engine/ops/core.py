@@ -20,7 +20,7 @@ where input i's cotangent is wanted:
   rule per scalar edge u→v: Σ_v δ²_v · ∂²v/∂u² (kept to show what it misses);
 * ``sympy_meaning(sp, *inputs, **params)``, what the op means, on SymPy
   matrices (rows = minibatch); ``verify`` and the tests hold every rule above
-  to it (:mod:`symderiv.op_checks`);
+  to it (:mod:`symderiv.engine.op_checks`);
 * ``sample(rng) -> (inputs, params)``, valid example inputs (inside the op's
   domain, away from kinks) on which the op is checked against SymPy.
 

@@ -3,7 +3,7 @@
 Contract: each helper returns what its one-line numpy equivalent (named in its
 docstring) returns, the same shape and dtype, to rounding: the fast paths
 only reorder a summation (tested against numpy and a 40-digit reference in
-tests/test_engine_layouts.py). The thresholds where a fast path pays were
+tests/engine/test_layouts.py). The thresholds where a fast path pays were
 measured on minibatches of class scores (128 x 10, float32 and float64).
 """
 

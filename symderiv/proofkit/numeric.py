@@ -1,0 +1,355 @@
+"""The numeric witness of the proof checker: every step evaluated at random points.
+
+Abstract functions are instantiated with random simple concrete functions
+(random small rational coefficients), so the witness exercises SymPy's
+differentiation of *concrete* expressions — a different code path from the
+jet normal form that gives the exact proof. First derivatives with respect
+to a sampled variable are taken by the complex step
+``Im F(x + i·h·e_v) / h`` (exact to rounding for analytic F; no subtractive
+cancellation), which keeps large Jacobians (softmax, n = 32) cheap: each
+function is lambdified once and evaluated in every direction. Evaluation is
+vectorised: one numpy operation per expression node over all points.
+
+Comparisons use the scaled error ``|a − b| / (1 + max(|a|, |b|))`` against
+``TOLERANCE = 2**-30`` (≈ 9.3e-10): float64's unit roundoff 2**-53 with 2**23
+of headroom for rounding accumulated through sums of a few hundred terms
+and exponentials; real mistakes give errors of order 1e-2 or more.
+"""
+
+from __future__ import annotations
+
+import random as _random
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import sympy as sp
+from sympy.core.function import AppliedUndef, UndefinedFunction
+
+TOLERANCE = 2.0**-30
+COMPLEX_STEP = 1e-30
+DEFAULT_DOMAIN = (-1.5, 1.5)
+
+
+@dataclass(frozen=True)
+class Instantiation:
+    """Concrete functions standing in for the abstract ones, for one numeric trial."""
+
+    functions: tuple[tuple[UndefinedFunction, sp.Lambda], ...]
+
+    def apply(self, expr):
+        if not self.functions:
+            return expr
+        mapping = dict(self.functions)
+        return _replace_functions(_derivatives_as_subs(expr), mapping)
+
+    def describe_latex(self) -> tuple[tuple[str, str], ...]:
+        from symderiv.printing.latex import latex
+
+        described = []
+        for function, lam in self.functions:
+            variables = ", ".join(latex(v) for v in lam.variables)
+            described.append((f"{function.__name__}({variables})", latex(lam.expr)))
+        return tuple(described)
+
+    def describe(self) -> tuple[tuple[str, str], ...]:
+        described = []
+        for function, lam in self.functions:
+            variables = ", ".join(str(v) for v in lam.variables)
+            described.append((f"{function.__name__}({variables})", sp.sstr(lam.expr)))
+        return tuple(described)
+
+
+def _derivatives_as_subs(expr):
+    """SymPy writes ∂f/∂y at (g(x), h(x)) as Derivative(f(g(x), h(x)), g(x)).
+
+    Once g is replaced by a concrete function that form is meaningless, so it is
+    rewritten first as Subs(Derivative(f(ξ1, ξ2), ξ1), (ξ1, ξ2), (g(x), h(x))).
+    """
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(_derivatives_as_subs)
+
+    def is_target(e):
+        return (
+            isinstance(e, sp.Derivative)
+            and isinstance(e.expr, AppliedUndef)
+            and any(not isinstance(v, sp.Symbol) for v in e.variables)
+        )
+
+    def rewrite(e):
+        applied = e.expr
+        slots = [sp.Dummy(f"xi{j + 1}") for j in range(len(applied.args))]
+        by_arg = dict(zip(applied.args, slots))
+        variables = [(by_arg[v], c) for v, c in e.variable_count]
+        return sp.Subs(sp.Derivative(applied.func(*slots), *variables), tuple(slots), tuple(applied.args))
+
+    return expr.replace(is_target, rewrite)
+
+
+def _replace_functions(expr, mapping):
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(lambda e: _replace_functions(e, mapping))
+    for function, lam in mapping.items():
+        expr = expr.replace(
+            lambda e, function=function: isinstance(e, AppliedUndef) and e.func == function,
+            lambda e, lam=lam: lam(*e.args),
+        )
+    return expr
+
+
+_RATIONALS = [sp.Rational(p, q) for p in (-3, -2, -1, 1, 2, 3) for q in (1, 2)]
+
+
+def random_instantiation(functions: dict[UndefinedFunction, int], rng: _random.Random) -> Instantiation:
+    """Random smooth, everywhere-defined concrete functions with generic derivatives.
+
+    ``functions`` maps each abstract function to its arity (as used in the proof).
+    """
+    chosen = []
+    for function in sorted(functions, key=lambda f: f.__name__):
+        arity = functions[function]
+        variables = sp.symbols(f"t_1:{arity + 1}") if arity > 1 else (sp.Symbol("t"),)
+        c = [rng.choice(_RATIONALS) for _ in range(7)]
+        # A cubic (generic jets up to order 3 at every point) plus one
+        # transcendental term, so no identity holds by polynomial accident.
+        if arity == 1:
+            (t,) = variables
+            body = c[0] + c[1] * t + c[2] * t**2 / 2 + c[3] * t**3 / 6 + c[4] * sp.sin(t)
+        else:
+            a, b = variables[0], variables[1]
+            others = sum(variables[2:], sp.Integer(0))
+            body = (
+                c[0] * a**2 / 2
+                + c[1] * a * b
+                + c[2] * b**2 / 2
+                + c[3] * a**2 * b / 2
+                + c[4] * a * b**2 / 2
+                + c[5] * a**3 / 6
+                + c[6] * sp.sin(b)
+                + others
+            )
+        chosen.append((function, sp.Lambda(variables, body)))
+    return Instantiation(tuple(chosen))
+
+
+def abstract_functions(exprs) -> dict[UndefinedFunction, int]:
+    """Undefined functions applied in ``exprs``, with the number of arguments they take."""
+    found: dict[UndefinedFunction, int] = {}
+    for expr in exprs:
+        for applied in atoms_of(expr, AppliedUndef):
+            found[applied.func] = max(found.get(applied.func, 0), len(applied.args))
+    return found
+
+
+def atoms_of(expr, kind) -> set:
+    """expr.atoms(kind), entry by entry for a matrix; empty for a non-SymPy value."""
+    if isinstance(expr, sp.MatrixBase):
+        out = set()
+        for entry in expr:
+            out |= entry.atoms(kind)
+        return out
+    return expr.atoms(kind) if isinstance(expr, sp.Basic) else set()
+
+
+def free_symbols(expr) -> set[sp.Symbol]:
+    if isinstance(expr, sp.MatrixBase):
+        out: set = set()
+        for entry in expr:
+            out |= entry.free_symbols
+        return out
+    return set(expr.free_symbols) if isinstance(expr, sp.Basic) else set()
+
+
+_UNARY = {
+    sp.exp: np.exp,
+    sp.log: np.log,
+    sp.sin: np.sin,
+    sp.cos: np.cos,
+    sp.tan: np.tan,
+    sp.tanh: np.tanh,
+    sp.sinh: np.sinh,
+    sp.cosh: np.cosh,
+    sp.atan: np.arctan,
+}
+
+
+class _Environment:
+    """Values of the sampled symbols (one array per symbol) and a memo of evaluated nodes."""
+
+    def __init__(self, values: dict, definitions: dict):
+        self.values = values
+        self.definitions = definitions
+        self.memo: dict = {}
+
+
+class Evaluator:
+    """Vectorised numeric values of (instantiated) step expressions at all sample points at once.
+
+    Each node of the expression tree is one numpy operation over every point
+    (memoised, so shared subexpressions such as Σ_k exp(x_k) are computed once);
+    node kinds outside the table are compiled with ``lambdify``. Symbols with a
+    definition are evaluated from it. A first derivative with respect to a
+    sampled variable is the complex step of its argument: the whole
+    environment (definitions included) is re-evaluated with that variable
+    moved by ``i·1e-30``, so ∂y_k/∂x_i costs one pass, never a symbolic
+    derivative of an n-term sum.
+    """
+
+    def __init__(
+        self,
+        sample: dict[sp.Symbol, np.ndarray],
+        definitions: Sequence[tuple[sp.Symbol, sp.Expr]] = (),
+        bound_variables: bool = True,
+    ):
+        self.sample = sample
+        self.bound_variables = bound_variables  # whether expressions may contain Subs
+        self.symbols = tuple(sorted(sample, key=lambda s: s.name))
+        self.points = len(next(iter(sample.values()))) if sample else 1
+        self.definitions = dict(definitions)
+        self._base = _Environment({s: np.asarray(v, dtype=complex) for s, v in sample.items()}, self.definitions)
+        self._perturbed: dict = {}
+        self._safe_cache: dict = {}
+
+    def values(self, expr) -> np.ndarray:
+        """Shape (entries, points), complex; non-finite or complex results stay visible."""
+        entries = list(expr) if isinstance(expr, sp.MatrixBase) else [expr]
+        out = np.empty((len(entries), self.points), dtype=complex)
+        with np.errstate(all="ignore"):
+            for j, entry in enumerate(entries):
+                entry = sp.sympify(entry)
+                if self.bound_variables and entry.has(sp.Subs):
+                    # a Subs binds its variables: evaluate it before sampling anything
+                    entry = entry.replace(lambda e: isinstance(e, sp.Subs), lambda e: e.doit())
+                out[j] = np.broadcast_to(self._eval(entry, self._base), (self.points,))
+        # memory stays bounded by one step's nodes (points can be 10⁵)
+        self._base.memo.clear()
+        self._perturbed.clear()
+        return out
+
+    def _perturbed_environment(self, variable) -> _Environment:
+        environment = self._perturbed.get(variable)
+        if environment is None:
+            values = dict(self._base.values)
+            values[variable] = values[variable] + 1j * COMPLEX_STEP
+            environment = _Environment(values, self.definitions)
+            self._perturbed.clear()  # keep one direction at a time: bounded memory
+            self._perturbed[variable] = environment
+        return environment
+
+    def _eval(self, expr, env: _Environment):
+        cached = env.memo.get(expr)
+        if cached is not None:
+            return cached
+        value = self._eval_node(expr, env)
+        env.memo[expr] = value
+        return value
+
+    def _eval_node(self, expr, env: _Environment):
+        if expr.is_Symbol:
+            if expr in env.values:
+                return env.values[expr]
+            meaning = env.definitions.get(expr)
+            if meaning is not None:
+                return self._eval(meaning, env)
+            raise ValueError(f"no value for symbol {expr}")
+        if expr.is_Number or expr.is_NumberSymbol:
+            return complex(expr)
+        if isinstance(expr, sp.Add):
+            total = 0
+            for arg in expr.args:
+                total = total + self._eval(arg, env)
+            return total
+        if isinstance(expr, sp.Mul):
+            product = 1
+            for arg in expr.args:
+                product = product * self._eval(arg, env)
+            return product
+        if isinstance(expr, sp.Pow):
+            base = self._eval(expr.base, env)
+            exponent = expr.exp
+            if exponent.is_Integer:
+                return base ** int(exponent)
+            if exponent == sp.S.Half:
+                return np.sqrt(base)
+            return base ** self._eval(exponent, env)
+        function = _UNARY.get(expr.func)
+        if function is not None:
+            return function(self._eval(expr.args[0], env))
+        if isinstance(expr, sp.Derivative):
+            return self._derivative(expr, env)
+        if isinstance(expr, sp.UnevaluatedExpr):
+            return self._eval(expr.args[0], env)
+        return self._fallback(expr, env)
+
+    def _derivative(self, derivative: sp.Derivative, env: _Environment):
+        if len(derivative.variable_count) == 1 and env is self._base:
+            variable, count = derivative.variable_count[0]
+            if variable in self.sample and self._complex_step_safe(derivative.expr):
+                inner = derivative.expr
+                if count > 1:
+                    inner = sp.diff(self._unfold(inner), variable, int(count) - 1)
+                shifted = self._eval(inner, self._perturbed_environment(variable))
+                return np.imag(shifted) / COMPLEX_STEP
+        evaluated = self._unfold(derivative).doit()
+        if not evaluated.has(sp.Derivative):
+            return self._eval(evaluated, env)
+        # SymPy left a derivative it cannot take (e.g. of Abs for a complex symbol)
+        return self._central_difference(derivative, env)
+
+    def _central_difference(self, derivative: sp.Derivative, env: _Environment):
+        """First derivative by a central difference, step ∛eps·(1 + |x|) (error ~1e-10)."""
+        if len(derivative.variable_count) != 1 or derivative.variable_count[0][1] != 1:
+            return np.full(self.points, np.nan + 0j)
+        variable = derivative.variable_count[0][0]
+        if variable not in env.values or derivative.expr.has(sp.Derivative):
+            return np.full(self.points, np.nan + 0j)
+        point = env.values[variable]
+        step = np.cbrt(np.finfo(float).eps) * (1.0 + np.abs(point))
+        values = []
+        for sign in (1, -1):
+            shifted = dict(env.values)
+            shifted[variable] = point + sign * step
+            values.append(self._eval(derivative.expr, _Environment(shifted, env.definitions)))
+        return (values[0] - values[1]) / (2 * step)
+
+    def _complex_step_safe(self, expr) -> bool:
+        """The complex step needs an analytic expression: only + · ^ and the table's functions."""
+        cached = self._safe_cache.get(expr)
+        if cached is None:
+            unfolded = self._unfold(expr)
+            cached = not unfolded.has(sp.Derivative, sp.Subs) and all(
+                type(f) in _UNARY for f in unfolded.atoms(sp.Function)
+            )
+            self._safe_cache[expr] = cached
+        return cached
+
+    def _unfold(self, expr):
+        if not self.definitions:
+            return expr
+        for _ in range(10):
+            replaced = expr.xreplace(self.definitions)
+            if replaced == expr:
+                break
+            expr = replaced
+        return expr
+
+    def _fallback(self, expr, env: _Environment):
+        symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+        function = sp.lambdify(symbols, expr, modules="numpy", docstring_limit=0)
+        return np.asarray(function(*[self._eval(s, env) for s in symbols]), dtype=complex)
+
+
+def valid_points(values: np.ndarray) -> np.ndarray:
+    """Per point: every entry finite and real (else the point lies outside the domain)."""
+    with np.errstate(all="ignore"):
+        ok = np.isfinite(values) & (np.abs(values.imag) <= 1e-9 * (1.0 + np.abs(values.real)))
+    return ok.all(axis=0)
+
+
+def scaled_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a − b| / (1 + max(|a|, |b|)); non-finite or complex values count as infinite error."""
+    with np.errstate(all="ignore"):
+        error = np.abs(a - b) / (1.0 + np.maximum(np.abs(a), np.abs(b)))
+        bad = ~np.isfinite(a) | ~np.isfinite(b) | (np.abs(a.imag) > 1e-9) | (np.abs(b.imag) > 1e-9)
+    error = np.where(bad, np.inf, error)
+    return error

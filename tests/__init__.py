@@ -1,0 +1,1 @@
+"""symderiv's tests, in folders that mirror the packages (data in writeups/)."""

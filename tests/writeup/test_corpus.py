@@ -1,0 +1,134 @@
+"""`symderiv check` on the real-writeup corpus (tests/writeups/real): the figures that make it trustworthy.
+
+- no correct line of an original is reported false (lines the source itself gets wrong, listed as
+  ``source-error:`` in the header, are the only exception);
+- in every single-mistake variant, the steps that hold the changed characters exist, and none of
+  them is proved or holds: each is false or unchecked with a reason;
+- every ``--let`` the checker suggests for the corpus is accepted when fed back;
+- the same verdicts, reasons and counterexamples with a CPU hog running beside the checker.
+
+The expected verdicts come from the corpus headers (written and checked by hand by the person who
+transcribed each source), never from symderiv's own output.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from symderiv.errors import InputError
+from symderiv.writeup.corpus import check_file, original_of, read_header, wrong_steps
+from symderiv.writeup.report import FALSE, HOLDS, PROVED, UNCHECKED
+
+REAL = Path(__file__).parents[1] / "writeups" / "real"
+ORIGINALS = sorted(p for p in REAL.glob("*") if p.suffix in (".md", ".tex") and p.name != "README.md")
+VARIANTS = sorted((REAL / "variants").glob("*")) if (REAL / "variants").is_dir() else []
+SUGGESTED_LET = re.compile(r'--let "([^"]+)"')
+
+pytestmark = pytest.mark.skipif(not ORIGINALS, reason="the real-writeup corpus is not present")
+
+
+@pytest.fixture(scope="module")
+def original_reports():
+    return {path.name: check_file(path) for path in ORIGINALS}
+
+
+@pytest.mark.parametrize("path", ORIGINALS, ids=lambda p: p.name)
+def test_no_correct_line_of_an_original_is_false(path, original_reports):
+    report, header = original_reports[path.name]
+    alarms = [f"line {s.line}: {s.lhs_source} = {s.rhs_source} ({s.reason})"
+              for s in report.equations if s.verdict == FALSE and s.line not in header.source_errors]
+    assert not alarms, "\n".join(alarms)
+
+
+@pytest.mark.parametrize("path", ORIGINALS, ids=lambda p: p.name)
+def test_every_unchecked_step_says_why(path, original_reports):
+    report, _ = original_reports[path.name]
+    for step in report.equations:
+        if step.verdict == UNCHECKED:
+            assert step.reason.strip() and step.reason_kind, step
+
+
+@pytest.mark.parametrize("path", VARIANTS, ids=lambda p: p.name)
+def test_a_variants_wrong_step_is_false_or_unchecked_with_a_reason(path):
+    report, header = check_file(path)
+    assert header.mutation is not None, "a variant names its changed line"
+    original = original_of(path)
+    steps = wrong_steps(report, original.read_text(encoding="utf-8"), path.read_text(encoding="utf-8"),
+                        header.mutation[0])
+    assert steps, f"no step holds the changed line {header.mutation[0]} (dropped silently?)"
+    for step in steps:
+        assert step.verdict not in (PROVED, HOLDS), f"wrong step reported {step.verdict}: {step}"
+        assert step.verdict == FALSE or (step.verdict == UNCHECKED and step.reason.strip()), step
+
+
+def test_the_harness_finds_the_changed_characters():
+    """The diff that locates a variant's wrong step, on a file built here (not from the corpus)."""
+    from symderiv.writeup.corpus import changed_range
+
+    original = "<!--\nsource: x\n-->\n$$ a = b + c $$\n"
+    variant = "<!--\nsource: x\nmutation: line 5: sign: c negated\n-->\n$$ a = b - c $$\n"
+    start, end = changed_range(original, variant, 5)
+    assert variant[start:end] == "-"
+
+
+def test_every_suggested_let_is_accepted(original_reports):
+    suggestions = set()
+    for path in ORIGINALS:
+        report, header = original_reports[path.name]
+        texts = [step.reason for step in report.equations] + list(report.warnings)
+        for text in texts:
+            for suggestion in SUGGESTED_LET.findall(text):
+                suggestions.add((path, suggestion))
+    assert suggestions, "the corpus should exercise some suggestions"
+    for path, suggestion in sorted(suggestions, key=lambda pair: (pair[0].name, pair[1])):
+        try:
+            check_file(path, step_seconds=2.0, extra_lets=[suggestion])
+        except InputError as exc:  # pragma: no cover - the failure message is the point
+            pytest.fail(f"{path.name}: suggested --let {suggestion!r} is rejected: {exc}")
+
+
+def test_headers_are_read():
+    header = read_header("<!--\nsource: s\nlet: u = w x + b\nassume: x > 0\n"
+                         "source-error: line 12: sign\nmutation: line 14: sign: b negated\n-->\n", False)
+    assert header.lets == ["u = w x + b"] and header.assumes == ["x > 0"]
+    assert header.source_errors == {12: "sign"} and header.mutation == (14, "sign", "b negated")
+    tex = read_header("% source: s\n% let: g = g(x)\n\\documentclass{article}\n", True)
+    assert tex.lets == ["g = g(x)"]
+
+
+# --- the same verdicts on a busy machine ----------------------------------------------------
+
+HOG = "import time\nstart = time.time()\nwhile time.time() - start < 300:\n    pass\n"
+UNDER_LOAD = ["nielsen-ch3-cross-entropy.md", "sunhaozhe-softmax-cross-entropy.md",
+              "d2l-multivariable-chain-rule.md", "cs231n-backprop-intuitions.md"]
+
+
+def _verdicts(report) -> list:
+    found = []
+    for step in report.equations:
+        data = step.as_dict()
+        data.pop("cpu_seconds")
+        found.append(data)
+    return found
+
+
+def test_verdicts_do_not_depend_on_the_load_of_the_machine():
+    paths = [REAL / name for name in UNDER_LOAD if (REAL / name).exists()]
+    assert paths
+    idle = {path.name: _verdicts(check_file(path)[0]) for path in paths}
+    hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(os.cpu_count() or 2)]
+    try:
+        loaded = {path.name: _verdicts(check_file(path)[0]) for path in paths}
+    finally:
+        for hog in hogs:
+            hog.kill()
+        for hog in hogs:
+            hog.wait(timeout=30)
+    for name in idle:
+        assert loaded[name] == idle[name], name
