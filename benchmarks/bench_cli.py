@@ -49,11 +49,16 @@ def executables() -> dict[str, list[str]]:
     return found
 
 
+def _portable(command: str) -> str:
+    """The command as recorded in results.json: executables by name, not by this machine's path."""
+    return " ".join(Path(part).name if part.startswith("/") else part for part in command.split(" "))
+
+
 def _row(name: str, command: str, samples, baseline, budget: float | None, note: str = "") -> Row:
     """A ratio row against ``python -c pass`` whose target is an absolute budget in seconds."""
     row = ratio_row(
         "5 cli", name, "python -c pass", samples, baseline, ratio(samples, baseline),
-        note=note, detail={"command": command, "quartiles_s": list(samples.quartiles)},
+        note=note, detail={"command": _portable(command), "quartiles_s": list(samples.quartiles)},
     )
     return dataclasses.replace(
         row,
