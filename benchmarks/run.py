@@ -141,7 +141,7 @@ def _figure(row: dict) -> str:
 
 
 def format_table(results: dict) -> str:
-    """The rows as a Markdown table (pasted as is into the README)."""
+    """The rows as a Markdown table (pasted as is into docs/performance.md)."""
     lines = [
         "| # | measured (A) | A | baseline (B), same run | A/B | paired A/B: median, IQR | target | verdict |",
         "|---|---|---|---|---|---|---|---|",

@@ -8,7 +8,7 @@ Exit codes: 0 ok, 1 a check failed, 2 bad input (one-line message, no
 traceback), 3 internal error (a bug in symderiv; one line, set
 ``SYMDERIV_DEBUG=1`` for the traceback).
 
-Bounds (see "Limits" in the README): each command runs under a CPU-time
+Bounds (see docs/limits.md): each command runs under a CPU-time
 budget (``CPU_LIMIT_S`` of its module; CPU time, never wall-clock time, so a
 busy machine does not change the outcome) and, when ``symderiv`` runs as its
 own process, an address-space cap of ``MEMORY_LIMIT_BYTES`` (more only if
@@ -187,12 +187,12 @@ def main(argv: Sequence[str] | None = None, *, cap_memory: bool | None = None) -
         return EXIT_BAD_INPUT
     except BudgetExceeded as exc:
         _fail(f"gave up: the CPU-time bound of {exc.limit:g} s for '{args.command}' was exceeded "
-              "(the input is too expensive to process; see Limits in the README)")
+              "(the input is too expensive to process; see docs/limits.md)")
         return EXIT_BAD_INPUT
     except MemoryError:
         bound = f" of {memory_cap / 2**30:.3g} GiB" if memory_cap else ""
         _fail(f"gave up: the memory bound{bound} for '{args.command}' was exceeded "
-              "(the input is too large to process; see Limits in the README)")
+              "(the input is too large to process; see docs/limits.md)")
         return EXIT_BAD_INPUT
     except (RecursionError, OverflowError) as exc:
         _fail(f"input too large or too deeply nested ({type(exc).__name__})")

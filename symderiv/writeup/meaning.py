@@ -11,7 +11,7 @@ Contract: every construct gets a definite reading or raises
 unchecked). Where two readings are both plausible the reader picks one and
 records a :class:`Doubt` with the other; the verdict layer never reports a
 step false unless it is false under every combination of its doubts' readings.
-The readings (documented with examples in the README, "What is read"):
+The readings (documented with examples in docs/check.md, "What is read"):
 
 - single letters and Greek macros are real symbols; letters in subscripts and
   summation variables are integer indices (``x_i`` is ``Indexed(x, i)``); a

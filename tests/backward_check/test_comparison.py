@@ -1,4 +1,4 @@
-"""The finite-difference baseline of benchmarks/gradcheck_comparison.py behaves as the README says."""
+"""The finite-difference baseline of benchmarks/gradcheck_comparison.py behaves as docs/check-backward.md says."""
 
 from __future__ import annotations
 

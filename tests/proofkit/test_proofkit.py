@@ -220,7 +220,7 @@ def test_a_difference_too_small_for_float64_is_still_false(tmp_path):
 
 
 def test_a_wrong_step_whose_difference_drops_a_symbol_gets_a_full_counterexample(tmp_path, capsys):
-    """The README's wrong proof: x·(w·x − 3) then x·(w·x + 3). Their exact
+    """The wrong proof of docs/proofs.md: x·(w·x − 3) then x·(w·x + 3). Their exact
     difference, −6x, has no w; the witness must still give w a value and both
     steps' values there (this crashed with a TypeError once)."""
     from symderiv.cli import main

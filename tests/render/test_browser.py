@@ -11,7 +11,7 @@ sideways at phone width (long equations scroll inside their own box), and the
 print stylesheet applies.
 
 ``python tests/render/test_browser.py docs/img/check-report.png`` writes the
-README's screenshot by the same code path.
+screenshot in docs/seeing-the-mathematics.md by the same code path.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ STEPS = """() => Array.from(document.querySelectorAll('section.step')).map(s => 
 
 
 def write_screenshot(report, png: Path, width: int = 900, height: int = 1000, at_first_false: bool = True) -> None:
-    """``report``'s HTML page as a PNG (the README's picture), scrolled to its first FALSE step."""
+    """``report``'s HTML page as a PNG (the picture in the docs), scrolled to its first FALSE step."""
     from playwright.sync_api import sync_playwright
 
     from symderiv.render.html import render_report
@@ -164,7 +164,7 @@ def test_phone_width_scrolls_equations_inside_their_box(browser_session):
     assert printed == {"overflow": "visible", "links": "table-cell"}
 
 
-if __name__ == "__main__":  # regenerate the README's screenshot
+if __name__ == "__main__":  # regenerate the docs' screenshot (docs/img/check-report.png)
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
     from tests.render.support import sample_report
 

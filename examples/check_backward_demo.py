@@ -1,4 +1,4 @@
-"""The README's check_backward examples: run `python docs/examples/check_backward_demo.py`."""
+"""The check_backward examples of docs/check-backward.md: run `python examples/check_backward_demo.py`."""
 
 import numpy as np
 import sympy
