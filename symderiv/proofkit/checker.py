@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from symderiv.errors import InputError
-from symderiv.proofkit.types import Counterexample, Proof, ProofResult, StepResult
+from symderiv.algebra.verdict import SEVERITY, Counterexample, Verdict
+from symderiv.proofkit.types import Proof, ProofResult, StepResult
 
 EXACT_CPU_SECONDS_PER_STEP = 2.5
 EXACT_CPU_SECONDS_PER_PROOF = 6.0
@@ -75,8 +76,7 @@ def _check_family(proof: Proof, points: int, seed: int) -> list[StepResult]:
             continue
         combined = []
         for old, new in zip(merged, results):
-            rank = {"proved": 0, "holds": 1, "false": 2}
-            worst = new if rank[new.verdict] > rank[old.verdict] else old
+            worst = new if SEVERITY[new.verdict] > SEVERITY[old.verdict] else old
             if old.relation == "=":
                 error = max(old.max_error, new.max_error)
             else:
@@ -139,7 +139,8 @@ def _check_chain(proof: Proof, points: int, seed: int, label) -> list[StepResult
                 verdict = "false"
                 counterexample = context.counterexample(previous_index, position, worst_trial, worst_point, label)
             results.append(
-                StepResult(position + 1, step.why, "=", verdict, exact_equal is True, max(worst_error, 0.0), counterexample)
+                StepResult(index=position + 1, justification=step.why, relation="=", verdict=Verdict(verdict),
+                           exact=exact_equal is True, max_error=max(worst_error, 0.0), counterexample=counterexample)
             )
         else:
             exact_equal = context.exactly_equal(previous_index, position)
@@ -152,9 +153,9 @@ def _check_chain(proof: Proof, points: int, seed: int, label) -> list[StepResult
                 context.counterexample(previous_index, position, diff_trial, diff_point, label) if differs else None
             )
             results.append(
-                StepResult(
-                    position + 1, step.why, "!=", verdict, exact_equal is False, max(best_difference, 0.0), counterexample
-                )
+                StepResult(index=position + 1, justification=step.why, relation="!=", verdict=Verdict(verdict),
+                           exact=exact_equal is False, max_error=max(best_difference, 0.0),
+                           counterexample=counterexample)
             )
         previous_index = position
     return results
@@ -323,10 +324,10 @@ class _Context:
                 if exact != 0:
                     point, previous_value, step_value = _values_at(sp, left, right, point, cancelled)
                     return Counterexample(
-                        assignment=tuple((str(s), float(point[s])) for s in sorted(point, key=str)),
-                        functions=(),
-                        previous_value=previous_value,
-                        step_value=step_value,
+                        point=tuple((str(s), float(point[s])) for s in sorted(point, key=str)),
+                        lhs_value=previous_value,
+                        rhs_value=step_value,
+                        precision_digits=30,
                         exact_difference=str(exact),
                     )
         return None
@@ -366,13 +367,13 @@ class _Context:
         if a.shape[0] > 1:
             assignment.append(("entry", float(entry + 1)))
         return Counterexample(
-            assignment=tuple(assignment),
+            point=tuple(assignment),
             functions=tuple(item for item in trial.instantiation_text if item[0].split("(")[0] in used_functions),
             functions_latex=tuple(
                 item for item in trial.instantiation_latex if item[0].split("(")[0] in used_functions
             ),
-            previous_value=float(np.real(a[entry])),
-            step_value=float(np.real(b[entry])),
+            lhs_value=float(np.real(a[entry])),
+            rhs_value=float(np.real(b[entry])),
         )
 
     def _simple_point(self, first: int, second: int, trial, point: int, relation: str):

@@ -5,12 +5,13 @@ See symderiv.proofkit for how proofs are checked.
 
 from __future__ import annotations
 
-import math
-
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from symderiv.algebra.verdict import Counterexample, StepVerdict, Verdict
 from symderiv.errors import InputError
+
+__all__ = ["Counterexample", "Proof", "ProofResult", "Step", "StepResult", "proof_family"]
 
 RELATIONS = ("=", "!=", "start")
 METHODS = ("jets", "softmax", "indexed")
@@ -85,46 +86,20 @@ def proof_family(build: Callable[[int], Proof], sizes: Sequence[int], display_n:
     return replace(shown, for_each_n=build, sizes=sizes, display_n=shown_n, claim=claim)
 
 
-@dataclass(frozen=True)
-class Counterexample:
-    """Where two steps disagree (or, for a ``!=`` claim, the witness that they differ)."""
+@dataclass(frozen=True, kw_only=True)
+class StepResult(StepVerdict):
+    """A proof step's verdict: ``index`` (1-based position in ``Proof.steps``) and its justification.
 
-    assignment: tuple[tuple[str, float], ...]
-    functions: tuple[tuple[str, str], ...]
-    previous_value: float
-    step_value: float
-    functions_latex: tuple[tuple[str, str], ...] = ()
-    exact_difference: str = ""  # previous − this, in exact arithmetic, when float64 cannot show it
+    ``verdict`` is proved, holds, false or unchecked (no point to test, exact argument out of
+    budget); ``exact``: the exact normal-form argument settled the claim; ``max_error``: for
+    ``=`` the max scaled error, for ``!=`` the max scaled difference found."""
 
-    def describe(self) -> str:
-        parts = [f"{name} = {value:.6g}" for name, value in self.assignment]
-        parts += [f"{name} = {body}" for name, body in self.functions]
-        where = ", ".join(parts) if parts else "(no variables)"
-        if not self.has_values:  # an exact witness where the steps have no value (unknown functions)
-            return f"at {where}: previous − this = {self.exact_difference} exactly (the steps themselves have no numeric value there)"
-        text = f"at {where}: previous step = {self.previous_value:.12g}, this step = {self.step_value:.12g}"
-        if self.exact_difference:
-            text += f" (exactly, previous − this = {self.exact_difference})"
-        return text
-
-    @property
-    def has_values(self) -> bool:
-        return not (math.isnan(self.previous_value) or math.isnan(self.step_value))
-
-
-@dataclass(frozen=True)
-class StepResult:
-    index: int  # 1-based position of the step in ``Proof.steps``
+    index: int
     justification: str
-    relation: str
-    verdict: str  # 'proved' | 'holds' | 'false' | 'unchecked' (no point to test, exact argument out of budget)
-    exact: bool  # the exact normal-form argument settled the claim
-    max_error: float  # '=': max scaled error; '!=': max scaled difference found
-    counterexample: Counterexample | None
 
     def describe(self) -> str:
         text = f"step {self.index} ({self.justification}): {self.verdict}"
-        if self.counterexample is not None and self.verdict == "false":
+        if self.counterexample is not None and self.verdict == Verdict.FALSE:
             text += f"; counterexample {self.counterexample.describe()}"
         return text
 

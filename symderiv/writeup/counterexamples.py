@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from symderiv.writeup import numeric
 from symderiv.writeup.conditions import StepRestrictions, holds_exactly
 from symderiv.writeup.printing import to_latex
-from symderiv.writeup.report import Counterexample
+from symderiv.algebra.verdict import Counterexample
 
 SIMPLE_VALUES = ("1/2", "1", "3/2", "2", "1/3", "2/3", "3", "-1/2", "-1")
 RATIONAL_RANDOM_POINTS = 200
@@ -321,8 +321,9 @@ def describe(found, templates, configuration, search: Search, exact: bool = Fals
     shown += [(symbol.name if "{" in symbol.name else to_latex(symbol), to_latex(value)) for symbol, value in
               sorted(point.items(), key=lambda kv: str(kv[0]))]
     left_text, right_text = numbers(lval, rval)
-    return Counterexample(tuple(functions), tuple(shown), left_text, right_text, numeric.PRECISION_DIGITS, exact,
-                          search.shown_restrictions())
+    return Counterexample(functions=tuple(functions), point=tuple(shown), lhs_value=left_text, rhs_value=right_text,
+                          precision_digits=numeric.PRECISION_DIGITS, exact=exact,
+                          restrictions=search.shown_restrictions())
 
 
 def numbers(lval, rval) -> tuple[str, str]:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PROVED = "proved"
-HOLDS = "holds"
-FALSE = "false"
-UNCHECKED = "unchecked"
+from symderiv.algebra.verdict import Counterexample, StepVerdict, Verdict
+
+PROVED, HOLDS, FALSE, UNCHECKED = Verdict.PROVED, Verdict.HOLDS, Verdict.FALSE, Verdict.UNCHECKED
+
+__all__ = ["FALSE", "HOLDS", "PROVED", "UNCHECKED", "CheckReport", "Counterexample", "Meaning", "StepResult"]
 
 
 @dataclass(frozen=True)
@@ -31,45 +32,20 @@ class Meaning:
         return {"name": self.name, "kind": self.kind, "source": self.source}
 
 
-@dataclass(frozen=True)
-class Counterexample:
-    functions: tuple[tuple[str, str], ...]  # (name, LaTeX definition) e.g. ("g", "g(x) = x^{2}")
-    point: tuple[tuple[str, str], ...]  # (LaTeX name, value)
-    lhs_value: str
-    rhs_value: str
-    precision_digits: int
-    exact: bool = False  # values computed in exact rational arithmetic (shown rounded)
-    restrictions: tuple[str, ...] = ()  # conditions and facts checked to hold at the point
+@dataclass(frozen=True, kw_only=True)
+class StepResult(StepVerdict):
+    """A step of a writeup and its verdict: where it is in the file, how it was read, under what."""
 
-    def as_dict(self) -> dict:
-        return {
-            "functions": dict(self.functions),
-            "point": dict(self.point),
-            "lhs_value": self.lhs_value,
-            "rhs_value": self.rhs_value,
-            "verified_digits": self.precision_digits,
-            "exact": self.exact,
-            "restrictions_checked": list(self.restrictions),
-        }
-
-
-@dataclass(frozen=True)
-class StepResult:
     line: int
     lhs: str  # LaTeX of the parsed expression (or as written when it could not be parsed)
     rhs: str
-    relation: str
-    verdict: str
-    reason: str = ""
     condition: str | None = None  # the case condition as shown ("i = j", "otherwise")
-    counterexample: Counterexample | None = None
     difference: str | None = None  # lhs - rhs, simplified, LaTeX
     seconds: float = 0.0  # CPU seconds spent on the step
     lhs_source: str = ""  # as written in the file (whitespace collapsed)
     rhs_source: str = ""
     column: int = 0  # of the relation sign
     span: tuple[int, int] = (0, 0)  # character offsets of the step in the file
-    reason_kind: str = ""  # category for summaries: "proved", "superscript index", "unknown macro", ...
     reason_at: tuple[int, int] | None = None  # (line, column) of the construct named by the reason
     conditions: tuple[str, ...] = ()  # every condition and fact the step was checked under
     meanings: tuple[Meaning, ...] = ()  # where the meaning of each symbol in the step came from

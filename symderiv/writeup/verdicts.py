@@ -610,10 +610,12 @@ def _step_result(item: _Parsed, outcome: Outcome, lines: Lines, at, restrictions
     difference = _difference(outcome, context, sides) if outcome.difference is not None else None
     conditions = tuple(r.shown() for r in restrictions.items) if restrictions is not None else ()
     role = "definition" if item.definition else ("fact" if is_fact(step) else "claim")
-    return StepResult(step.line, lhs_text, rhs_text, step.relation, outcome.verdict, reason, step.condition,
-                      outcome.counterexample, difference, seconds, " ".join(step.lhs.split()),
-                      " ".join(step.rhs.split()), lines.column(step.relation_offset), step.span,
-                      outcome.kind or outcome.verdict, reason_at, conditions, _meanings(reading, context), role)
+    return StepResult(line=step.line, lhs=lhs_text, rhs=rhs_text, relation=step.relation, verdict=outcome.verdict,
+                      reason=reason, condition=step.condition, counterexample=outcome.counterexample,
+                      difference=difference, seconds=seconds, lhs_source=" ".join(step.lhs.split()),
+                      rhs_source=" ".join(step.rhs.split()), column=lines.column(step.relation_offset),
+                      span=step.span, reason_kind=outcome.kind or outcome.verdict, reason_at=reason_at,
+                      conditions=conditions, meanings=_meanings(reading, context), role=role)
 
 
 def _difference(outcome: Outcome, context: Context, sides=()):
