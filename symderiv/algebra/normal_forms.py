@@ -2,7 +2,8 @@
 
 Each normal form turns an expression into a rational function of independent
 atoms, so that "step == previous step" becomes "the difference cancels to 0",
-a decidable test (``expand`` / ``cancel``) rather than a blind ``simplify``.
+a decidable test (the rational grade of :func:`symderiv.algebra.zero.zero_test`:
+``expand`` / ``cancel``) rather than a blind ``simplify``.
 
 - ``jets``: undefined functions and their derivatives become *jet atoms*,
   ``f_{(1,0)}(g(x), h(x))`` for ``∂f/∂y`` taken at ``(g(x), h(x))``. Mixed
@@ -24,26 +25,6 @@ from typing import Sequence
 
 import sympy as sp
 from sympy.core.function import AppliedUndef, UndefinedFunction
-
-
-def is_zero_rational(difference: sp.Expr) -> bool:
-    """Exact test that ``difference`` is identically 0 as a rational function of its atoms."""
-    if difference == 0:
-        return True
-    expanded = sp.expand(difference)
-    if expanded == 0:
-        return True
-    together = sp.together(expanded)
-    numerator, _ = sp.fraction(together)
-    if sp.expand(numerator) == 0:
-        return True
-    if sp.cancel(together) == 0:
-        return True
-    hyperbolic = (sp.sinh, sp.cosh, sp.tanh, sp.sech, sp.csch, sp.coth)
-    if difference.has(*hyperbolic):
-        # hyperbolic functions are rational functions of exp: rewrite, then cancel
-        return sp.cancel(sp.together(difference.rewrite(sp.exp))) == 0
-    return False
 
 
 def _entries(expr) -> list:
@@ -343,11 +324,13 @@ def softmax_entries_equal(left, right, ring: SoftmaxRing | None, form: SoftmaxFo
                 return True
         except _NotPolynomial:
             pass
+    from symderiv.algebra.zero import Grade, zero_test
+
     difference = form(right) - form(left)
-    if is_zero_rational(difference):
+    if zero_test(difference, up_to=Grade.RATIONAL).proved:
         return True
     # Z as an independent atom is a stronger claim; fall back to Z = Σ e_k.
-    return is_zero_rational(form.to_exponentials(difference))
+    return zero_test(form.to_exponentials(difference), up_to=Grade.RATIONAL).proved
 
 
 # ------------------------------------------------------------------ indexed

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from symderiv.algebra.zero import Grade, zero_test
 from symderiv.writeup import numeric, symbolic
 from symderiv.writeup.conditions import StepRestrictions
 from symderiv.writeup.counterexamples import (Search, counterexample, high_precision_probe, rational_counterexample,
@@ -68,7 +69,7 @@ def judge(lhs_surface, rhs_surface, context, restrictions: StepRestrictions, rng
 
 
 def _decide_prepared(prepared, search: Search, restrictions: StepRestrictions, rng, assumption: str) -> Outcome:
-    if all(symbolic.quick_zero(l - r) for l, r in prepared):
+    if all(zero_test(l - r, up_to=Grade.EXPAND).proved for l, r in prepared):
         return Outcome(PROVED, "exact: the difference expands to 0" + assumption + _using(restrictions), kind="proved")
     # A nonzero rational function of plain variables is not identically zero, however small
     # its coefficients (x versus x + 10^{-30} x): decide it exactly, with an exact counterexample.
@@ -77,7 +78,7 @@ def _decide_prepared(prepared, search: Search, restrictions: StepRestrictions, r
         return Outcome(FALSE, "exact: lhs - rhs is a nonzero rational function; counterexample in exact rational "
                        "arithmetic", exact[0], exact[1], "false")
     positive = restrictions.positive_symbols()
-    if all(symbolic.rational_zero((l - r).xreplace(positive)) for l, r in prepared):
+    if all(zero_test((l - r).xreplace(positive), up_to=Grade.RATIONAL).proved for l, r in prepared):
         return Outcome(PROVED, "exact: the difference simplifies to 0" + assumption + _using(restrictions),
                        kind="proved")
     functions = numeric.abstract_functions([e for pair in prepared for e in pair])
@@ -95,7 +96,7 @@ def _decide_prepared(prepared, search: Search, restrictions: StepRestrictions, r
         if found is None:
             return Outcome(UNCHECKED, "float64 evaluation disagrees but no counterexample was confirmed at "
                            f"{numeric.PRECISION_DIGITS} digits where every condition holds", kind="no counterexample")
-        worst = next((l - r for l, r in prepared if not symbolic.quick_zero(l - r)), None)
+        worst = _first_difference(prepared)
         return Outcome(FALSE, "counterexample verified at 50 digits", found, worst, "false")
     if outcome.undefined:
         if restrictions.equalities:
@@ -105,7 +106,7 @@ def _decide_prepared(prepared, search: Search, restrictions: StepRestrictions, r
         why = "no sample satisfies the conditions" if restrictions.inequalities \
             else "both sides are undefined (or complex) at every sampled point"
         return Outcome(UNCHECKED, why, kind="undefined")
-    simplified = [symbolic.thorough_difference((l - r).xreplace(positive)) for l, r in prepared]
+    simplified = [zero_test((l - r).xreplace(positive)).remainder for l, r in prepared]
     if all(d == 0 for d in simplified):
         return Outcome(PROVED, "exact: the difference simplifies to 0" + assumption + _using(restrictions),
                        kind="proved")
@@ -119,9 +120,14 @@ def _decide_prepared(prepared, search: Search, restrictions: StepRestrictions, r
     # points with 50-digit arithmetic before saying "holds".
     found, probed = high_precision_probe(prepared, functions, configuration_list, search, templates, coefficients)
     if found is not None:
-        worst = next((l - r for l, r in prepared if not symbolic.quick_zero(l - r)), None)
+        worst = _first_difference(prepared)
         return Outcome(FALSE, "counterexample verified at 50 digits (below float64 resolution)", found, worst, "false")
     return Outcome(HOLDS, holds_reason(outcome, functions, probed) + _using(restrictions), kind="holds")
+
+
+def _first_difference(prepared):
+    """lhs - rhs of the first pair not shown equal by expansion (for display)."""
+    return next((l - r for l, r in prepared if not zero_test(l - r, up_to=Grade.EXPAND).proved), None)
 
 
 def _using(restrictions: StepRestrictions) -> str:
@@ -162,10 +168,10 @@ def _identically_zero(difference) -> bool:
     """Exact: zero with every sum replaced by an independent symbol (so zero whatever the sums are)."""
     import sympy as sp
 
-    if symbolic.quick_zero(difference):
+    if zero_test(difference, up_to=Grade.EXPAND).proved:
         return True
     opaque = difference.xreplace({s: sp.Dummy("S", real=True) for s in difference.atoms(sp.Sum, sp.Product)})
-    return symbolic.thorough_difference(opaque) == 0
+    return zero_test(opaque).proved
 
 
 def check_degrees(*exprs) -> None:

@@ -1,4 +1,6 @@
-"""Exact equality of resolved expressions: sums, Kronecker deltas, then cheap-to-costly rewrites.
+"""Resolved expressions made ready for the zero test: sums written out or normalised, Kronecker deltas
+collapsed; and the difference shown in the writer's names. Whether a difference is zero is decided by
+the one zero test, :func:`symderiv.algebra.zero.zero_test`.
 
 A Kronecker delta collapses a sum only where the index is known to lie in the
 range: a free index is assumed to lie in 1..n (the documented convention, and
@@ -9,9 +11,6 @@ numeric comparison evaluates at every sampled index.
 """
 
 from __future__ import annotations
-
-SIMPLIFY_MAX_OPS = 400
-
 
 def canonical_sums(expr):
     """Rename bound summation variables to depth-numbered dummies so equal sums compare equal."""
@@ -179,106 +178,6 @@ def prepare(expr, conditions, assumed: set | None = None):
     return expr
 
 
-def quick_zero(difference) -> bool:
-    import sympy as sp
-
-    return sp.expand(difference) == 0
-
-
-def thorough_zero(difference) -> bool:
-    """Costlier rewrites, cheapest first; the caller bounds the time."""
-    return thorough_difference(difference) == 0
-
-
-def opaque_sums(expr) -> dict:
-    """{sum or product: real symbol}; positive when every term is and the range is not empty (a sum of
-    exponentials over 1..n: sizes are at least 1, the documented convention), so log(exp(x_j)/Z) =
-    x_j - log Z is provable."""
-    import sympy as sp
-
-    found = {}
-    for total in expr.atoms(sp.Sum, sp.Product):
-        positive = bool(total.function.is_positive) and all(
-            (upper - lower + 1).is_positive or (lower == 1 and isinstance(upper, sp.Symbol) and not upper.is_integer)
-            for _, lower, upper in total.limits)
-        found[total] = sp.Dummy("S", real=True, positive=True) if positive else sp.Dummy("S", real=True)
-    return found
-
-
-def rational_zero(difference) -> bool:
-    """The cheap exact rewrites of :func:`thorough_difference` (no simplify): tried before sampling."""
-    import sympy as sp
-
-    opaque = opaque_sums(difference)
-    candidate = sp.expand(difference.xreplace(opaque))
-    if candidate == 0 or exponential_kernel_zero(candidate):
-        return True
-    if sp.count_ops(candidate) > 4 * SIMPLIFY_MAX_OPS:
-        return False
-    return sp.cancel(sp.together(candidate)) == 0
-
-
-def thorough_difference(difference):
-    """The difference after the costlier rewrites (0 when they prove the identity).
-
-    Sums (already normalised by :func:`prepare`) are opaque symbols here: a zero found that way is
-    zero whatever the sums are, and cancel/simplify do not spend their time inside them."""
-    import sympy as sp
-
-    # Sums become opaque before anything expands them (expand turns exp(Sum) into a Product of exps).
-    opaque = opaque_sums(difference)
-    back = {d: s for s, d in opaque.items()}
-    candidate = sp.expand(difference.xreplace(opaque))
-    if candidate == 0:
-        return candidate
-    if exponential_kernel_zero(candidate):
-        return sp.Integer(0)
-    candidate = sp.cancel(sp.together(candidate))
-    if candidate == 0:
-        return candidate
-    candidate = sp.expand(sp.powsimp(sp.expand_log(candidate), combine="exp"))
-    if candidate == 0:
-        return candidate
-    if sp.count_ops(candidate) <= SIMPLIFY_MAX_OPS:
-        simplified = sp.simplify(candidate)
-        if simplified == 0:
-            return simplified
-        if sp.count_ops(simplified) < sp.count_ops(candidate):
-            candidate = simplified
-    return candidate.xreplace(back)
-
-
-def exponential_kernel_zero(expr) -> bool:
-    """Zero after writing every exp(c_1 u_1 + c_2 u_2 + ...) as E_1^{c_1} E_2^{c_2} ... (rational c_i):
-    sigmoid and softmax algebra becomes rational-function algebra.
-
-    Exact: exp(sum c_i u_i) = prod exp(u_i)^{c_i} for real u_i, each E_i = exp(u_i) > 0 is a positive
-    symbol, and a rational function of the E_i that cancels to 0 is 0 for every value of the u_i."""
-    import sympy as sp
-
-    kernels = list(expr.atoms(sp.exp))
-    if not kernels or len(kernels) > 40:
-        return False
-    letters: dict = {}
-    replacement = {}
-    for kernel in kernels:
-        product = sp.Integer(1)
-        for term in sp.Add.make_args(sp.expand(kernel.args[0])):
-            coefficient, atom = term.as_coeff_Mul()
-            if not coefficient.is_Rational or atom.has(sp.exp):
-                return False
-            if atom == 1:
-                product *= sp.exp(coefficient)
-                continue
-            letter = letters.setdefault(atom, sp.Dummy("E", positive=True))
-            product *= letter ** coefficient
-        replacement[kernel] = product
-    rational = expr.xreplace(replacement)
-    if rational.has(sp.exp) and any(e.args[0].free_symbols for e in rational.atoms(sp.exp)):
-        return False
-    return sp.cancel(sp.together(rational)) == 0
-
-
 def simplest_difference(difference, rewrites=()):
     """lhs - rhs in a readable form: factored, and in the writer's concrete functions when possible.
 
@@ -288,12 +187,14 @@ def simplest_difference(difference, rewrites=()):
     """
     import sympy as sp
 
+    from symderiv.algebra.zero import SIMPLIFY_MAX_OPS
+
     for kernel, solution, placeholder, shown in rewrites:
         candidate = sp.factor(sp.cancel(difference.subs(kernel, solution)))
         if not candidate.has(sp.exp) or candidate.count_ops() < difference.count_ops():
             difference = candidate.xreplace({placeholder: shown})
     candidate = sp.expand(difference)
-    if sp.count_ops(candidate) <= SIMPLIFY_MAX_OPS:
+    if sp.count_ops(candidate) <= SIMPLIFY_MAX_OPS:  # the zero test's bound on simplify, for display too
         try:
             candidate = sp.factor(sp.cancel(candidate))
         except (sp.PolynomialError, NotImplementedError, ValueError, TypeError):
