@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from symderiv.errors import InputError
-from symderiv.algebra.verdict import SEVERITY, Counterexample, Verdict
+from symderiv.algebra.verdict import SEVERITY, Counterexample
 from symderiv.proofkit.types import Proof, ProofResult, StepResult
 
 EXACT_CPU_SECONDS_PER_STEP = 2.5
@@ -62,7 +62,10 @@ def _summary(proof: Proof, results: Sequence[StepResult], ok: bool, seconds: flo
         if counts["holds"]:
             text += f", {counts['holds']} hold numerically"
         return text + f" ({seconds:.2f} s)"
-    first = next(r for r in results if r.verdict == "false")
+    first = next((r for r in results if r.verdict == "false"), None)
+    if first is None:  # nothing refuted: some claim could not be decided
+        undecided = next(r for r in results if r.verdict not in ("proved", "holds"))
+        return f"{proof.name}: UNDECIDED at {undecided.describe()} ({undecided.reason})"
     return f"{proof.name}: FAILED at {first.describe()}"
 
 
@@ -97,9 +100,7 @@ def _check_family(proof: Proof, points: int, seed: int) -> list[StepResult]:
 
 
 def _check_chain(proof: Proof, points: int, seed: int, label) -> list[StepResult]:
-    import numpy as np
-
-    from symderiv.proofkit.numeric import TOLERANCE, scaled_error, valid_points
+    from symderiv.algebra.decide import decide
 
     context = _Context(proof, points, seed)
     results: list[StepResult] = []
@@ -108,10 +109,69 @@ def _check_chain(proof: Proof, points: int, seed: int, label) -> list[StepResult
         if position == 0 or step.relation == "start":
             previous_index = position
             continue
-        worst_error, worst_trial, worst_point = 0.0, None, 0
-        best_difference, diff_trial, diff_point = -1.0, None, 0
-        evaluated = 0
-        for trial, (a, b) in enumerate(context.numeric(previous_index, position)):
+        setting = _StepSetting(context, previous_index, position, label)
+        decided = decide(step.relation, setting)
+        # the numbers are the checker's second witness: sampled for every claim, proved or not
+        sampled = setting.sample()
+        error = sampled.max_error if step.relation == "=" else sampled.detail.best_difference
+        results.append(StepResult(index=position + 1, justification=step.why, relation=step.relation,
+                                  verdict=decided.verdict, exact=_settled_exactly(context, setting, decided),
+                                  reason=decided.reason,
+                                  reason_kind=decided.reason_kind, max_error=max(error, 0.0),
+                                  counterexample=decided.counterexample))
+        previous_index = position
+    return results
+
+
+def _settled_exactly(context: "_Context", setting: "_StepSetting", decided) -> bool:
+    """``=``: an exact argument decided it. ``!=``: the normal forms differ, which is exact too
+    (jets, the softmax ring's letters and canonical sums are independent atoms)."""
+    if decided.relation == "=":
+        return decided.exact
+    return context.exactly_equal(setting.first, setting.second) is False
+
+
+@dataclass
+class _Sampling:
+    """Where the numbers disagreed most (the worst trial and point) and differed most."""
+
+    worst_trial: int | None = None
+    worst_point: int = 0
+    best_difference: float = -1.0
+
+
+class _StepSetting:
+    """One claim of a proof, as :func:`symderiv.algebra.decide.decide` sees it: the proof's normal
+    form (one exact test at every grade), its random trials, its exact polynomial witness, and
+    counterexamples confirmed at 50 digits."""
+
+    def __init__(self, context: "_Context", first: int, second: int, label):
+        self.context, self.first, self.second, self.label = context, first, second, label
+        self._sampled = None
+
+    def zero(self, grade) -> bool:
+        # the normal forms make equality a rational-function identity: one exact test serves every grade
+        return self.context.exactly_equal(self.first, self.second) is True
+
+    def exact_counterexample(self):
+        if self.context.exactly_equal(self.first, self.second) is True:
+            return None
+        return self.context.exact_witness(self.first, self.second)
+
+    def sample(self):
+        if self._sampled is None:
+            self._sampled = self._compare()
+        return self._sampled
+
+    def _compare(self):
+        import numpy as np
+
+        from symderiv.algebra.decide import Sampled
+        from symderiv.proofkit.numeric import TOLERANCE, scaled_error, valid_points
+
+        record = _Sampling()
+        worst_error, evaluated = 0.0, 0
+        for trial, (a, b) in enumerate(self.context.numeric(self.first, self.second)):
             # points outside the domain (non-finite or complex on either side) are skipped
             valid = valid_points(a) & valid_points(b)
             if not valid.any():
@@ -119,46 +179,30 @@ def _check_chain(proof: Proof, points: int, seed: int, label) -> list[StepResult
             evaluated += int(valid.sum())
             error = np.where(valid, scaled_error(a, b).max(axis=0), -1.0)  # worst entry per point
             point = int(np.argmax(error))
-            if error[point] > worst_error or worst_trial is None:
-                worst_error, worst_trial, worst_point = float(error[point]), trial, point
-            if error[point] > best_difference:
-                best_difference, diff_trial, diff_point = float(error[point]), trial, point
-        if step.relation == "=":
-            numeric_ok = evaluated > 0 and worst_error <= TOLERANCE
-            # the exact argument is only worth running when no counterexample was found
-            exact_equal = context.exactly_equal(previous_index, position) if numeric_ok or evaluated == 0 else False
-            counterexample = None
-            witness = None if exact_equal else context.exact_witness(previous_index, position)
-            if witness is not None:  # differs, though too little for float64 to see
-                verdict, counterexample = "false", witness
-            elif numeric_ok:
-                verdict = "proved" if exact_equal else "holds"
-            elif evaluated == 0:  # no point in the domain to test
-                verdict = {True: "proved", False: "false", None: "unchecked"}[exact_equal]
-            else:
-                verdict = "false"
-                counterexample = context.counterexample(previous_index, position, worst_trial, worst_point, label)
-            results.append(
-                StepResult(index=position + 1, justification=step.why, relation="=", verdict=Verdict(verdict),
-                           exact=exact_equal is True, max_error=max(worst_error, 0.0), counterexample=counterexample)
-            )
-        else:
-            exact_equal = context.exactly_equal(previous_index, position)
-            witness = None if exact_equal else context.exact_witness(previous_index, position)
-            if witness is not None:
-                diff_trial = None
-            differs = witness is not None or best_difference > 1e3 * TOLERANCE
-            verdict = "proved" if differs and not exact_equal else "false"
-            counterexample = witness or (
-                context.counterexample(previous_index, position, diff_trial, diff_point, label) if differs else None
-            )
-            results.append(
-                StepResult(index=position + 1, justification=step.why, relation="!=", verdict=Verdict(verdict),
-                           exact=exact_equal is False, max_error=max(best_difference, 0.0),
-                           counterexample=counterexample)
-            )
-        previous_index = position
-    return results
+            if error[point] > worst_error or record.worst_trial is None:
+                worst_error, record.worst_trial, record.worst_point = float(error[point]), trial, point
+            record.best_difference = max(record.best_difference, float(error[point]))
+        return Sampled(evaluated, worst_error <= TOLERANCE, worst_error, record)
+
+    def counterexample(self, sampled):
+        record = sampled.detail
+        return self.context.counterexample(self.first, self.second, record.worst_trial, record.worst_point,
+                                           self.label)
+
+    def remainder_counterexample(self):
+        return None
+
+    def probe(self):
+        return None, 0
+
+    def qualifier(self, exact: bool) -> str:
+        return ""
+
+    def undefined_reason(self) -> tuple[str, str]:
+        return "no sampled point gives both steps a finite real value", "undefined"
+
+    def holds_reason(self, sampled, probed: int) -> str:
+        return f"equal at {sampled.evaluated} random points (no exact proof found)"
 
 
 class _Context:
@@ -334,6 +378,7 @@ class _Context:
             entry = int(np.nanargmax(np.where(np.isfinite(np.abs(a - b)), np.abs(a - b), np.inf)))
         import sympy as sp
 
+        from symderiv.numeric.precision import MP_DPS
         from symderiv.proofkit.numeric import abstract_functions, atoms_of, free_symbols
 
         involved = [self.unfolded(first), self.unfolded(second)]
@@ -351,8 +396,12 @@ class _Context:
             values, a, b = simple
             entry = int(np.argmax(np.abs(a - b)))
             point_values = trial.fixed + tuple((symbol.name, float(v[0])) for symbol, v in values.items())
+            at = {symbol: float(v[0]) for symbol, v in values.items()}
         else:
             point_values = trial.assignment(point)
+            at = {symbol: float(np.real(v[point])) for symbol, v in trial.evaluator.sample.items()}
+        if not self._bounded(lambda: self._confirmed(first, second, trial, at), False):
+            return None
         assignment = [(name, value) for name, value in point_values if name in names or name.split("[")[0] in names]
         if label is not None:
             assignment.insert(0, (label[0], float(label[1])))
@@ -366,7 +415,33 @@ class _Context:
             ),
             lhs_value=float(np.real(a[entry])),
             rhs_value=float(np.real(b[entry])),
+            precision_digits=MP_DPS,  # confirmed: the steps differ there at 50 digits
         )
+
+    def _confirmed(self, first: int, second: int, trial, at: dict) -> bool:
+        """The two steps differ at the point ``at`` (the floats as exact decimals) by more than
+        rounding at 50 digits, the functions instantiated as in ``trial``."""
+        from symderiv.numeric.precision import MP_DPS as digits
+
+        sp = self._sp
+        point = {symbol: sp.Rational(repr(value)) for symbol, value in at.items()}
+        sides = []
+        for position in (first, second):
+            expr = self.unfolded(position)
+            if self.proof.method == "softmax":  # the numbers read y_k through its definition
+                expr = unfold_definitions(expr, self.proof.definitions)
+            entries = list(expr) if isinstance(expr, sp.MatrixBase) else [expr]
+            prepared = [trial.prepare(entry) for entry in entries]
+            try:
+                sides.append([sp.N(entry.doit().xreplace(point), digits) for entry in prepared])
+            except (TypeError, ValueError, ZeroDivisionError, ArithmeticError):
+                return False
+        for a, b in zip(*sides):
+            if not (a.is_real and b.is_real and a.is_finite and b.is_finite):
+                continue
+            if abs(a - b) > sp.Float(10, digits) ** (10 - digits) * (1 + abs(a) + abs(b)):
+                return True
+        return False
 
     def _simple_point(self, first: int, second: int, trial, point: int, relation: str):
         import numpy as np
@@ -398,11 +473,11 @@ def _explicit(expr):
 
 
 def _softmax_ring(proof: Proof):
-    from symderiv.algebra import normal_forms as nf
+    from symderiv.algebra.softmax_ring import SoftmaxRing
 
     defined = {name for name, _ in proof.definitions}
     others = _proof_symbols(proof) - defined - set(proof.softmax_inputs)
-    return nf.SoftmaxRing(proof.softmax_inputs, proof.definitions, sorted(others, key=str) + list(proof.softmax_inputs))
+    return SoftmaxRing(proof.softmax_inputs, proof.definitions, sorted(others, key=str) + list(proof.softmax_inputs))
 
 
 def _proof_symbols(proof: Proof) -> set:

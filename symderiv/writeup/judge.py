@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from symderiv.algebra.decide import Sampled, decide, inverted
+from symderiv.algebra.verdict import StepVerdict
 from symderiv.algebra.zero import Grade, zero_test
 from symderiv.writeup import numeric, symbolic
 from symderiv.writeup.conditions import StepRestrictions
 from symderiv.writeup.counterexamples import (Search, counterexample, high_precision_probe, rational_counterexample,
                                               simplified_rational_counterexample)
 from symderiv.writeup.latex_parser import Unsupported
-from symderiv.writeup.report import FALSE, HOLDS, PROVED, UNCHECKED
+from symderiv.writeup.report import FALSE, HOLDS, PROVED
 from symderiv.writeup.resolve import Resolver
 
 
@@ -69,60 +71,90 @@ def judge(lhs_surface, rhs_surface, context, restrictions: StepRestrictions, rng
 
 
 def _decide_prepared(prepared, search: Search, restrictions: StepRestrictions, rng, assumption: str) -> Outcome:
-    if all(zero_test(l - r, up_to=Grade.EXPAND).proved for l, r in prepared):
-        return Outcome(PROVED, "exact: the difference expands to 0" + assumption + _using(restrictions), kind="proved")
-    # A nonzero rational function of plain variables is not identically zero, however small
-    # its coefficients (x versus x + 10^{-30} x): decide it exactly, with an exact counterexample.
-    exact = rational_counterexample(prepared, search)
-    if exact is not None:
-        return Outcome(FALSE, "exact: lhs - rhs is a nonzero rational function; counterexample in exact rational "
-                       "arithmetic", exact[0], exact[1], "false")
-    positive = restrictions.positive_symbols()
-    if all(zero_test((l - r).xreplace(positive), up_to=Grade.RATIONAL).proved for l, r in prepared):
-        return Outcome(PROVED, "exact: the difference simplifies to 0" + assumption + _using(restrictions),
-                       kind="proved")
-    functions = numeric.abstract_functions([e for pair in prepared for e in pair])
-    templates, coefficients = numeric.generic_templates(functions)
-    index_conditions = restrictions.index_tuples()
-    # sizes and indices of the facts count too: \sum_{k=1}^{n} t_k = 1 needs a value of n
-    restricted = [side for r in restrictions.equalities + restrictions.inequalities for side in (r.lhs, r.rhs)]
-    configuration_list = numeric.configurations([e for pair in prepared for e in pair] + restricted,
-                                                index_conditions, rng)
-    if not configuration_list:
-        raise Unsupported("no index values satisfy the condition", kind="condition")
-    outcome = numeric.compare(prepared, templates, coefficients, configuration_list, rng, restrictions)
-    if not outcome.agree:
-        found = counterexample(prepared, functions, configuration_list, search, templates, coefficients)
-        if found is None:
-            return Outcome(UNCHECKED, "float64 evaluation disagrees but no counterexample was confirmed at "
-                           f"{numeric.PRECISION_DIGITS} digits where every condition holds", kind="no counterexample")
-        worst = _first_difference(prepared)
-        return Outcome(FALSE, "counterexample verified at 50 digits", found, worst, "false")
-    if outcome.undefined:
-        if restrictions.equalities:
-            listed = "; ".join(r.shown() for r in restrictions.equalities)
-            return Outcome(UNCHECKED, f"cannot sample where {listed} holds (it is solved for no variable), and no "
-                           "exact proof used it", kind="condition")
-        why = "no sample satisfies the conditions" if restrictions.inequalities \
-            else "both sides are undefined (or complex) at every sampled point"
-        return Outcome(UNCHECKED, why, kind="undefined")
-    simplified = [zero_test((l - r).xreplace(positive)).remainder for l, r in prepared]
-    if all(d == 0 for d in simplified):
-        return Outcome(PROVED, "exact: the difference simplifies to 0" + assumption + _using(restrictions),
-                       kind="proved")
-    # sin^2 + cos^2 versus 1 + 10^{-45}: the difference simplifies to a nonzero rational
-    # function, which decides the step even where 50 digits cannot show it.
-    decided = simplified_rational_counterexample(prepared, simplified, search) if not positive else None
-    if decided is not None:
-        return Outcome(FALSE, "exact: lhs - rhs simplifies to a nonzero rational function", decided[0], decided[1],
-                       "false")
-    # float64 agreement cannot see a relative difference below its tolerance; probe a few
-    # points with 50-digit arithmetic before saying "holds".
-    found, probed = high_precision_probe(prepared, functions, configuration_list, search, templates, coefficients)
-    if found is not None:
-        worst = _first_difference(prepared)
-        return Outcome(FALSE, "counterexample verified at 50 digits (below float64 resolution)", found, worst, "false")
-    return Outcome(HOLDS, holds_reason(outcome, functions, probed) + _using(restrictions), kind="holds")
+    setting = _WriteupSetting(prepared, search, restrictions, rng, assumption)
+    decided = decide("=", setting)
+    difference = setting.difference if decided.verdict == FALSE else None
+    return Outcome(decided.verdict, decided.reason, decided.counterexample, difference, decided.reason_kind)
+
+
+class _WriteupSetting:
+    """A step of a writeup, as :func:`symderiv.algebra.decide.decide` sees it: its prepared (lhs, rhs)
+    pairs, samples drawn where every restriction holds, and the counterexample searches of
+    :mod:`symderiv.writeup.counterexamples` (each confirmed, with every restriction checked)."""
+
+    def __init__(self, prepared, search: Search, restrictions: StepRestrictions, rng, assumption: str):
+        self.prepared, self.search, self.restrictions, self.rng = prepared, search, restrictions, rng
+        self.assumption = assumption
+        self.positive = restrictions.positive_symbols()
+        self.difference = None  # lhs - rhs of a false step, for display
+        self._remainders: list = []
+        self._compared = None
+
+    def zero(self, grade: Grade) -> bool:
+        if grade == Grade.EXPAND:
+            return all(zero_test(l - r, up_to=grade).proved for l, r in self.prepared)
+        tests = [zero_test((l - r).xreplace(self.positive), up_to=grade) for l, r in self.prepared]
+        self._remainders = [test.remainder for test in tests]
+        return all(test.proved for test in tests)
+
+    def exact_counterexample(self):
+        exact = rational_counterexample(self.prepared, self.search)
+        if exact is None:
+            return None
+        example, self.difference = exact
+        return example
+
+    def sample(self) -> Sampled:
+        functions = numeric.abstract_functions([e for pair in self.prepared for e in pair])
+        templates, coefficients = numeric.generic_templates(functions)
+        # sizes and indices of the facts count too: \sum_{k=1}^{n} t_k = 1 needs a value of n
+        restricted = [side for r in self.restrictions.equalities + self.restrictions.inequalities
+                      for side in (r.lhs, r.rhs)]
+        configuration_list = numeric.configurations([e for pair in self.prepared for e in pair] + restricted,
+                                                    self.restrictions.index_tuples(), self.rng)
+        if not configuration_list:
+            raise Unsupported("no index values satisfy the condition", kind="condition")
+        self._compared = (functions, templates, coefficients, configuration_list)
+        outcome = numeric.compare(self.prepared, templates, coefficients, configuration_list, self.rng,
+                                  self.restrictions)
+        return Sampled(0 if outcome.undefined else max(outcome.samples, 1), outcome.agree, detail=outcome)
+
+    def counterexample(self, sampled: Sampled):
+        functions, templates, coefficients, configuration_list = self._compared
+        found = counterexample(self.prepared, functions, configuration_list, self.search, templates, coefficients)
+        self.difference = _first_difference(self.prepared)
+        return found
+
+    def remainder_counterexample(self):
+        if self.positive:
+            return None
+        decided = simplified_rational_counterexample(self.prepared, self._remainders, self.search)
+        if decided is None:
+            return None
+        example, self.difference = decided
+        return example
+
+    def probe(self):
+        functions, templates, coefficients, configuration_list = self._compared
+        found, probed = high_precision_probe(self.prepared, functions, configuration_list, self.search, templates,
+                                             coefficients)
+        self.difference = _first_difference(self.prepared)
+        return found, probed
+
+    def qualifier(self, exact: bool) -> str:
+        return (self.assumption if exact else "") + _using(self.restrictions)
+
+    def undefined_reason(self) -> tuple[str, str]:
+        if self.restrictions.equalities:
+            listed = "; ".join(r.shown() for r in self.restrictions.equalities)
+            return (f"cannot sample where {listed} holds (it is solved for no variable), and no exact proof used it",
+                    "condition")
+        if self.restrictions.inequalities:
+            return "no sample satisfies the conditions", "undefined"
+        return "both sides are undefined (or complex) at every sampled point", "undefined"
+
+    def holds_reason(self, sampled: Sampled, probed: int) -> str:
+        return holds_reason(sampled.detail, self._compared[0], probed)
 
 
 def _first_difference(prepared):
@@ -231,11 +263,8 @@ def bare_and_applied(*exprs) -> set:
 
 
 def invert_for_inequality(outcome: Outcome) -> Outcome:
-    if outcome.verdict == PROVED:
-        return Outcome(FALSE, "the two sides are identically equal", kind="false")
-    if outcome.verdict == HOLDS:
-        return Outcome(FALSE, "the two sides agree numerically everywhere sampled (" + outcome.reason + ")",
-                       kind="false")
-    if outcome.verdict == FALSE:
-        return Outcome(PROVED, "the sides differ at a verified point", kind="proved")
-    return Outcome(outcome.verdict, outcome.reason, kind=outcome.kind)
+    """``lhs \\neq rhs`` from the outcome of ``lhs = rhs`` (the rule of :func:`symderiv.algebra.decide.inverted`)."""
+    equal = StepVerdict(relation="=", verdict=outcome.verdict, reason=outcome.reason, reason_kind=outcome.kind,
+                        counterexample=outcome.counterexample)
+    decided = inverted(equal)
+    return Outcome(decided.verdict, decided.reason, kind=decided.reason_kind)
