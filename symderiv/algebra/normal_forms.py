@@ -8,7 +8,8 @@ a decidable test (the rational grade of :func:`symderiv.algebra.zero.zero_test`:
 - ``jets``: undefined functions and their derivatives become *jet atoms*,
   ``f_{(1,0)}(g(x), h(x))`` for ``∂f/∂y`` taken at ``(g(x), h(x))``. Mixed
   partials are stored by multi-index, so ``f_yz = f_zy`` (f is C²).
-- ``softmax``: ``exp(x_k) -> e_k`` and ``Σ_k exp(x_k) -> Z`` (an atom), and
+- ``softmax``: the ring of :mod:`symderiv.algebra.softmax_ring` first; outside
+  it, ``exp(x_k) -> e_k`` and ``Σ_k exp(x_k) -> Z`` (an atom), and
   ``∂/∂x_i`` acts on that form by ``D_i G = e_i (∂G/∂e_i + ∂G/∂Z) + ∂G/∂x_i``,
   which is the chain rule without ever differentiating the n-term sum.
 - ``indexed``: symbolic n. Derivatives of indexed sums are taken by SymPy
@@ -25,6 +26,8 @@ from typing import Sequence
 
 import sympy as sp
 from sympy.core.function import AppliedUndef, UndefinedFunction
+
+from symderiv.algebra.softmax_ring import NotPolynomial, SoftmaxRing
 
 
 def _entries(expr) -> list:
@@ -170,159 +173,13 @@ class SoftmaxForm:
         return form.xreplace({self.Z: sp.Add(*self.es)})
 
 
-class _NotPolynomial(Exception):
-    pass
-
-
-class SoftmaxRing:
-    """Fast path of the softmax form: a polynomial ring in e_k, W = 1/Z and the other symbols.
-
-    ``Z = Σ e_k`` is itself a polynomial; its negative powers are powers of
-    W. Equality in this ring implies equality as functions (W ↦ 1/Σ e_k is a
-    ring homomorphism), and sparse-polynomial arithmetic makes n = 32 cheap.
-    ``∂/∂x_i`` acts as ``D_i p = e_i ∂p/∂e_i − e_i W² ∂p/∂W + ∂p/∂x_i``.
-    Expressions outside the ring (logs, other quotients) raise _NotPolynomial.
-    """
-
-    def __init__(self, xs: Sequence[sp.Symbol], definitions, other_symbols: Sequence[sp.Symbol]):
-        from sympy.polys.domains import ZZ
-        from sympy.polys.rings import ring
-
-        self.xs = tuple(xs)
-        n = len(self.xs)
-        es = [sp.Symbol(f"e_{k + 1}") for k in range(n)]
-        W = sp.Symbol("W")
-        L = sp.Symbol("L")  # log Z, with D_i L = e_i W (log-softmax)
-        others = [s for s in sorted(set(other_symbols), key=lambda s: s.name) if s not in set(es) | {W, L}]
-        self.ring, *gens = ring(es + [W] + others + [L], ZZ)  # integer coefficients: fast; others fall back
-        self.L = gens[-1]
-        gens = gens[:-1]
-        self.e = gens[:n]
-        self.W = gens[n]
-        self.gen_of = {symbol: gen for symbol, gen in zip(others, gens[n + 1 :])}
-        self._gen_index = {symbol: n + 1 + j for j, symbol in enumerate(others)}
-        self.Z = sum(self.e, self.ring.zero)
-        self._exp_sum = sp.Add(*[sp.exp(v) for v in self.xs])
-        self._x_index = {v: j for j, v in enumerate(self.xs)}
-        self._definitions = {name: meaning for name, meaning in definitions if isinstance(name, sp.Symbol)}
-        self._cache: dict = {}
-
-    def __call__(self, expr):
-        cached = self._cache.get(expr)
-        if cached is None:
-            cached = self._convert(expr)
-            self._cache[expr] = cached
-        return cached
-
-    def _convert(self, expr):
-        R = self.ring
-        if expr.is_Integer:
-            return R(int(expr))
-        if expr.is_Rational:
-            raise _NotPolynomial(expr)
-        if expr.is_Symbol:
-            meaning = self._definitions.get(expr)
-            if meaning is not None:
-                return self(meaning)
-            gen = self.gen_of.get(expr)
-            if gen is None:
-                raise _NotPolynomial(expr)
-            return gen
-        if isinstance(expr, sp.Add):
-            if expr == self._exp_sum:
-                return self.Z
-            total = R.zero
-            for arg in expr.args:
-                total += self(arg)
-            return total
-        if isinstance(expr, sp.Mul):
-            product = R.one
-            for arg in expr.args:
-                product *= self(arg)
-            return product
-        if isinstance(expr, sp.Pow) and expr.exp.is_Integer:
-            power = int(expr.exp)
-            if power >= 0:
-                return self(expr.base) ** power
-            if expr.base == self._exp_sum:
-                return self.W ** (-power)
-            raise _NotPolynomial(expr)
-        if isinstance(expr, sp.log):
-            return self._log(expr.args[0])
-        if isinstance(expr, sp.exp):
-            product = R.one
-            for term in sp.Add.make_args(sp.expand(expr.args[0])):
-                coefficient, atom = term.as_coeff_Mul()
-                if atom in self._x_index and coefficient.is_Integer and coefficient >= 0:
-                    product *= self.e[self._x_index[atom]] ** int(coefficient)
-                elif atom in self._x_index and coefficient.is_Integer and len(self.xs) == 1:
-                    raise _NotPolynomial(expr)
-                else:
-                    raise _NotPolynomial(expr)
-            return product
-        if isinstance(expr, sp.Derivative):
-            value = self(expr.expr)
-            for variable, count in expr.variable_count:
-                for _ in range(int(count)):
-                    value = self.derivative(value, variable)
-            return value
-        raise _NotPolynomial(expr)
-
-    def _log(self, argument):
-        """log of a product of exp(·), Z and their powers, as ring elements (x_k and L = log Z)."""
-        if argument == self._exp_sum:
-            return self.L
-        if isinstance(argument, sp.exp):
-            return self(argument.args[0])
-        if isinstance(argument, sp.Pow) and argument.exp.is_Integer:
-            return int(argument.exp) * self._log(argument.base)
-        if isinstance(argument, sp.Mul):
-            total = self.ring.zero
-            for factor in argument.args:
-                total += self._log(factor)
-            return total
-        if argument == 1:
-            return self.ring.zero
-        raise _NotPolynomial(sp.log(argument))
-
-    def derivative(self, p, variable):
-        j = self._x_index.get(variable)
-        result = self.ring.zero
-        gen_index = self._gen_index.get(variable)
-        if gen_index is not None:
-            result += self._diff(p, gen_index)
-        if j is None:
-            if gen_index is None and not variable.is_Symbol:
-                raise _NotPolynomial(variable)
-            return result
-        e_j = self.e[j]
-        W_index = len(self.e)
-        L_index = self.ring.ngens - 1
-        return (
-            result
-            + e_j * self._diff(p, j)
-            - e_j * self.W**2 * self._diff(p, W_index)
-            + e_j * self.W * self._diff(p, L_index)
-        )
-
-    def _diff(self, p, i: int):
-        """∂p/∂(generator i), by exponent arithmetic (PolyElement.diff looks the generator up slowly)."""
-        out = self.ring.zero
-        for monomial, coefficient in p.iterterms():
-            power = monomial[i]
-            if power:
-                lowered = monomial[:i] + (power - 1,) + monomial[i + 1 :]
-                out[lowered] = coefficient * power
-        return out
-
-
 def softmax_entries_equal(left, right, ring: SoftmaxRing | None, form: SoftmaxForm) -> bool:
     """One entry: the ring when both sides fit in it, else the e/Z expression form."""
     if ring is not None:
         try:
             if ring(left) == ring(right):
                 return True
-        except _NotPolynomial:
+        except NotPolynomial:
             pass
     from symderiv.algebra.zero import Grade, zero_test
 

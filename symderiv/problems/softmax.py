@@ -1,6 +1,7 @@
 """Problem 2, exactly: the softmax Jacobian and the backward rule Jᵀu = y ⊙ (u − y·u).
 
-The fixed-n proofs exploit structure instead of calling ``simplify``. With
+The fixed-n proofs exploit structure instead of calling ``simplify``: they run
+in the one softmax ring of :mod:`symderiv.algebra.softmax_ring`. With
 e_k = exp(x_k) and w = 1/Z, Z = Σ_k e_k, every quantity of the backward rule
 (y_j = e_j·w, J, Jᵀu, gvdot) is a polynomial in Q[e_1..e_n, w, u_1..u_n], and
 differentiation by x_i is the chain rule
@@ -22,6 +23,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # sympy is imported lazily; these names are for type hints only
     import sympy
+
+    from symderiv.algebra.softmax_ring import SoftmaxRing
 
 
 @dataclass(frozen=True)
@@ -66,44 +69,10 @@ def softmax_jacobian(n: int) -> "sympy.Matrix":
 
     s = softmax_symbols(n)
     ring = softmax_ring(n)
-    back = {e: sp.exp(x) for e, x in zip(s.es, s.xs)}
+    back = {e: sp.exp(x) for e, x in zip(ring.expr_symbols[:n], s.xs)}
     back[s.Z] = sp.Add(*[sp.exp(x) for x in s.xs])
     jacobian = ring.jacobian
-    return sp.Matrix(n, n, lambda j, i: ring.to_expr(jacobian[j][i]).xreplace(back))
-
-
-@dataclass(frozen=True)
-class SoftmaxRing:
-    """Softmax of size n in the polynomial ring Q[e_1..e_n, w, u_1..u_n].
-
-    e_k stands for exp(x_k) and w for 1/Z. Every quantity of the softmax
-    backward rule is a polynomial there, so equality is equality of ring
-    elements: exact and fast (no ``simplify``, no ``cancel``).
-    """
-
-    n: int
-    ring: object
-    e: tuple
-    w: object
-    u: tuple
-    y: tuple  # y_j = e_j * w
-    expr_symbols: tuple  # the SymPy symbols matching (e..., w, u...)
-
-    @property
-    def jacobian(self) -> tuple:
-        """jacobian[j][i] = ∂y_j/∂x_i (n² ring elements, computed on each access)."""
-        return tuple(tuple(self.d_dx(self.y[j], i) for i in range(self.n)) for j in range(self.n))
-
-    def d_dx(self, poly, i: int):
-        """∂/∂x_i by the chain rule through e_i = exp(x_i) and Z = Σ e_k:
-        ∂p/∂x_i = ∂p/∂e_i · de_i/dx_i + ∂p/∂Z · ∂Z/∂x_i, where de_i/dx_i = e_i and
-        ∂Z/∂x_i = e_i (both checked with SymPy in :func:`softmax_ring`) and
-        ∂p/∂Z = −w² ∂p/∂w because w = 1/Z."""
-        # generators are addressed by position: (e_1..e_n, w, u_1..u_n)
-        return self.e[i] * (poly.diff(i) - self.w**2 * poly.diff(self.n))
-
-    def to_expr(self, poly):
-        return poly.as_expr(*self.expr_symbols).xreplace({self.expr_symbols[self.n]: 1 / _Z_symbol()})
+    return sp.Matrix(n, n, lambda j, i: ring.to_expr(jacobian[j][i], s.Z).xreplace(back))
 
 
 def _Z_symbol():
@@ -126,23 +95,17 @@ def _check_calculus_facts() -> None:
 
 
 @lru_cache(maxsize=64)
-def softmax_ring(n: int) -> SoftmaxRing:
-    """Build the ring model of softmax(n) and its Jacobian.
+def softmax_ring(n: int) -> "SoftmaxRing":
+    """The softmax ring of :mod:`symderiv.algebra.softmax_ring` for size n, with the upstream
+    gradient u_1..u_n as further generators.
 
-    The two calculus facts the chain rule needs are taken from SymPy itself,
+    The two calculus facts its chain rule uses are taken from SymPy itself,
     not assumed: d exp(x_i)/dx_i = exp(x_i) and ∂(Σ_k exp(x_k))/∂x_i = exp(x_i)."""
-    import sympy as sp
-    from sympy.polys.domains import QQ
-    from sympy.polys.rings import ring
+    from symderiv.algebra.softmax_ring import SoftmaxRing
 
     s = softmax_symbols(n)
     _check_calculus_facts()
-    w_symbol = sp.Symbol("w", positive=True)
-    expr_symbols = (*s.es, w_symbol, *s.us)
-    R, *gens = ring(expr_symbols, QQ)
-    e, w, u = tuple(gens[:n]), gens[n], tuple(gens[n + 1 :])
-    y = tuple(e_j * w for e_j in e)
-    return SoftmaxRing(n, R, e, w, u, y, expr_symbols)
+    return SoftmaxRing(s.xs, (), s.us)
 
 
 @dataclass(frozen=True)
@@ -181,7 +144,7 @@ def prove_softmax_identity(n: int, *, jacobian: bool = True) -> SoftmaxIdentityP
 
     start = time.perf_counter()
     R = softmax_ring(n)
-    y, u, zero = R.y, R.u, R.ring.zero
+    y, u, zero = R.y, R.gens(softmax_symbols(n).us), R.ring.zero
     u_dot_y = sum((u_k * y_k for u_k, y_k in zip(u, y)), zero)
     holds = all(R.d_dx(u_dot_y, i) == y[i] * (u[i] - u_dot_y) for i in range(n))
     matches = symmetric = True
