@@ -13,10 +13,9 @@ a decidable test (the rational grade of :func:`symderiv.algebra.zero.zero_test`:
   ``∂/∂x_i`` acts on that form by ``D_i G = e_i (∂G/∂e_i + ∂G/∂Z) + ∂G/∂x_i``,
   which is the chain rule without ever differentiating the n-term sum.
 - ``indexed``: symbolic n. Derivatives of indexed sums are taken by SymPy
-  (``∂x_k/∂x_i = δ_ki``); then sums are split by linearity, factors free of
-  the summation index are pulled out, ``Σ_k δ_ki a_k = a_i`` (for an index
-  i in range), and the remaining sums are renamed canonically and treated as
-  atoms.
+  (``∂x_k/∂x_i = δ_ki``); then the range-aware normal form of
+  :mod:`symderiv.algebra.indexed_sums` (``Σ_k δ_ki a_k = a_i`` only for an
+  index i known to lie in range), and the remaining sums are atoms.
 """
 
 from __future__ import annotations
@@ -193,56 +192,12 @@ def softmax_entries_equal(left, right, ring: SoftmaxRing | None, form: SoftmaxFo
 # ------------------------------------------------------------------ indexed
 
 
-def indexed_normal_form(expr):
-    """Symbolic-n normal form: derivatives evaluated, sums canonical atoms."""
+def indexed_normal_form(expr, ranges: dict | None = None):
+    """Symbolic-n normal form: derivatives evaluated, sums in the range-aware canonical form of
+    :mod:`symderiv.algebra.indexed_sums` (``ranges``: the free indices' stated ranges)."""
+    from symderiv.algebra.indexed_sums import canonical_sums, normalize_sums
+
     if isinstance(expr, sp.MatrixBase):
-        return expr.applyfunc(indexed_normal_form)
+        return expr.applyfunc(lambda entry: indexed_normal_form(entry, ranges))
     with_derivatives = expr.replace(lambda e: isinstance(e, sp.Derivative), lambda e: e.doit(deep=False))
-    return _canonical_sums(with_derivatives)
-
-
-def _canonical_sums(expr):
-    if not isinstance(expr, sp.Basic) or expr.is_Atom:
-        return expr
-    if isinstance(expr, sp.Sum):
-        body = _canonical_sums(expr.function)
-        result = body
-        for index, low, high in reversed(expr.limits):
-            result = _reduce_sum(result, index, low, high)
-        return result
-    new_args = [_canonical_sums(a) for a in expr.args]
-    return expr.func(*new_args)
-
-
-def _sum_depth(expr) -> int:
-    sums = [s for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum)]
-    if not sums:
-        return 0
-    return 1 + max(_sum_depth(s.function) for s in sums)
-
-
-def _reduce_sum(body, index, low, high):
-    """Σ_{index=low}^{high} body by linearity, pulling out constants and sifting deltas."""
-    total = sp.Integer(0)
-    for term in sp.Add.make_args(sp.expand(body)):
-        constant, dependent = [], []
-        for factor in sp.Mul.make_args(term):
-            (dependent if index in factor.free_symbols else constant).append(factor)
-        delta = next(
-            (f for f in dependent if isinstance(f, sp.KroneckerDelta) and index in f.args and not all(a == index for a in f.args)),
-            None,
-        )
-        if delta is not None:
-            other = delta.args[0] if delta.args[1] == index else delta.args[1]
-            if index not in other.free_symbols:
-                # sifting property; the other index is assumed to lie in [low, high]
-                rest = sp.Mul(*[f for f in dependent if f is not delta])
-                total += sp.Mul(*constant) * rest.xreplace({index: other})
-                continue
-        if not dependent:
-            total += sp.Mul(*constant) * (high - low + 1)
-            continue
-        summand = sp.Mul(*dependent)
-        canonical = sp.Symbol(f"_k{_sum_depth(summand) + 1}", integer=True)
-        total += sp.Mul(*constant) * sp.Sum(summand.xreplace({index: canonical}), (canonical, low, high))
-    return total
+    return canonical_sums(normalize_sums(canonical_sums(with_derivatives), ranges=ranges))

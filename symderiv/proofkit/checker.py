@@ -226,7 +226,9 @@ class _Context:
             self._form = nf.SoftmaxForm(proof.softmax_inputs, proof.definitions)
             self._ring = _softmax_ring(proof)
         elif proof.method == "indexed":
-            self._form = nf.indexed_normal_form
+            # the claim states 1 <= i <= n for every free index
+            ranges = {index: (1, proof.size_symbol) for index in proof.free_indices}
+            self._form = lambda expr: nf.indexed_normal_form(expr, ranges)
         else:
             self._form = nf.jet_normal_form
         self._sp = sp

@@ -140,7 +140,7 @@ class StepRestrictions:
         """The proof's use of equalities: a name or a sum on one side is replaced by the other side."""
         import sympy as sp
 
-        from symderiv.writeup.symbolic import canonical_sums
+        from symderiv.algebra.indexed_sums import canonical_sums
 
         for restriction in self.equalities:
             for target, value in ((restriction.lhs, restriction.rhs), (restriction.rhs, restriction.lhs)):

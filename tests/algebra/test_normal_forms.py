@@ -61,10 +61,14 @@ def test_indexed_sifting_and_linearity():
     i, k = sp.symbols("i k", integer=True, positive=True)
     a = sp.IndexedBase("a")
     b = sp.IndexedBase("b")
-    sifted = nf.indexed_normal_form(sp.Sum(sp.KroneckerDelta(i, k) * a[k] + 3 * b[k], (k, 1, n)))
+    total = sp.Sum(sp.KroneckerDelta(i, k) * a[k] + 3 * b[k], (k, 1, n))
+    sifted = nf.indexed_normal_form(total, {i: (1, n)})  # the claim states 1 <= i <= n
     m = sp.Symbol("m", integer=True, positive=True)
     expected = a[i] + 3 * nf.indexed_normal_form(sp.Sum(b[m], (m, 1, n)))
     assert _rational_zero(sifted - expected)
+    # with no stated range for i, the delta collapses only under the condition i <= n
+    unstated = nf.indexed_normal_form(total)
+    assert not _rational_zero(unstated - expected) and unstated.has(sp.Piecewise)
 
 
 def test_complex_step_and_fallbacks_match_sympy_derivatives():
