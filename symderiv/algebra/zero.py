@@ -22,15 +22,14 @@ holds), ``nonzero`` (the difference cancels to a nonzero rational function of
 plain variables: it is not identically zero), ``unknown`` (nothing shown
 either way; the caller decides by other means) or ``too large`` (a bound
 stopped it, named in ``reason``). Never a guess: only the first two are
-claims, and ``nonzero`` says nothing about *where* (see
-:func:`nonzero_point`).
+claims, and ``nonzero`` says nothing about *where* (the witness layer,
+:mod:`symderiv.algebra.witness`, finds the point).
 
 SymPy is imported lazily (``symderiv --help`` imports none of it).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
@@ -319,26 +318,3 @@ def is_plain_rational(expr) -> bool:
         elif not isinstance(node, (sp.Add, sp.Mul, sp.IndexedBase, sp.Tuple)):
             return False
     return True
-
-
-def polynomial_nonzero_point(difference, max_symbols: int = 4, max_degree: int = 12) -> dict | None:
-    """A point of positive integers where the polynomial ``difference`` is nonzero, or None when it
-    is not a polynomial in at most ``max_symbols`` plain symbols of degree at most ``max_degree``.
-
-    Exact and finite: a nonzero polynomial of total degree d does not vanish on the whole grid
-    {1..d+1}^k, so the first grid point with a nonzero value is found by exact evaluation."""
-    import sympy as sp
-
-    if difference == 0 or not is_plain_rational(difference) or difference.has(sp.Indexed):
-        return None
-    symbols = sorted(difference.free_symbols, key=str)
-    if not symbols or len(symbols) > max_symbols or not difference.is_polynomial(*symbols):
-        return None
-    degree = sp.Poly(difference, *symbols).total_degree()
-    if degree > max_degree:
-        return None
-    for values in itertools.product(range(1, degree + 2), repeat=len(symbols)):
-        point = dict(zip(symbols, map(sp.Integer, values)))
-        if difference.xreplace(point) != 0:
-            return point
-    return None  # unreachable for a nonzero polynomial

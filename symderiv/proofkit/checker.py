@@ -339,7 +339,7 @@ class _Context:
         the claim is false however small the difference (x vs x + 10⁻⁴⁰·x,
         invisible in float64). A nonzero polynomial of degree d is nonzero
         somewhere on the grid {1..d+1}ⁿ, so the search is exact and finite."""
-        from symderiv.algebra.zero import polynomial_nonzero_point
+        from symderiv.algebra.witness import polynomial_nonzero_point
 
         sp = self._sp
         try:
@@ -421,9 +421,9 @@ class _Context:
         )
 
     def _confirmed(self, first: int, second: int, trial, at: dict) -> bool:
-        """The two steps differ at the point ``at`` (the floats as exact decimals) by more than
-        rounding at 50 digits, the functions instantiated as in ``trial``."""
-        from symderiv.numeric.precision import MP_DPS as digits
+        """The two steps differ at the point ``at`` (the floats as exact decimals), confirmed by the
+        witness layer at 50 digits, the functions instantiated as in ``trial``."""
+        from symderiv.algebra.witness import evaluate_exactly
 
         sp = self._sp
         point = {symbol: sp.Rational(repr(value)) for symbol, value in at.items()}
@@ -433,17 +433,11 @@ class _Context:
             if self.proof.method == "softmax":  # the numbers read y_k through its definition
                 expr = unfold_definitions(expr, self.proof.definitions)
             entries = list(expr) if isinstance(expr, sp.MatrixBase) else [expr]
-            prepared = [trial.prepare(entry) for entry in entries]
-            try:
-                sides.append([sp.N(entry.doit().xreplace(point), digits) for entry in prepared])
-            except (TypeError, ValueError, ZeroDivisionError, ArithmeticError):
-                return False
-        for a, b in zip(*sides):
-            if not (a.is_real and b.is_real and a.is_finite and b.is_finite):
-                continue
-            if abs(a - b) > sp.Float(10, digits) ** (10 - digits) * (1 + abs(a) + abs(b)):
-                return True
-        return False
+            sides.append([trial.prepare(entry).doit() for entry in entries])
+        try:
+            return any(evaluate_exactly(a, b, point)[0] == "differ" for a, b in zip(*sides))
+        except (TypeError, ValueError, ZeroDivisionError, ArithmeticError):
+            return False
 
     def _simple_point(self, first: int, second: int, trial, point: int, relation: str):
         import numpy as np

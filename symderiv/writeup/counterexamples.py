@@ -19,8 +19,8 @@ from symderiv.writeup import numeric
 from symderiv.writeup.conditions import StepRestrictions, holds_exactly
 from symderiv.writeup.printing import to_latex
 from symderiv.algebra.verdict import Counterexample
+from symderiv.algebra.witness import SIMPLE_VALUES, evaluate_exactly
 
-SIMPLE_VALUES = ("1/2", "1", "3/2", "2", "1/3", "2/3", "3", "-1/2", "-1")
 RATIONAL_RANDOM_POINTS = 200
 
 
@@ -281,28 +281,6 @@ def search_point(pairs, templates, configuration, search: Search):
             if state == "differ":
                 return full, lval, rval
     return None
-
-
-def evaluate_exactly(left, right, point):
-    """("differ" | "equal" | "undefined", lhs, rhs) at ``point``: exact substitution, then 50 digits (mpmath)."""
-    import sympy as sp
-
-    digits = numeric.PRECISION_DIGITS
-    lval = sp.N(left.xreplace(point), digits)
-    rval = sp.N(right.xreplace(point), digits)
-    if not (lval.is_number and rval.is_number) or lval.has(sp.zoo, sp.nan, sp.oo) or rval.has(sp.zoo, sp.nan, sp.oo):
-        return "undefined", lval, rval
-    if not (lval.is_real and rval.is_real):
-        return "undefined", lval, rval
-    # The difference is evaluated as one expression (evalf raises its working precision
-    # through cancellation), so a relative difference of 1e-30 is seen; true identities
-    # come out below 1e-50 relative, far under the 1e-40 threshold.
-    gap = sp.N((left - right).xreplace(point), digits, maxn=3 * digits)
-    if not gap.is_number or gap.has(sp.zoo, sp.nan, sp.oo):
-        gap = lval - rval
-    if abs(gap) > sp.Float(10, digits) ** (-(digits - 10)) * (1 + abs(lval) + abs(rval)):
-        return "differ", lval, rval
-    return "equal", lval, rval
 
 
 def describe(found, templates, configuration, search: Search, exact: bool = False) -> Counterexample:

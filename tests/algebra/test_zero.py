@@ -11,7 +11,8 @@ import mpmath
 import pytest
 import sympy as sp
 
-from symderiv.algebra.zero import Grade, Zero, expansion_work, polynomial_nonzero_point, zero_test
+from symderiv.algebra.witness import polynomial_nonzero_point
+from symderiv.algebra.zero import Grade, Zero, expansion_work, zero_test
 
 x, y, z = sp.symbols("x y z", real=True)
 u, v = sp.symbols("u v", positive=True)
