@@ -20,6 +20,7 @@ from symderiv.writeup.conditions import StepRestrictions, holds_exactly
 from symderiv.writeup.printing import to_latex
 from symderiv.algebra.verdict import Counterexample
 from symderiv.algebra.witness import SIMPLE_VALUES, evaluate_exactly
+from symderiv.algebra.zero import is_plain_rational
 
 RATIONAL_RANDOM_POINTS = 200
 
@@ -101,7 +102,7 @@ def rational_counterexample(pairs, search: Search):
         return None
     for lhs, rhs in pairs:
         difference = lhs - rhs
-        if not (plain_rational(lhs) and plain_rational(rhs)):
+        if not (is_plain_rational(lhs) and is_plain_rational(rhs)):
             continue
         # variables of both sides: x^2 + x - x^2 still needs a value for x to evaluate the sides
         sides = sp.Tuple(lhs, rhs)
@@ -131,7 +132,7 @@ def simplified_rational_counterexample(pairs, simplified, search: Search):
     if not search.unrestricted:
         return None
     for (lhs, rhs), difference in zip(pairs, simplified):
-        if difference == 0 or not plain_rational(difference):
+        if difference == 0 or not is_plain_rational(difference):
             continue
         sides = sp.Tuple(lhs, rhs)
         labels = {indexed.base.label for indexed in sides.atoms(sp.Indexed)}
@@ -166,27 +167,6 @@ def _plain_names(point: dict) -> dict:
 
     return {sp.Symbol(f"{v.base}_{{{','.join(map(str, v.indices))}}}", real=True)
             if isinstance(v, sp.Indexed) else v: value for v, value in point.items()}
-
-
-def plain_rational(expr) -> bool:
-    import sympy as sp
-
-    for node in sp.preorder_traversal(expr):
-        if isinstance(node, sp.Indexed):
-            if not all(i.is_Integer for i in node.indices):
-                return False
-        elif isinstance(node, sp.Symbol):
-            if node.is_integer:
-                return False
-        elif isinstance(node, sp.Pow):
-            if not node.exp.is_Integer:
-                return False
-        elif isinstance(node, sp.Number):
-            if not node.is_Rational:
-                return False
-        elif not isinstance(node, (sp.Add, sp.Mul, sp.IndexedBase, sp.Tuple)):
-            return False
-    return True
 
 
 def counterexample(pairs, functions, configuration_list, search: Search, generic, coefficients):

@@ -26,28 +26,19 @@ def _same(recorded_section, found, name: str) -> None:
     assert not lines, "\n".join(lines)
 
 
-def test_verify_rows(recorded):
-    _same(recorded["verify"], golden.verify_verdicts(), "verify")
+SECTIONS = {
+    "verify": golden.verify_verdicts,  # every row
+    "latex": golden.latex_verdicts,  # each built-in proof's step verdicts
+    "chain": golden.chain_verdicts,
+    "chain --latex": golden.chain_latex_verdicts,
+    "softmax": golden.softmax_verdicts,
+    "softmax --latex": golden.softmax_latex_verdicts,
+}
 
 
-def test_latex_step_verdicts(recorded):
-    _same(recorded["latex"], golden.latex_verdicts(), "latex")
-
-
-def test_chain(recorded):
-    _same(recorded["chain"], golden.chain_verdicts(), "chain")
-
-
-def test_chain_latex(recorded):
-    _same(recorded["chain --latex"], golden.chain_latex_verdicts(), "chain --latex")
-
-
-def test_softmax(recorded):
-    _same(recorded["softmax"], golden.softmax_verdicts(), "softmax")
-
-
-def test_softmax_latex(recorded):
-    _same(recorded["softmax --latex"], golden.softmax_latex_verdicts(), "softmax --latex")
+@pytest.mark.parametrize("section", SECTIONS)
+def test_same_verdicts(recorded, section):
+    _same(recorded[section], SECTIONS[section](), section)
 
 
 def _is_variant(path) -> bool:
