@@ -16,6 +16,7 @@ exact, and fast with sparse polynomials (n = 32 well under a second; no
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Sequence
 
 import sympy as sp
@@ -56,10 +57,14 @@ class SoftmaxRing:
         self.n = n
         #: the SymPy symbols of the generators, in order: e_1..e_n, W, the other symbols, L
         self.expr_symbols = (*es, W, *others, L)
-        self._exp_sum = sp.Add(*[sp.exp(v) for v in self.xs])
         self._x_index = {v: j for j, v in enumerate(self.xs)}
         self._definitions = {name: meaning for name, meaning in definitions if isinstance(name, sp.Symbol)}
         self._cache: dict = {}
+
+    @cached_property
+    def _exp_sum(self):
+        """Σ_k exp(x_k) as SymPy writes it (built on first use: Problem 2's proofs never need it)."""
+        return sp.Add(*[sp.exp(v) for v in self.xs])
 
     def __call__(self, expr):
         cached = self._cache.get(expr)
