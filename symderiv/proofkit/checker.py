@@ -3,10 +3,13 @@
 See symderiv.proofkit for the overview; symderiv.algebra.normal_forms and
 symderiv.proofkit.numeric for the two witnesses.
 
-The exact argument is bounded by CPU time (``EXACT_CPU_SECONDS_PER_STEP``
-per claim, ``EXACT_CPU_SECONDS_PER_PROOF`` per proof): a claim it cannot
-settle in time is judged by the numbers alone ("holds", never "proved"), and
-one with no point in its domain to test is "unchecked", never "false".
+Every claim is decided by :func:`symderiv.algebra.decide.decide`. The exact
+argument is bounded by CPU time (``EXACT_CPU_SECONDS_PER_STEP`` per claim,
+``EXACT_CPU_SECONDS_PER_PROOF`` per proof): a claim it cannot settle in time
+is judged by the numbers alone ("holds", never "proved"); a float64
+counterexample counts only once confirmed at 50 digits (its own budget,
+``CONFIRMATION_CPU_SECONDS``), and a claim with no point in its domain to
+test, or no confirmed counterexample, is "unchecked", never "false".
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from symderiv.proofkit.types import Proof, ProofResult, StepResult
 
 EXACT_CPU_SECONDS_PER_STEP = 2.5
 EXACT_CPU_SECONDS_PER_PROOF = 6.0
+#: confirming one counterexample at 50 digits (a budget of its own)
+CONFIRMATION_CPU_SECONDS = 2.5
 
 
 def check_proof(proof: Proof, points: int = 200, seed: int = 0) -> ProofResult:
@@ -402,7 +407,7 @@ class _Context:
         else:
             point_values = trial.assignment(point)
             at = {symbol: float(np.real(v[point])) for symbol, v in trial.evaluator.sample.items()}
-        if not self._bounded(lambda: self._confirmed(first, second, trial, at), False):
+        if not self._confirmed_within_budget(first, second, trial, at):
             return None
         assignment = [(name, value) for name, value in point_values if name in names or name.split("[")[0] in names]
         if label is not None:
@@ -419,6 +424,18 @@ class _Context:
             rhs_value=float(np.real(b[entry])),
             precision_digits=MP_DPS,  # confirmed: the steps differ there at 50 digits
         )
+
+    def _confirmed_within_budget(self, first: int, second: int, trial, at: dict) -> bool:
+        """:meth:`_confirmed` under its own CPU budget (not the exact argument's: a proof whose
+        exact work used its budget still gets its counterexamples confirmed); out of time: not
+        confirmed, so the step is unchecked, never false."""
+        from symderiv.budget import BudgetExceeded, cpu_time_limit
+
+        try:
+            with cpu_time_limit(CONFIRMATION_CPU_SECONDS):
+                return self._confirmed(first, second, trial, at)
+        except BudgetExceeded:
+            return False
 
     def _confirmed(self, first: int, second: int, trial, at: dict) -> bool:
         """The two steps differ at the point ``at`` (the floats as exact decimals), confirmed by the
