@@ -71,6 +71,15 @@ BACKWARD_ROUNDINGS_PER_TERM = 4.0
 BACKWARD_ROUNDINGS_FIXED = 16.0
 
 
+#: a row of check_backward is on a kink when the non-smooth argument is this
+#: small relative to the row's magnitudes (a numerically found zero is within a few ulps) ...
+KINK_RELATIVE = 1e-12
+
+#: ... or within this many roundings of the dtype (times (1 + |x|)², covering
+#: arguments quadratic in x): the rule's own evaluation of the argument may fall on either side.
+KINK_ROUNDINGS = 8.0
+
+
 # -- 3. a sampled identity (float64, random points, no rounding model)
 
 #: |a − b| / (1 + max(|a|, |b|)) allowed between the two sides: float64's unit
