@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from symderiv.algebra.verdict import Counterexample, StepVerdict, Verdict
 from symderiv.algebra.zero import Grade
+from symderiv.numeric.precision import HIGH_PRECISION_DIGITS
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,9 @@ def _decide_equal(setting: Setting) -> StepVerdict:
         found = setting.counterexample(sampled)
         if found is None:
             return _verdict(Verdict.UNCHECKED, "float64 evaluation disagrees but no counterexample was confirmed at "
-                            "50 digits where every condition holds", "no counterexample",
+                            f"{HIGH_PRECISION_DIGITS} digits where every condition holds", "no counterexample",
                             max_error=sampled.max_error)
-        return _verdict(Verdict.FALSE, "counterexample verified at 50 digits", "false", counterexample=found,
+        return _verdict(Verdict.FALSE, f"counterexample verified at {HIGH_PRECISION_DIGITS} digits", "false", counterexample=found,
                         max_error=sampled.max_error)
     if not sampled.evaluated:
         return _verdict(Verdict.UNCHECKED, *setting.undefined_reason())
@@ -126,7 +127,8 @@ def _decide_equal(setting: Setting) -> StepVerdict:
     # points with 50-digit arithmetic before saying "holds".
     found, probed = setting.probe()
     if found is not None:
-        return _verdict(Verdict.FALSE, "counterexample verified at 50 digits (below float64 resolution)", "false",
+        return _verdict(Verdict.FALSE, f"counterexample verified at {HIGH_PRECISION_DIGITS} digits (below float64 resolution)",
+                        "false",
                         counterexample=found, max_error=sampled.max_error)
     return _verdict(Verdict.HOLDS, setting.holds_reason(sampled, probed) + setting.qualifier(False), "holds",
                     max_error=sampled.max_error)

@@ -2,7 +2,7 @@
 
 Contract: a counterexample is only ever reported after :func:`evaluate_exactly`
 said "differ" — exact substitution of a rational point, then evaluation at
-``CONFIRMATION_DIGITS`` (50) digits with the difference evaluated as one
+:data:`symderiv.numeric.precision.HIGH_PRECISION_DIGITS` (50) digits with the difference evaluated as one
 expression (evalf raises its working precision through cancellation), so a
 relative difference of 1e-30 is seen while true identities stay below the
 1e-40 threshold. :func:`polynomial_nonzero_point` finds, exactly and in finite
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import itertools
 
-#: the digits at which a counterexample is confirmed
-CONFIRMATION_DIGITS = 50
 #: simple rational values tried first (a person checks them by hand)
 SIMPLE_VALUES = ("1/2", "1", "3/2", "2", "1/3", "2/3", "3", "-1/2", "-1")
 
@@ -27,7 +25,9 @@ def evaluate_exactly(left, right, point):
     """("differ" | "equal" | "undefined", lhs, rhs) at ``point``: exact substitution, then 50 digits (mpmath)."""
     import sympy as sp
 
-    digits = CONFIRMATION_DIGITS
+    from symderiv.numeric.precision import HIGH_PRECISION_DIGITS, HIGH_PRECISION_ZERO
+
+    digits = HIGH_PRECISION_DIGITS
     lval = sp.N(left.xreplace(point), digits)
     rval = sp.N(right.xreplace(point), digits)
     if not (lval.is_number and rval.is_number) or lval.has(sp.zoo, sp.nan, sp.oo) or rval.has(sp.zoo, sp.nan, sp.oo):
@@ -36,11 +36,11 @@ def evaluate_exactly(left, right, point):
         return "undefined", lval, rval
     # The difference is evaluated as one expression (evalf raises its working precision
     # through cancellation), so a relative difference of 1e-30 is seen; true identities
-    # come out below 1e-50 relative, far under the 1e-40 threshold.
+    # come out below 1e-50 relative, far under HIGH_PRECISION_ZERO (1e-40).
     gap = sp.N((left - right).xreplace(point), digits, maxn=3 * digits)
     if not gap.is_number or gap.has(sp.zoo, sp.nan, sp.oo):
         gap = lval - rval
-    if abs(gap) > sp.Float(10, digits) ** (-(digits - 10)) * (1 + abs(lval) + abs(rval)):
+    if abs(gap) > sp.Float(HIGH_PRECISION_ZERO, digits) * (1 + abs(lval) + abs(rval)):
         return "differ", lval, rval
     return "equal", lval, rval
 

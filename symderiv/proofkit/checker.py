@@ -172,7 +172,8 @@ class _StepSetting:
         import numpy as np
 
         from symderiv.algebra.decide import Sampled
-        from symderiv.proofkit.numeric import TOLERANCE, scaled_error, valid_points
+        from symderiv.numeric.tolerance import SAMPLED_IDENTITY_TOLERANCE
+        from symderiv.proofkit.numeric import scaled_error, valid_points
 
         record = _Sampling()
         worst_error, evaluated = 0.0, 0
@@ -187,7 +188,7 @@ class _StepSetting:
             if error[point] > worst_error or record.worst_trial is None:
                 worst_error, record.worst_trial, record.worst_point = float(error[point]), trial, point
             record.best_difference = max(record.best_difference, float(error[point]))
-        return Sampled(evaluated, worst_error <= TOLERANCE, worst_error, record)
+        return Sampled(evaluated, worst_error <= SAMPLED_IDENTITY_TOLERANCE, worst_error, record)
 
     def counterexample(self, sampled):
         record = sampled.detail
@@ -385,7 +386,7 @@ class _Context:
             entry = int(np.nanargmax(np.where(np.isfinite(np.abs(a - b)), np.abs(a - b), np.inf)))
         import sympy as sp
 
-        from symderiv.numeric.precision import MP_DPS
+        from symderiv.numeric.precision import HIGH_PRECISION_DIGITS
         from symderiv.proofkit.numeric import abstract_functions, atoms_of, free_symbols
 
         involved = [self.unfolded(first), self.unfolded(second)]
@@ -422,7 +423,7 @@ class _Context:
             ),
             lhs_value=float(np.real(a[entry])),
             rhs_value=float(np.real(b[entry])),
-            precision_digits=MP_DPS,  # confirmed: the steps differ there at 50 digits
+            precision_digits=HIGH_PRECISION_DIGITS,  # confirmed: the steps differ there at 50 digits
         )
 
     def _confirmed_within_budget(self, first: int, second: int, trial, at: dict) -> bool:
@@ -459,10 +460,11 @@ class _Context:
     def _simple_point(self, first: int, second: int, trial, point: int, relation: str):
         import numpy as np
 
-        from symderiv.proofkit.numeric import TOLERANCE, Evaluator, scaled_error, valid_points
+        from symderiv.numeric.tolerance import SAMPLED_CLEAR_DIFFERENCE, SAMPLED_IDENTITY_TOLERANCE
+        from symderiv.proofkit.numeric import Evaluator, scaled_error, valid_points
 
         sample = trial.evaluator.sample
-        threshold = TOLERANCE if relation == "=" else 1e3 * TOLERANCE
+        threshold = SAMPLED_IDENTITY_TOLERANCE if relation == "=" else SAMPLED_CLEAR_DIFFERENCE
         for digits in (1, 2, 3):
             rounded = {symbol: np.array([float(f"{values[point]:.{digits}g}")]) for symbol, values in sample.items()}
             evaluator = Evaluator(rounded, tuple(trial.evaluator.definitions.items()), trial.evaluator.bound_variables)

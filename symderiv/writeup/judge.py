@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from symderiv.algebra.decide import Sampled, decide, inverted
 from symderiv.algebra.verdict import StepVerdict
 from symderiv.algebra.zero import Grade, zero_test
+from symderiv.numeric.precision import HIGH_PRECISION_DIGITS
 from symderiv.writeup import numeric, symbolic
 from symderiv.writeup.conditions import StepRestrictions
 from symderiv.writeup.counterexamples import (Search, counterexample, high_precision_probe, rational_counterexample,
@@ -225,7 +226,7 @@ def check_degrees(*exprs) -> None:
 def holds_reason(outcome, functions, probed: int = 0) -> str:
     parts = [f"equal at {outcome.samples} random points"]
     if probed:
-        parts[0] += f" (and at {probed} rational point{'s' if probed > 1 else ''} with 50-digit arithmetic)"
+        parts[0] += f" (and at {probed} rational point{'s' if probed > 1 else ''} with {HIGH_PRECISION_DIGITS}-digit arithmetic)"
     if functions:
         parts.append("each with its own random instantiation of " + ", ".join(sorted(f.__name__ for f in functions)))
     sizes = [f"{symbol} = {value}" for symbol, value in sorted(
