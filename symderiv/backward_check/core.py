@@ -30,13 +30,13 @@ from symderiv.backward_check.points import (
     Point,
     kink_directions,
     kink_functions,
-    kink_threshold,
     sampling_box,
     special_points,
 )
 from symderiv.backward_check.reference import (
     Values,
     call_forward,
+    evaluate_mpmath_forward,
     evaluate_mpmath_row,
     evaluate_numpy,
     mp_row_arrays,
@@ -45,6 +45,7 @@ from symderiv.backward_check.reference import (
     sensitivity_mpmath_row,
     sensitivity_numpy,
     validate_expressions,
+    values_rows,
 )
 from symderiv.backward_check.result import BackwardCheck, Counterexample
 from symderiv.backward_check.tolerance import tolerance, tolerance_factor
@@ -83,11 +84,17 @@ _LEGACY_ARGUMENTS = {
 
 
 class RuleFailure(Exception):
-    """The rule under test misbehaved (not a bug of the caller)."""
+    """The rule under test misbehaved (not a bug of the caller).
 
-    def __init__(self, reason: str) -> None:
+    ``row``: the example it misbehaved on, where known; ``outcome``: the
+    batch (and its exact values), attached by :func:`check_batch` so that the
+    failure carries a counterexample."""
+
+    def __init__(self, reason: str, row: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.row = row
+        self.outcome: BatchOutcome | None = None
 
 
 @dataclass
@@ -108,6 +115,7 @@ class Setup:
     rule_budget: float
     kinks: list = field(default_factory=list)
     criticals: list = field(default_factory=list)
+    caller_errstate: dict = field(default_factory=dict)  # numpy's error state for the rule: the caller's
     settle_left: int = MAX_SETTLED_ROWS
     settled: int = 0
     skipped: int = 0
@@ -325,14 +333,16 @@ def _by_labels(setup: Setup, labels: np.ndarray):
 
 def _evaluate_at(setup: Setup, labels: np.ndarray, v: np.ndarray) -> Values:
     b, m, d = v.shape[0], setup.m, setup.d
-    y, jac = np.empty((b, m)), np.empty((b, m, d))
-    hess = None if kinds.order(setup.kind) == 1 else np.empty((b, m, d, d))
+    second = kinds.order(setup.kind) == 2
+    out = Values(np.empty((b, m)), np.empty((b, m, d)), np.empty((b, m, d, d)) if second else None,
+                 np.empty((b, m)), np.empty((b, m, d)), np.empty((b, m, d, d)) if second else None)
     for combo, rows in _by_labels(setup, labels):
         part = evaluate_numpy(setup.refs[combo], v[rows])
-        y[rows], jac[rows] = part.y, part.jacobian
-        if hess is not None:
-            hess[rows] = part.hessian
-    return Values(y, jac, hess)
+        for name in ("y", "jacobian", "hessian", "bound_y", "bound_jacobian", "bound_hessian"):
+            target = getattr(out, name)
+            if target is not None:
+                target[rows] = getattr(part, name)
+    return out
 
 
 def _finite_rows(values: Values) -> np.ndarray:
@@ -353,6 +363,15 @@ def _settle_row(setup: Setup, batch: Batch, values: Values, mp_rows: dict, row: 
     values.y[row], values.jacobian[row] = exact.y[0], exact.jacobian[0]
     if values.hessian is not None:
         values.hessian[row] = exact.hessian[0]
+    # Where float64 could not evaluate the derivative as written (it
+    # overflows), its rounding is unknown: allow a rounding of each entry and
+    # of the output it belongs to (a stable rule's terms are of that size).
+    abs_y = np.abs(exact.y[0])
+    fallbacks = ((values.bound_y, 2 * abs_y), (values.bound_jacobian, 2 * np.abs(exact.jacobian[0]) + abs_y[:, None]))
+    if values.bound_hessian is not None:
+        fallbacks += ((values.bound_hessian, 2 * np.abs(exact.hessian[0]) + abs_y[:, None, None]),)
+    for bound, fallback in fallbacks:
+        bound[row] = np.where(np.isfinite(bound[row]), bound[row], fallback)
     mp_rows[row] = mp
     setup.settle_left -= 1
     setup.settled += 1
@@ -363,8 +382,28 @@ def _subset(batch: Batch, values: Values, mp_rows: dict, keep: np.ndarray):
     remap = {int(old): new for new, old in enumerate(index)}
     sub = Batch(batch.v[index], batch.labels[index], [batch.origin[i] for i in index], batch.source,
                 None if batch.dirs is None else {k: a[index] for k, a in batch.dirs.items()})
-    hess = None if values.hessian is None else values.hessian[index]
-    return sub, Values(values.y[index], values.jacobian[index], hess), {remap[r]: mp for r, mp in mp_rows.items() if r in remap}
+    return sub, values_rows(values, index), {remap[r]: mp for r, mp in mp_rows.items() if r in remap}
+
+
+def _settle_forward_values(setup: Setup, batch: Batch, values: Values, keep: np.ndarray) -> None:
+    """The y handed to the rule must be right: where float64 evaluation of the
+    forward as written may have lost more than a quarter of the dtype's unit
+    roundoff (or a quarter of the tolerance factor of float64 roundings),
+    the forward is settled in mpmath (log(1 + exp(x)) at x = -30, 1 - 1/(1 + exp(x))
+    at x = -47, where float64 gives 9.348e-14 and 0)."""
+    u64 = float(np.finfo(np.float64).eps)
+    allowed = max(float(np.finfo(setup.dtype).eps), setup.factor * u64) / 4
+    with np.errstate(all="ignore"):
+        lost = ~(u64 * values.bound_y <= allowed * np.abs(values.y)).all(axis=1)
+    for row in np.flatnonzero(lost & keep & _finite_rows(values)):
+        if setup.settle_left <= 0:
+            break
+        try:
+            values.y[row] = evaluate_mpmath_forward(setup.refs[_labels_of(setup, batch, int(row))], batch.v[row])
+        except InputError:
+            continue  # mpmath cannot evaluate it: the float64 value stands
+        setup.settle_left -= 1
+        setup.settled += 1
 
 
 def _reference(setup: Setup, batch: Batch) -> tuple[Batch, Values, dict]:
@@ -384,6 +423,7 @@ def _reference(setup: Setup, batch: Batch) -> tuple[Batch, Values, dict]:
             if batch.source == "random":
                 raise
             keep[row] = False
+    _settle_forward_values(setup, batch, values, keep)
     limit = float(np.finfo(setup.dtype).max)
     too_big = ~(np.abs(values.y) <= limit).all(axis=1)
     if batch.source == "random" and (too_big & keep).any():
@@ -410,6 +450,7 @@ class _State:
     lo: np.ndarray = None  # acceptance interval; equal to exact except on kinks
     hi: np.ndarray = None
     scale: np.ndarray = None
+    allowance: np.ndarray = None  # the rounding of the derivative as written (see rounding)
     mass: np.ndarray = None
     s_jac: np.ndarray | None = None
     s_hess: np.ndarray | None = None
@@ -425,13 +466,16 @@ def _contract_rows(setup: Setup, st: _State, rows: np.ndarray) -> None:
     s_jac = None if st.s_jac is None else st.s_jac[rows]
     s_hess = None if st.s_hess is None else st.s_hess[rows]
     dirs = {k: a[rows] for k, a in st.batch.dirs.items()}
-    c = kinds.contract(setup.kind, dirs, v.y[rows], v.jacobian[rows], None if v.hessian is None else v.hessian[rows], s_jac, s_hess)
+    c = kinds.contract(
+        setup.kind, dirs, v.jacobian[rows], None if v.hessian is None else v.hessian[rows],
+        v.bound_jacobian[rows], None if v.bound_hessian is None else v.bound_hessian[rows], s_jac, s_hess,
+    )
     exact = c.value.copy()
     for i, row in enumerate(rows):
         mp = st.mp_rows.get(int(row))
         if mp is not None:
             exact[i] = kinds.contract_mpmath(setup.kind, {k: a[row] for k, a in st.batch.dirs.items()}, mp)
-    st.exact[rows], st.scale[rows], st.mass[rows] = exact, c.scale, c.mass
+    st.exact[rows], st.scale[rows], st.allowance[rows], st.mass[rows] = exact, c.scale, c.allowance, c.mass
     kink_free = rows[~st.kink[rows]]
     st.lo[kink_free] = st.exact[kink_free]
     st.hi[kink_free] = st.exact[kink_free]
@@ -445,22 +489,21 @@ def _kink_intervals(setup: Setup, st: _State) -> np.ndarray:
     bad = np.zeros(b, dtype=bool)
     if not setup.kinks:
         return bad
-    thresholds = kink_threshold(st.batch.v, setup.dtype)
-    direction, what = kink_directions(setup.kinks, st.batch.v, thresholds)
-    st.kink = np.linalg.norm(direction, axis=1) > 0
+    direction, steps, what = kink_directions(setup.kinks, st.batch.v, setup.dtype)
+    st.kink = (np.linalg.norm(direction, axis=1) > 0) & (steps > 0)
     st.kink_what = what
     rows = np.flatnonzero(st.kink)
     if not len(rows):
         return bad
-    step = (np.maximum(1e-7, 256 * thresholds[rows]) * (1 + np.abs(st.batch.v[rows]).max(axis=1)))[:, None]
+    step = steps[rows][:, None]
     dirs = {k: a[rows] for k, a in st.batch.dirs.items()}
     sides = []
     for sign in (-1.0, 1.0):
         labels = st.batch.labels[rows]
         near = _evaluate_at(setup, labels, st.batch.v[rows] + sign * step * direction[rows])
         far = _evaluate_at(setup, labels, st.batch.v[rows] + 2 * sign * step * direction[rows])
-        a = kinds.contract(setup.kind, dirs, near.y, near.jacobian, near.hessian).value
-        b2 = kinds.contract(setup.kind, dirs, far.y, far.jacobian, far.hessian).value
+        a = kinds.contract(setup.kind, dirs, near.jacobian, near.hessian).value
+        b2 = kinds.contract(setup.kind, dirs, far.jacobian, far.hessian).value
         sides.append((a, np.abs(a - b2)))
     (left, wl), (right, wr) = sides
     with np.errstate(invalid="ignore"):
@@ -474,7 +517,7 @@ def _new_state(setup: Setup, batch: Batch, values: Values, mp_rows: dict) -> _St
     b = batch.v.shape[0]
     width = setup.m if kinds.results_are_outputs(setup.kind) else setup.d
     zeros = np.zeros((b, width))
-    st = _State(batch, values, mp_rows, zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(),
+    st = _State(batch, values, mp_rows, zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(),
                 has_sensitivity=np.zeros(b, dtype=bool), kink=np.zeros(b, dtype=bool), kink_what=[""] * b)
     return st
 
@@ -488,7 +531,8 @@ def _add_sensitivity(setup: Setup, st: _State, rows: np.ndarray) -> None:
         st.s_jac = np.zeros((b, m, d))
         st.s_hess = None if kinds.order(setup.kind) == 1 else np.zeros((b, m, d, d))
     for combo, local in _by_labels(setup, st.batch.labels[rows]):
-        sj, sh = sensitivity_numpy(setup.refs[combo], st.batch.v[rows[local]])
+        chosen = rows[local]
+        sj, sh = sensitivity_numpy(setup.refs[combo], st.batch.v[chosen], st.values.jacobian[chosen], st.values.y[chosen])
         st.s_jac[rows[local]] = sj
         if sh is not None:
             st.s_hess[rows[local]] = sh
@@ -551,7 +595,7 @@ def _run_rule(setup: Setup, args: tuple, kwargs: dict, rows: int) -> Any:
     outer_left = signal.getitimer(signal.ITIMER_PROF)[0] if cpu_limits_available() else 0.0
     rule_binds = not outer_left or setup.rule_budget <= outer_left
     try:
-        with cpu_time_limit(setup.rule_budget, repeat_every=0.05):
+        with cpu_time_limit(setup.rule_budget, repeat_every=0.05), np.errstate(**setup.caller_errstate):
             return setup.rule(*args, **kwargs)
     except (BudgetExceeded, BudgetStillExceeded):
         if rule_binds:
@@ -565,45 +609,36 @@ def _run_rule(setup: Setup, args: tuple, kwargs: dict, rows: int) -> Any:
         raise RuleFailure(f"{name} raised {type(exc).__name__}: {message}".rstrip(": ")) from None
 
 
-def _as_real_array(value: Any, what: str, shape: tuple[int, ...], name: str) -> np.ndarray:
+def _as_real_array(value: Any, what: str, shape: tuple[int, ...], name: str, per_example: bool = True) -> np.ndarray:
+    """The rule's value as a float64 array of the expected shape, or a
+    RuleFailure saying what is wrong (with the example's row where known)."""
+    part = f" for {what}" if what else ""
     if value is None:
-        raise RuleFailure(f"{name} returned None for {what} (expected an array of shape {shape})")
+        raise RuleFailure(f"{name} returned None{part} (expected an array of shape {shape})")
     try:
         got = np.asarray(value)
     except Exception as exc:  # noqa: BLE001
-        raise RuleFailure(f"{name} returned something that is not an array for {what}: {type(exc).__name__}") from None
+        raise RuleFailure(f"{name} returned something that is not an array{part}: {type(exc).__name__}") from None
     if got.shape != shape:
-        raise RuleFailure(f"{name} returned shape {got.shape} for {what}, expected {shape}")
+        raise RuleFailure(f"{name} returned shape {got.shape}{part}, expected {shape}")
     if np.iscomplexobj(got) or not (np.issubdtype(got.dtype, np.floating) or np.issubdtype(got.dtype, np.integer)):
-        raise RuleFailure(f"{name} returned dtype {got.dtype} for {what}, expected a real floating array")
+        raise RuleFailure(f"{name} returned dtype {got.dtype}{part}, expected a real floating array")
     got = got.astype(np.float64)
     bad = np.argwhere(~np.isfinite(got))
     if bad.size:
-        where = ", ".join(str(int(i)) for i in bad[0])
-        raise RuleFailure(f"{name} returned a non-finite value ({got[tuple(bad[0])]}) in {what} at index ({where})")
+        index = tuple(int(i) for i in bad[0])
+        if not what:  # the classic form: (batch, width)
+            where = f"at row {index[0]}, coordinate {index[1]}"
+        else:
+            where = f"in {what} at index ({', '.join(str(i) for i in index)})"
+        raise RuleFailure(f"{name} returned a non-finite value ({got[index]}) {where}",
+                          row=index[0] if per_example and index else None)
     return got
 
 
 def _legacy_result(setup: Setup, result: Any, b: int) -> np.ndarray:
-    name = _RULE_NAMES[setup.kind]
     width = setup.m if kinds.results_are_outputs(setup.kind) else setup.layout.n
-    if result is None:
-        axis = "m" if kinds.results_are_outputs(setup.kind) else "n"
-        raise RuleFailure(f"{name} returned None (expected an array of shape (batch, {axis}))")
-    try:
-        got = np.asarray(result)
-    except Exception as exc:  # noqa: BLE001
-        raise RuleFailure(f"{name} returned something that is not an array: {type(exc).__name__}") from None
-    if got.shape != (b, width):
-        raise RuleFailure(f"{name} returned shape {got.shape}, expected {(b, width)}")
-    if np.iscomplexobj(got) or not (np.issubdtype(got.dtype, np.floating) or np.issubdtype(got.dtype, np.integer)):
-        raise RuleFailure(f"{name} returned dtype {got.dtype}, expected a real floating array")
-    got = got.astype(np.float64)
-    bad = np.argwhere(~np.isfinite(got))
-    if bad.size:
-        row, col = (int(v) for v in bad[0])
-        raise RuleFailure(f"{name} returned a non-finite value ({got[row, col]}) at row {row}, coordinate {col}")
-    return got
+    return _as_real_array(result, "", (b, width), _RULE_NAMES[setup.kind])
 
 
 def _named_result(setup: Setup, result: Any, b: int) -> np.ndarray:
@@ -633,7 +668,7 @@ def _named_result(setup: Setup, result: Any, b: int) -> np.ndarray:
     for input_name, cols in _diff_columns(setup).items():
         spec = layout.spec(input_name)
         shape = spec.shape if spec.shared else (b, *spec.shape)
-        array = _as_real_array(parts[input_name], f"input {input_name}", shape, name)
+        array = _as_real_array(parts[input_name], f"input {input_name}", shape, name, per_example=not spec.shared)
         got[:, cols] = array.reshape(1, -1) if spec.shared else array.reshape(b, -1)
     return got
 
@@ -694,11 +729,12 @@ def judge(setup: Setup, st: _State, got: np.ndarray) -> Judgement:
     b = got.shape[0]
     with np.errstate(all="ignore"):
         error = np.maximum(0.0, np.maximum(st.lo - got, got - st.hi))
-        tol = tolerance(st.scale[:, :r], st.mass[:, :r], setup.dtype, setup.factor)
+        tol = tolerance(st.scale[:, :r], st.allowance[:, :r], st.mass[:, :r], setup.dtype, setup.factor)
         lo_s, hi_s = st.lo[:, r:].sum(axis=0), st.hi[:, r:].sum(axis=0)
         got_s = got[0, r:]
         error_s = np.maximum(0.0, np.maximum(lo_s - got_s, got_s - hi_s))
-        tol_s = tolerance(st.scale[:, r:].sum(axis=0), st.mass[:, r:].sum(axis=0), setup.dtype, setup.factor + 4.0 * b)
+        tol_s = tolerance(st.scale[:, r:].sum(axis=0), st.allowance[:, r:].sum(axis=0), st.mass[:, r:].sum(axis=0),
+                          setup.dtype, setup.factor + 4.0 * b)
     expected_s = np.clip(got_s, lo_s, hi_s)
     return Judgement(error[:, :r], tol, error_s, tol_s, expected_s)
 
@@ -768,16 +804,39 @@ def check_batch(setup: Setup, batch: Batch, rng: np.random.Generator) -> BatchOu
         return check_batch(setup, sub, rng)
     _contract_rows(setup, st, np.arange(batch.v.shape[0]))
     y = _round(st.values.y, setup.dtype)
-    got = call_rule(setup, batch, y)
+    got = _call_rule_located(setup, st, batch, y)
     j = _refine(setup, st, got, judge(setup, st, got))
     corrected = _round(st.values.y, setup.dtype)
     if not np.array_equal(corrected, y):
         # The float64 forward was off by an ulp or more: give the rule the
         # correctly rounded y and run it again on the whole batch.
         y = corrected
-        got = call_rule(setup, batch, y)
+        got = _call_rule_located(setup, st, batch, y)
         j = judge(setup, st, got)
     return BatchOutcome(batch, st, got, y, j)
+
+
+_MAX_LOCATE_ROWS = 16
+
+
+def _call_rule_located(setup: Setup, st: _State, batch: Batch, y: np.ndarray) -> np.ndarray:
+    """call_rule; a RuleFailure leaves with the batch and, where one can be
+    found, the example that triggers it (the rule re-run one row at a time)."""
+    try:
+        return call_rule(setup, batch, y)
+    except RuleFailure as failure:
+        b = batch.v.shape[0]
+        if failure.row is None and b > 1:
+            for r in range(min(b, _MAX_LOCATE_ROWS)):
+                single = Batch(batch.v[r:r + 1], batch.labels[r:r + 1], batch.origin[r:r + 1], batch.source,
+                               {k: a[r:r + 1] for k, a in batch.dirs.items()})
+                try:
+                    call_rule(setup, single, y[r:r + 1])
+                except RuleFailure:
+                    failure.row = r
+                    break
+        failure.outcome = BatchOutcome(batch, st, np.empty((b, 0)), y, None)
+        raise
 
 
 # -- the whole check ---------------------------------------------------------------------------
@@ -821,7 +880,10 @@ class _Tracker:
         j, st = outcome.judgement, outcome.state
         r = j.error.shape[1]
         row_scale = np.abs(st.exact[:, :r]).max(axis=1, initial=0.0)
-        resolvable = row_scale > j.tol.max(axis=1, initial=0.0)
+        # the exact value is known where float64 resolved it or mpmath settled it
+        u64 = float(np.finfo(np.float64).eps)
+        settled = np.isin(np.arange(len(row_scale)), list(st.mp_rows))
+        resolvable = (row_scale > 0) & (settled | (row_scale > u64 * st.allowance[:, :r].max(axis=1, initial=0.0)))
         if resolvable.any():
             self.max_rel = max(self.max_rel, float((j.error.max(axis=1)[resolvable] / row_scale[resolvable]).max()))
         if j.error_shared.size:
@@ -856,11 +918,41 @@ def _axis_lengths(setup: Setup) -> set[int]:
     return lengths
 
 
-def _failed(setup: Setup, tracker: _Tracker, reason: str, common: dict) -> BackwardCheck:
+def _failed(setup: Setup, tracker: _Tracker, failure: RuleFailure, point: int, common: dict) -> BackwardCheck:
+    """The rule misbehaved: a failed check whose counterexample is the
+    example it misbehaved on (or the whole batch, when no single row does)."""
+    outcome, counterexample = failure.outcome, None
+    size = 0
+    if outcome is not None:
+        size = outcome.batch.v.shape[0]
+        tracker.rows[outcome.batch.source] += size
+        counterexample = _failure_counterexample(setup, outcome, failure, point)
+    where = f", row {failure.row}" if failure.row is not None and "at row" not in failure.reason else ""
     return BackwardCheck(
-        ok=False, reason=reason, rows_checked=sum(tracker.rows.values()),
+        ok=False, reason=f"{failure.reason} (batch {point}, size {size}{where})", rows_checked=sum(tracker.rows.values()),
         max_abs_error=math.inf, max_rel_error=math.inf, max_error_over_tolerance=math.inf,
-        counterexample=None, **common, **_counts(setup, tracker),
+        counterexample=counterexample, **common, **_counts(setup, tracker),
+    )
+
+
+def _failure_counterexample(setup: Setup, outcome: BatchOutcome, failure: RuleFailure, point: int) -> Counterexample:
+    st, batch, row = outcome.state, outcome.batch, failure.row
+    name, index, cols = _entity(setup, 0, False)
+    r = _per_example_width(setup)
+    if row is None:
+        expected = st.exact[:, [c for c in cols if c < r]].ravel()
+    else:
+        expected = st.exact[row, [c for c in cols if c < r]]
+    shown = 0 if row is None else row
+    origin = batch.origin[shown] + (f" (on {st.kink_what[shown]})" if st.kink[shown] else "")
+    return Counterexample(
+        point=point, batch_size=batch.v.shape[0], row=row, coordinate=0,
+        x=_flat(batch.v, row), y=_flat(outcome.y, row),
+        gy=_flat(batch.dirs["gy"], row) if setup.kind in ("backward", "double_backward") else (),
+        expected=tuple(float(v) for v in expected), got=(), abs_error=math.inf, tolerance=math.nan,
+        input="x" if setup.layout.legacy else name, index=index if not setup.layout.legacy else (),
+        origin=origin, inputs=_example_inputs(setup, batch, row), directions=_directions_shown(setup, batch, row),
+        failure=failure.reason,
     )
 
 
@@ -907,7 +999,7 @@ def _run(setup: Setup, sizes, seed: int, special: bool, adaptive: bool, common: 
         if tracker.worst_ratio > 1.0:
             counterexample = _counterexample(setup, tracker, rng)
     except RuleFailure as failure:
-        return _failed(setup, tracker, f"{failure.reason} (batch {current[0]}, size {current[1]})", common)
+        return _failed(setup, tracker, failure, current[0], common)
     ok = tracker.worst_ratio <= 1.0
     reason = ""
     if not ok:

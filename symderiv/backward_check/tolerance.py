@@ -47,7 +47,14 @@ def tolerance_factor(n: int, m: int, batch_sum: int = 0) -> float:
     return 4.0 * (n + m + batch_sum) + 16.0
 
 
-def tolerance(scale: np.ndarray, direction_mass: np.ndarray, dtype: np.dtype, factor: float) -> np.ndarray:
-    """factor · u · scale + factor · tiny · (1 + Σ|directions|), elementwise."""
+# Roundings of the derivative as written that a rule may incur (the bound is
+# first order; libraries' functions are within an ulp or two, not half).
+ALLOWANCE_ROUNDINGS = 4.0
+
+
+def tolerance(scale: np.ndarray, allowance: np.ndarray, direction_mass: np.ndarray, dtype: np.dtype, factor: float) -> np.ndarray:
+    """factor · u · scale + 4 · u · allowance + factor · tiny · (1 + Σ|directions|), elementwise."""
     info = np.finfo(dtype)
-    return factor * float(info.eps) * scale + factor * float(info.tiny) * (1.0 + direction_mass)
+    u = float(info.eps)
+    with np.errstate(all="ignore"):
+        return factor * u * scale + ALLOWANCE_ROUNDINGS * u * allowance + factor * float(info.tiny) * (1.0 + direction_mass)
