@@ -39,6 +39,7 @@ from symderiv.backward_check.reference import (
     evaluate_mpmath_forward,
     evaluate_mpmath_row,
     evaluate_numpy,
+    fallback_bounds,
     mp_row_arrays,
     output_expressions,
     reference_functions,
@@ -357,21 +358,21 @@ def _labels_of(setup: Setup, batch: Batch, row: int) -> tuple:
 
 
 def _settle_row(setup: Setup, batch: Batch, values: Values, mp_rows: dict, row: int) -> None:
-    """Replace one row's float64 reference by its 50-digit values (InputError if undefined)."""
+    """Replace one row's float64 reference by values correct to 25 digits (InputError if undefined)."""
     mp = evaluate_mpmath_row(setup.refs[_labels_of(setup, batch, row)], batch.v[row])
     exact = mp_row_arrays(mp)
-    values.y[row], values.jacobian[row] = exact.y[0], exact.jacobian[0]
-    if values.hessian is not None:
-        values.hessian[row] = exact.hessian[0]
-    # Where float64 could not evaluate the derivative as written (it
-    # overflows), its rounding is unknown: allow a rounding of each entry and
-    # of the output it belongs to (a stable rule's terms are of that size).
-    abs_y = np.abs(exact.y[0])
-    fallbacks = ((values.bound_y, 2 * abs_y), (values.bound_jacobian, 2 * np.abs(exact.jacobian[0]) + abs_y[:, None]))
+    arrays = [(values.y, exact.y), (values.jacobian, exact.jacobian), (values.hessian, exact.hessian)]
+    # where float64 could not evaluate the expression as written, its rounding
+    # scale is unknown too: recomputed from the exact values
+    unknown = tuple(None if old is None else ~np.isfinite(old[row:row + 1]) for old, _ in arrays)
+    for old, new in arrays:
+        if old is not None:
+            old[row] = new[0]
+    row_values = values_rows(values, np.array([row]))
+    fallback_bounds(row_values, unknown)
+    values.bound_y[row], values.bound_jacobian[row] = row_values.bound_y[0], row_values.bound_jacobian[0]
     if values.bound_hessian is not None:
-        fallbacks += ((values.bound_hessian, 2 * np.abs(exact.hessian[0]) + abs_y[:, None, None]),)
-    for bound, fallback in fallbacks:
-        bound[row] = np.where(np.isfinite(bound[row]), bound[row], fallback)
+        values.bound_hessian[row] = row_values.bound_hessian[0]
     mp_rows[row] = mp
     setup.settle_left -= 1
     setup.settled += 1

@@ -85,7 +85,7 @@ def contract(
 
     ``dirs``: gy (b, m), gy_dot (b, m), t (b, d) as the kind needs them;
     ``bound_*``: the rounding bounds of the derivative entries
-    (:mod:`~.rounding`; None: 0); ``s_*``: the sensitivities to the rounding
+    (:mod:`symderiv.numeric.rounding`; None: 0); ``s_*``: the sensitivities to the rounding
     of x and y (None: not computed, counted 0).
     """
     with np.errstate(all="ignore"):

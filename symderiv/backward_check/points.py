@@ -149,7 +149,7 @@ def _vectorised(fn: Callable[..., Any], v: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
         try:
             out = np.asarray(fn(*v.T))
-        except (ValueError, TypeError, ZeroDivisionError, OverflowError):
+        except Exception:  # noqa: BLE001 - undefined here, or a function numpy lacks: no zero found
             return np.full(v.shape[0], np.nan)
     if np.iscomplexobj(out):
         out = np.where(out.imag == 0, out.real, np.nan)

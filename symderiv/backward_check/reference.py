@@ -5,7 +5,8 @@ Jacobian with respect to the differentiable symbols, and for second-order
 checks the Hessian of every output) and lambdified twice, to numpy (with
 SciPy's special functions where SciPy is installed; vectorised over the
 batch, the fast path) and to mpmath. Alongside the float64 values comes the
-rounding bound of every value (:mod:`~.rounding`): how many digits float64
+rounding scale of every value (the project's rounding model,
+:class:`symderiv.numeric.rounding.CompiledScales`): how many digits float64
 evaluation of the expression as written may have lost. A row is *settled*
 (its values replaced by correctly rounded ones from mpmath) where float64
 overflows or is undefined, where the rounding bound says float64 lost digits
@@ -30,7 +31,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import sympy
 
-from symderiv.backward_check.rounding import RoundingModel, numeric_modules, rounding_model
+from symderiv.numeric.rounding import CompiledScales
 from symderiv.budget import BudgetExceeded
 from symderiv.errors import InputError
 
@@ -69,7 +70,7 @@ class ReferenceFunctions:
     numpy_derivatives: Callable[..., Any]
     mpmath_forward: Callable[..., Any]
     mpmath_derivatives: Callable[..., Any]
-    rounding: RoundingModel  # bounds of the forward values, then of the derivatives
+    rounding: CompiledScales  # rounding scales of the forward values, then of the derivatives
 
     @property
     def d(self) -> int:
@@ -170,6 +171,15 @@ def validate_expressions(exprs: Sequence[sympy.Expr], symbols: Sequence[sympy.Sy
             raise InputError(f"forward output {index} contains an unevaluated {kind}; evaluate it first (.doit())")
 
 
+def numeric_modules() -> list[str]:
+    """lambdify's modules for numpy evaluation: SciPy's special functions where installed."""
+    try:
+        import scipy.special  # noqa: F401
+    except ImportError:  # pragma: no cover - SciPy is optional
+        return ["numpy"]
+    return ["scipy", "numpy"]
+
+
 def _lambdify(symbols: Sequence[sympy.Symbol], exprs: list, module: Any, cse: bool) -> Callable[..., Any]:
     try:
         return sympy.lambdify(symbols, exprs, modules=module, cse=cse)
@@ -220,7 +230,7 @@ def reference_functions(
         numpy_derivatives=_lambdify(symbols, derivative_exprs, numeric_modules(), True),
         mpmath_forward=_lambdify(symbols, list(forward_exprs), "mpmath", False),
         mpmath_derivatives=_lambdify(symbols, derivative_exprs, "mpmath", True),
-        rounding=rounding_model(list(forward_exprs) + derivative_exprs, symbols),
+        rounding=CompiledScales(list(forward_exprs) + derivative_exprs, symbols, numeric_modules()),
     )
 
 
@@ -293,9 +303,31 @@ def evaluate_numpy(ref: ReferenceFunctions, v: np.ndarray) -> Values:
     if y.shape[1] != ref.m:
         y = np.full((v.shape[0], ref.m), np.nan)
     jacobian, hessian = _unpack_derivatives(_numpy_values(ref.numpy_derivatives, v), ref)
-    bounds = ref.rounding.bounds(v)
+    # the inputs are exact (the rule gets the very same numbers): scale 0
+    _, bounds = ref.rounding(v, np.zeros_like(v))
     bound_jacobian, bound_hessian = _unpack_derivatives(bounds[:, ref.m:], ref)
-    return Values(y, jacobian, hessian, bounds[:, :ref.m], bound_jacobian, bound_hessian)
+    values = Values(y, jacobian, hessian, bounds[:, :ref.m], bound_jacobian, bound_hessian)
+    fallback_bounds(values)
+    return values
+
+
+def fallback_bounds(values: Values, unknown: tuple | None = None) -> None:
+    """Where the rounding scale of the expression as written is unknown (its
+    float64 evaluation overflows, or ``unknown`` marks it), allow a rounding
+    of each entry and of the output it belongs to (a stable rule's terms are
+    of that size); never an infinite allowance. Rows whose values are not
+    finite keep NaN (they are settled in mpmath or skipped)."""
+    abs_y = np.abs(values.y)
+    pairs = [(values.bound_y, 2 * abs_y),
+             (values.bound_jacobian, 2 * np.abs(values.jacobian) + abs_y[:, :, None])]
+    if values.hessian is not None:
+        pairs.append((values.bound_hessian, 2 * np.abs(values.hessian) + abs_y[:, :, None, None]))
+    with np.errstate(all="ignore"):
+        for position, (bound, fallback) in enumerate(pairs):
+            replace = ~np.isfinite(bound)
+            if unknown is not None and unknown[position] is not None:
+                replace |= unknown[position]
+            bound[...] = np.where(replace, fallback, bound)
 
 
 def sensitivity_numpy(ref: ReferenceFunctions, v: np.ndarray, jacobian: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -445,11 +477,11 @@ def to_float(value: Any) -> float:
 
 
 def mp_row_arrays(row: MpRow) -> Values:
-    """The float64 rounding of one MpRow, as a batch of one (rounding bounds 0.5: correctly rounded)."""
+    """The float64 rounding of one MpRow, as a batch of one (its bounds unset: 0)."""
     y = np.array([[to_float(v) for v in row.y]])
     jac = np.array([[[to_float(v) for v in r] for r in row.jacobian]])
     hess = None if row.hessian is None else np.array([[[[to_float(v) for v in r] for r in k] for k in row.hessian]])
-    return Values(y, jac, hess, 0.5 * np.abs(y), 0.5 * np.abs(jac), None if hess is None else 0.5 * np.abs(hess))
+    return Values(y, jac, hess, np.zeros_like(y), np.zeros_like(jac), None if hess is None else np.zeros_like(hess))
 
 
 def sensitivity_mpmath_row(ref: ReferenceFunctions, v_row: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
