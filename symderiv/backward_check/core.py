@@ -1,14 +1,17 @@
 """The check loop shared by check_backward, check_jvp, check_double_backward and check_hvp.
 
-Contract: :func:`run_check` prepares the exact reference once (SymPy,
-lambdified), then runs the rule under test on minibatches: ``points``
-random batches, the special points of :mod:`symderiv.backward_check.points`
-in batches of at most 64 rows, and ``ADAPTIVE_ROUNDS`` adaptive batches
-around the worst row so far. Each batch is judged entry by entry against the
-tolerance model; the worst entry over all batches decides the verdict and
-becomes the counterexample. A rule that raises, loops past its CPU budget,
-returns the wrong shape, NaN/inf or modifies an argument in place is a
-*failed check* with the reason. Bad arguments, a forward that cannot be
+Contract: :func:`prepare` builds the exact reference once (SymPy,
+lambdified) and :func:`_run` runs the rule under test on minibatches:
+``points`` random batches, the special points of
+:mod:`symderiv.backward_check.points` in batches of at most 64 rows, and
+``ADAPTIVE_ROUNDS`` adaptive batches around the worst row so far. Each batch
+(:func:`check_batch`) is judged entry by entry against the tolerance model;
+the worst entry over all batches decides the verdict and becomes the
+counterexample. A rule that raises, loops past its CPU budget, returns the
+wrong shape, NaN/inf or modifies an argument in place is a *failed check*
+with the reason, and its counterexample is the example it misbehaved on
+(found by re-running the rule one row at a time when the failure does not
+name it), or the whole batch. Bad arguments, a forward that cannot be
 evaluated, or symderiv's own work exceeding its CPU budget raise
 :class:`InputError`. Budgets count CPU time (:mod:`symderiv.budget`), never
 wall-clock time; where CPU timers are unavailable (not the main thread) the
@@ -39,7 +42,7 @@ from symderiv.backward_check.reference import (
     evaluate_mpmath_forward,
     evaluate_mpmath_row,
     evaluate_numpy,
-    fallback_bounds,
+    derivative_bounds,
     mp_row_arrays,
     output_expressions,
     reference_functions,
@@ -64,10 +67,11 @@ MAX_SHARED_SPECIAL_BATCHES = 16
 ADAPTIVE_ROUNDS = 3
 ADAPTIVE_BATCH_ROWS = 8
 # Entries whose error exceeds this fraction of the tolerance are re-judged
-# against a 50-digit mpmath reference (float64 rounding in the reference
-# itself must not decide a verdict); the x-sensitivity term of the tolerance
-# is computed only for rows above the smaller fraction (it costs 2n
-# evaluations of the derivatives; rows below it pass without it).
+# against an mpmath reference (float64 rounding in the reference itself must
+# not decide a verdict); the sensitivity and rounding terms of the tolerance
+# are computed only for rows above the smaller fraction (they cost 2(n + m)
+# evaluations of the derivatives and a walk of their expressions; they only
+# widen the tolerance, so rows below it pass without them).
 _SETTLE_FRACTION = 0.25
 _SENSITIVITY_FRACTION = 0.125
 MAX_SETTLED_ROWS = 256
@@ -333,11 +337,14 @@ def _by_labels(setup: Setup, labels: np.ndarray):
 
 
 def _evaluate_at(setup: Setup, labels: np.ndarray, v: np.ndarray) -> Values:
+    groups = list(_by_labels(setup, labels))
+    if len(groups) == 1:  # one forward for the whole batch (no labels, or one label value)
+        return evaluate_numpy(setup.refs[groups[0][0]], v)
     b, m, d = v.shape[0], setup.m, setup.d
     second = kinds.order(setup.kind) == 2
     out = Values(np.empty((b, m)), np.empty((b, m, d)), np.empty((b, m, d, d)) if second else None,
                  np.empty((b, m)), np.empty((b, m, d)), np.empty((b, m, d, d)) if second else None)
-    for combo, rows in _by_labels(setup, labels):
+    for combo, rows in groups:
         part = evaluate_numpy(setup.refs[combo], v[rows])
         for name in ("y", "jacobian", "hessian", "bound_y", "bound_jacobian", "bound_hessian"):
             target = getattr(out, name)
@@ -361,18 +368,9 @@ def _settle_row(setup: Setup, batch: Batch, values: Values, mp_rows: dict, row: 
     """Replace one row's float64 reference by values correct to 25 digits (InputError if undefined)."""
     mp = evaluate_mpmath_row(setup.refs[_labels_of(setup, batch, row)], batch.v[row])
     exact = mp_row_arrays(mp)
-    arrays = [(values.y, exact.y), (values.jacobian, exact.jacobian), (values.hessian, exact.hessian)]
-    # where float64 could not evaluate the expression as written, its rounding
-    # scale is unknown too: recomputed from the exact values
-    unknown = tuple(None if old is None else ~np.isfinite(old[row:row + 1]) for old, _ in arrays)
-    for old, new in arrays:
-        if old is not None:
-            old[row] = new[0]
-    row_values = values_rows(values, np.array([row]))
-    fallback_bounds(row_values, unknown)
-    values.bound_y[row], values.bound_jacobian[row] = row_values.bound_y[0], row_values.bound_jacobian[0]
-    if values.bound_hessian is not None:
-        values.bound_hessian[row] = row_values.bound_hessian[0]
+    values.y[row], values.jacobian[row] = exact.y[0], exact.jacobian[0]
+    if values.hessian is not None:
+        values.hessian[row] = exact.hessian[0]
     mp_rows[row] = mp
     setup.settle_left -= 1
     setup.settled += 1
@@ -451,7 +449,7 @@ class _State:
     lo: np.ndarray = None  # acceptance interval; equal to exact except on kinks
     hi: np.ndarray = None
     scale: np.ndarray = None
-    allowance: np.ndarray = None  # the rounding of the derivative as written (see rounding)
+    allowance: np.ndarray = None  # the rounding of the derivative as written (symderiv.numeric.rounding)
     mass: np.ndarray = None
     s_jac: np.ndarray | None = None
     s_hess: np.ndarray | None = None
@@ -464,12 +462,17 @@ def _contract_rows(setup: Setup, st: _State, rows: np.ndarray) -> None:
     if not len(rows):
         return
     v = st.values
-    s_jac = None if st.s_jac is None else st.s_jac[rows]
-    s_hess = None if st.s_hess is None else st.s_hess[rows]
-    dirs = {k: a[rows] for k, a in st.batch.dirs.items()}
+    # the whole batch (the common case) as views, not copies of (b, m, d) tensors
+    sel = slice(None) if len(rows) == st.batch.v.shape[0] and np.array_equal(rows, np.arange(len(rows))) else rows
+    s_jac = None if st.s_jac is None else st.s_jac[sel]
+    s_hess = None if st.s_hess is None else st.s_hess[sel]
+    dirs = {k: a[sel] for k, a in st.batch.dirs.items()}
+    # the rounding scales are computed lazily, with the sensitivities
+    with_bounds = bool(st.has_sensitivity[rows].any())
     c = kinds.contract(
-        setup.kind, dirs, v.jacobian[rows], None if v.hessian is None else v.hessian[rows],
-        v.bound_jacobian[rows], None if v.bound_hessian is None else v.bound_hessian[rows], s_jac, s_hess,
+        setup.kind, dirs, v.jacobian[sel], None if v.hessian is None else v.hessian[sel],
+        v.bound_jacobian[sel] if with_bounds else None,
+        None if v.bound_hessian is None or not with_bounds else v.bound_hessian[sel], s_jac, s_hess,
     )
     exact = c.value.copy()
     for i, row in enumerate(rows):
@@ -533,6 +536,10 @@ def _add_sensitivity(setup: Setup, st: _State, rows: np.ndarray) -> None:
         st.s_hess = None if kinds.order(setup.kind) == 1 else np.zeros((b, m, d, d))
     for combo, local in _by_labels(setup, st.batch.labels[rows]):
         chosen = rows[local]
+        bj, bh = derivative_bounds(setup.refs[combo], st.batch.v[chosen], values_rows(st.values, chosen))
+        st.values.bound_jacobian[chosen] = bj
+        if bh is not None:
+            st.values.bound_hessian[chosen] = bh
         sj, sh = sensitivity_numpy(setup.refs[combo], st.batch.v[chosen], st.values.jacobian[chosen], st.values.y[chosen])
         st.s_jac[rows[local]] = sj
         if sh is not None:

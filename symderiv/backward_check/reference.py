@@ -70,7 +70,8 @@ class ReferenceFunctions:
     numpy_derivatives: Callable[..., Any]
     mpmath_forward: Callable[..., Any]
     mpmath_derivatives: Callable[..., Any]
-    rounding: CompiledScales  # rounding scales of the forward values, then of the derivatives
+    forward_rounding: CompiledScales  # rounding scales of the forward values
+    derivative_rounding: CompiledScales  # ... and of the derivatives (computed lazily: see core)
 
     @property
     def d(self) -> int:
@@ -80,8 +81,9 @@ class ReferenceFunctions:
 @dataclass(frozen=True)
 class Values:
     """y (batch, m), jacobian (batch, m, d), hessian (batch, m, d, d) or None;
-    and their rounding bounds (same shapes, in units of the unit roundoff;
-    zero once a row is settled)."""
+    and their rounding scales (same shapes, in units of the unit roundoff):
+    the forward's always, the derivatives' 0 until computed for a row
+    (:func:`derivative_bounds`)."""
 
     y: np.ndarray
     jacobian: np.ndarray
@@ -230,7 +232,8 @@ def reference_functions(
         numpy_derivatives=_lambdify(symbols, derivative_exprs, numeric_modules(), True),
         mpmath_forward=_lambdify(symbols, list(forward_exprs), "mpmath", False),
         mpmath_derivatives=_lambdify(symbols, derivative_exprs, "mpmath", True),
-        rounding=CompiledScales(list(forward_exprs) + derivative_exprs, symbols, numeric_modules()),
+        forward_rounding=CompiledScales(list(forward_exprs), symbols, numeric_modules()),
+        derivative_rounding=CompiledScales(derivative_exprs, symbols, numeric_modules()),
     )
 
 
@@ -304,30 +307,27 @@ def evaluate_numpy(ref: ReferenceFunctions, v: np.ndarray) -> Values:
         y = np.full((v.shape[0], ref.m), np.nan)
     jacobian, hessian = _unpack_derivatives(_numpy_values(ref.numpy_derivatives, v), ref)
     # the inputs are exact (the rule gets the very same numbers): scale 0
-    _, bounds = ref.rounding(v, np.zeros_like(v))
-    bound_jacobian, bound_hessian = _unpack_derivatives(bounds[:, ref.m:], ref)
-    values = Values(y, jacobian, hessian, bounds[:, :ref.m], bound_jacobian, bound_hessian)
-    fallback_bounds(values)
-    return values
+    _, bound_y = ref.forward_rounding(v, np.zeros_like(v))
+    return Values(y, jacobian, hessian, np.where(np.isfinite(bound_y), bound_y, 2 * np.abs(y)),
+                  np.zeros_like(jacobian), None if hessian is None else np.zeros_like(hessian))
 
 
-def fallback_bounds(values: Values, unknown: tuple | None = None) -> None:
-    """Where the rounding scale of the expression as written is unknown (its
-    float64 evaluation overflows, or ``unknown`` marks it), allow a rounding
-    of each entry and of the output it belongs to (a stable rule's terms are
-    of that size); never an infinite allowance. Rows whose values are not
-    finite keep NaN (they are settled in mpmath or skipped)."""
+def derivative_bounds(ref: ReferenceFunctions, v: np.ndarray, values: Values) -> tuple[np.ndarray, np.ndarray | None]:
+    """The rounding scales of the derivatives as written at the rows v (their
+    exact ``values``). Where the scale is unknown (float64 overflows in the
+    expression as written, or a function has no numeric rule), a rounding of
+    each entry and of the output it belongs to (a stable rule's terms are of
+    that size); never an infinite allowance."""
+    _, flat = ref.derivative_rounding(v, np.zeros_like(v))
+    bound_jacobian, bound_hessian = _unpack_derivatives(flat, ref)
     abs_y = np.abs(values.y)
-    pairs = [(values.bound_y, 2 * abs_y),
-             (values.bound_jacobian, 2 * np.abs(values.jacobian) + abs_y[:, :, None])]
-    if values.hessian is not None:
-        pairs.append((values.bound_hessian, 2 * np.abs(values.hessian) + abs_y[:, :, None, None]))
     with np.errstate(all="ignore"):
-        for position, (bound, fallback) in enumerate(pairs):
-            replace = ~np.isfinite(bound)
-            if unknown is not None and unknown[position] is not None:
-                replace |= unknown[position]
-            bound[...] = np.where(replace, fallback, bound)
+        bound_jacobian = np.where(np.isfinite(bound_jacobian), bound_jacobian,
+                                  2 * np.abs(values.jacobian) + abs_y[:, :, None])
+        if bound_hessian is not None:
+            bound_hessian = np.where(np.isfinite(bound_hessian), bound_hessian,
+                                     2 * np.abs(values.hessian) + abs_y[:, :, None, None])
+    return bound_jacobian, bound_hessian
 
 
 def sensitivity_numpy(ref: ReferenceFunctions, v: np.ndarray, jacobian: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
