@@ -140,6 +140,31 @@ def test_a_kink_shifted_by_1e4_and_a_pole_with_an_epsilon_are_caught_on_every_se
             assert not check_backward(pole, epsilon, 1, domain=domain, seed=seed).ok, (seed, domain)
 
 
+def test_a_rule_wrong_at_zero_among_32_entries_is_caught_for_every_seed():
+    def forward(xs):
+        return [sympy.Max(0, xs[0]) + sum(x**2 for x in xs) / 2]
+
+    def bad(x, y, gy):  # relu's slope 2 at x0 = 0, the quadratic part right
+        g = x.copy()
+        g[:, 0] += np.where(x[:, 0] == 0, 2.0, x[:, 0] > 0)
+        return gy * g
+
+    for seed in range(20):
+        result = check_backward(forward, bad, 32, seed=seed)
+        assert not result.ok, seed
+        assert result.counterexample.x[0] == 0.0
+
+
+def test_sigmoid_wrong_on_a_small_interval_is_caught_on_an_unbounded_domain_for_every_seed():
+    forward = lambda xs: [1 / (1 + sympy.exp(-x)) for x in xs]  # noqa: E731
+
+    def slope(x, y, gy):  # 1/4 instead of y(1 - y) on |x| < 0.01
+        return gy * np.where(np.abs(x) < 0.01, 0.25, y * (1 - y))
+
+    for seed in range(20):
+        assert not check_backward(forward, slope, 1, domain=(-np.inf, np.inf), seed=seed).ok, seed
+
+
 def test_a_piecewise_disk_boundary_is_found_for_every_seed():
     def forward(xs):
         r2 = xs[0] ** 2 + xs[1] ** 2
