@@ -41,6 +41,9 @@ ZERO_OFFSETS = (1e-3, 1e-6)
 SCAN_POINTS = 257
 MAX_CRITICAL_EXPRESSIONS = 24
 MAX_SPECIAL_ROWS = 192
+# Points of every critical expression always tried: on its first zero found
+# (kinks) and ±1e-6, ±1e-3 of it.
+FIRST_ROUND = 5
 # A row is on a kink when the non-smooth argument is this small relative to
 # the row's magnitudes (a numerically found zero is within a few ulps).
 KINK_RELATIVE = 1e-12
@@ -233,14 +236,15 @@ def special_points(
     rng: np.random.Generator,
     dtype: np.dtype,
 ) -> tuple[list[Point], list[tuple[sympy.Expr, str, bool]]]:
-    """Special points (at most MAX_SPECIAL_ROWS) and the critical expressions found.
+    """Special points and the critical expressions found.
 
-    The points come in a fixed order of priority, and the list is cut at
-    MAX_SPECIAL_ROWS (never sampled): 0 and ±tiny of every entry; then the
-    zeros of every critical expression, taken in turn (on each kink, then
-    ±1e-6 and ±1e-3 of it, before a second zero of any); then ±1, ±1e-3,
-    ±1e-8 and the ends of the domain; then the large magnitudes, smallest
-    first. Values shared by every entry follow each group.
+    The points come in a fixed order of priority, never sampled: 0 and ±tiny
+    of every entry, and the first zero of every critical expression (on it
+    for a kink, then ±1e-6 and ±1e-3 of it) are always tried; then, up to
+    MAX_SPECIAL_ROWS in all, the other zeros of the critical expressions,
+    taken in turn; ±1, ±1e-3, ±1e-8 and the ends of the domain; the large
+    magnitudes, smallest first. Values shared by every entry follow each
+    group.
 
     ``boxes``/``domains``: (n, 2) sampling ranges and domains per symbol;
     ``names``: printable name per symbol; ``draw_row()``: a random row and labels.
@@ -257,9 +261,13 @@ def special_points(
         _value_points(values, names, draw_row, lambda label: label not in first and label not in magnitude),
         _value_points(values, names, draw_row, lambda label: label in magnitude),
     ]
-    criticals = tiers[1][1]
-    ordered = tiers[0] + tiers[1][0] + tiers[2] + tiers[3]
-    return ordered[:MAX_SPECIAL_ROWS], criticals
+    (first_round, later_rounds), criticals = tiers[1]
+    # 0 and ±tiny of every entry and the first zero of every critical
+    # expression are always tried, even past MAX_SPECIAL_ROWS (64 entries
+    # alone fill it with 0 and ±tiny); the rest fills what is left
+    always = tiers[0] + first_round
+    rest = later_rounds + tiers[2] + tiers[3]
+    return always + rest[:max(0, MAX_SPECIAL_ROWS - len(always))], criticals
 
 
 def _value_points(values, names, draw_row, wanted) -> list[Point]:
@@ -286,8 +294,9 @@ def _value_points(values, names, draw_row, wanted) -> list[Point]:
     return points
 
 
-def _critical_points(symbols, boxes, domains, exprs, draw_row, rng) -> tuple[list[Point], list]:
-    """Points at and around the zeros of every critical expression, the
+def _critical_points(symbols, boxes, domains, exprs, draw_row, rng) -> tuple[tuple[list[Point], list[Point]], list]:
+    """Points at and around the zeros of every critical expression: the first
+    round (FIRST_ROUND points of each expression), then the others, the
     critical expressions taken in turn. Zeros are searched along every entry
     involved, from the centre of the sampling box and from two random rows."""
     criticals = critical_expressions(exprs)
@@ -308,10 +317,12 @@ def _critical_points(symbols, boxes, domains, exprs, draw_row, rng) -> tuple[lis
                 for root in roots_along(fn, start, int(j), float(boxes[j, 0]), float(boxes[j, 1]))[:2]:
                     found += _around_zero(start, labs, int(j), float(root), what, kink, domains)
         per_critical.append(found)
-    ordered: list[Point] = []
-    for rank in range(max((len(p) for p in per_critical), default=0)):
-        ordered += [points[rank] for points in per_critical if rank < len(points)]
-    return ordered, criticals
+    first_round = [p for points in per_critical for p in points[:FIRST_ROUND]]
+    later = [points[FIRST_ROUND:] for points in per_critical]
+    later_rounds: list[Point] = []
+    for rank in range(max((len(p) for p in later), default=0)):
+        later_rounds += [points[rank] for points in later if rank < len(points)]
+    return (first_round, later_rounds), criticals
 
 
 def _around_zero(start, labs, j, root, what, kink, domains) -> list[Point]:
