@@ -434,6 +434,9 @@ class _State:
     has_sensitivity: np.ndarray = None  # (b,) bool
     kink: np.ndarray = None  # (b,) bool
     kink_what: list = None
+    # rows left unjudged once a failure is confirmed (their tolerance or
+    # reference not refined: never the counterexample, never in the figures)
+    unjudged: np.ndarray = None
 
 
 def _contract_rows(setup: Setup, st: _State, rows: np.ndarray) -> None:
@@ -500,7 +503,8 @@ def _new_state(setup: Setup, batch: Batch, values: Values, mp_rows: dict) -> _St
     width = setup.m if kinds.results_are_outputs(setup.kind) else setup.d
     zeros = np.zeros((b, width))
     st = _State(batch, values, mp_rows, zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(),
-                has_sensitivity=np.zeros(b, dtype=bool), kink=np.zeros(b, dtype=bool), kink_what=[""] * b)
+                has_sensitivity=np.zeros(b, dtype=bool), kink=np.zeros(b, dtype=bool), kink_what=[""] * b,
+                unjudged=np.zeros(b, dtype=bool))
     return st
 
 
@@ -564,6 +568,7 @@ def judge(setup: Setup, st: _State, got: np.ndarray) -> Judgement:
     b = got.shape[0]
     with np.errstate(all="ignore"):
         error = np.maximum(0.0, np.maximum(st.lo - got, got - st.hi))
+        error[st.unjudged] = 0.0
         tol = tolerance(st.scale[:, :r], st.allowance[:, :r], st.mass[:, :r], setup.dtype, setup.factor)
         lo_s, hi_s = st.lo[:, r:].sum(axis=0), st.hi[:, r:].sum(axis=0)
         got_s = got[0, r:]
@@ -583,21 +588,45 @@ class BatchOutcome:
     judgement: Judgement
 
 
+def _confirm(setup: Setup, st: _State, got: np.ndarray, j: Judgement, candidates: np.ndarray) -> tuple[Judgement, bool]:
+    """Settle the worst failing row among ``candidates`` (its tolerance already
+    refined) in mpmath; True when it still fails: a confirmed failure."""
+    ratios = j.ratio_rows().max(axis=1, initial=0.0)
+    failing = [int(r) for r in candidates[np.argsort(-ratios[candidates], kind="stable")] if ratios[r] > 1.0]
+    if not failing:
+        return j, False
+    row = failing[0]
+    if row not in st.mp_rows and not st.kink[row] and setup.settle_left > 0:
+        try:
+            _settle_row(setup, st.batch, st.values, st.mp_rows, row)
+        except InputError:
+            pass  # mpmath cannot evaluate it (a function it lacks): float64 stands
+        else:
+            _contract_rows(setup, st, np.array([row]))
+            j = judge(setup, st, got)
+    return j, bool(j.ratio_rows()[row].max(initial=0.0) > 1.0)
+
+
 def _refine(setup: Setup, st: _State, got: np.ndarray, j: Judgement) -> Judgement:
-    """Close calls: add the x-sensitivity term, then settle rows with mpmath
-    (the worst first: if it still fails, the verdict is settled)."""
+    """Close calls: add the sensitivity and rounding terms, then settle rows
+    with mpmath. The worst rows first: once one of them fails with its full
+    tolerance against the exact values (a confirmed failure), the rows not
+    yet refined cannot change the verdict and are left unjudged (2(n + m)
+    evaluations per row saved), so the counterexample is always a confirmed one."""
     per_row = j.ratio_rows().max(axis=1, initial=0.0)
     shared_close = j.ratio_shared().max(initial=0.0) > _SENSITIVITY_FRACTION
     rows = np.arange(len(per_row)) if shared_close else np.flatnonzero(per_row > _SENSITIVITY_FRACTION)
     rows = rows[np.argsort(-per_row[rows], kind="stable")]
-    # The worst rows first: when one of them still fails with its full
-    # tolerance, the rest cannot change the verdict (2n evaluations per row saved).
     for chunk in (rows[:_FIRST_ROWS], rows[_FIRST_ROWS:]):
         if len(chunk):
             _add_sensitivity(setup, st, chunk)
             j = judge(setup, st, got)
-            if not shared_close and j.ratio_rows()[chunk].max(initial=0.0) > 1.0:
-                break
+            if not shared_close:
+                j, confirmed = _confirm(setup, st, got, j, chunk)
+                if confirmed:
+                    st.unjudged[rows[~st.has_sensitivity[rows]]] = True
+                    j = judge(setup, st, got)
+                    break
     per_row = j.ratio_rows().max(axis=1, initial=0.0)
     order = np.argsort(-per_row)
     if j.ratio_shared().max(initial=0.0) > _SETTLE_FRACTION:
@@ -613,10 +642,16 @@ def _refine(setup: Setup, st: _State, got: np.ndarray, j: Judgement) -> Judgemen
         except InputError:
             continue  # mpmath cannot evaluate it (a function it lacks): float64 stands
         _contract_rows(setup, st, np.array([row]))
-        if position == 0:
+        if position == 0 and not j.ratio_shared().size:
             j = judge(setup, st, got)
-            if j.ratio_rows()[row].max(initial=0.0) > 1.0:
-                break  # the worst row fails against the 50-digit reference: settled
+            worst = j.ratio_rows()[row].max(initial=0.0)
+            if worst > 1.0:
+                # confirmed against the exact values: rows above it that are
+                # not settled are left unjudged
+                later = np.array([r for r in flagged[1:] if r not in st.mp_rows], dtype=int)
+                if len(later):
+                    st.unjudged[later[j.ratio_rows()[later].max(axis=1, initial=0.0) > worst]] = True
+                break
     if flagged:
         j = judge(setup, st, got)
     return j

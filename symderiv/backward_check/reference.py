@@ -330,6 +330,14 @@ def derivative_bounds(ref: ReferenceFunctions, v: np.ndarray, values: Values) ->
     return bound_jacobian, bound_hessian
 
 
+def _norm(w: np.ndarray) -> np.ndarray:
+    """Row 2-norms without overflow or underflow (entries up to 1e305 and down to 1e-305)."""
+    largest = np.max(np.abs(w), axis=1)
+    with np.errstate(all="ignore"):
+        scaled = w / np.where(largest > 0, largest, 1.0)[:, None]
+    return largest * np.sqrt(np.sum(scaled * scaled, axis=1))
+
+
 def sensitivity_numpy(ref: ReferenceFunctions, v: np.ndarray, jacobian: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """How much the derivative tensors T (the Jacobian, and the Hessian) move
     when the rule's inputs are rounded, per unit roundoff:
@@ -362,13 +370,14 @@ def sensitivity_numpy(ref: ReferenceFunctions, v: np.ndarray, jacobian: np.ndarr
         clean = np.where(np.isfinite(jacobian), jacobian, 0.0)
         # rows normalised first: outputs whose gradients differ by 1e17 in
         # size (sigmoid at 40 and at 0) must not be cut off as rank deficiency
-        row_norm = np.linalg.norm(clean, axis=2, keepdims=True)
+        # (by the largest entry, not the 2-norm: e^-702 squared underflows)
+        row_norm = np.max(np.abs(clean), axis=2, keepdims=True)
         normalised = clean / np.where(row_norm > 0, row_norm, 1.0)
         inverse = np.linalg.pinv(normalised) / np.where(row_norm > 0, row_norm, np.inf).transpose(0, 2, 1)
     columns = list(ref.diff)
     for k in range(ref.m):
         w = np.nan_to_num(inverse[:, :, k])
-        norm = np.linalg.norm(w, axis=1)
+        norm = _norm(w)
         usable = (norm > 0) & np.isfinite(y[:, k]) & (y[:, k] != 0)
         if not usable.any():
             continue
