@@ -9,7 +9,12 @@ rules ``check_backward``, ``check_jvp``, ``check_double_backward`` and
 checked against SymPy. :func:`check_op` runs all of them. The frameworks are
 optional extras (``pip install 'symderiv[torch]'`` / ``'symderiv[jax]'``);
 importing an adapter without its framework raises ImportError saying so.
-This module imports neither.
+Where a framework cannot run a transformation on an op at all (JAX's forward
+mode on a ``custom_vjp`` function, PyTorch's on a ``Function`` without
+``jvp``), the adapter's rule raises :class:`NotApplicable` and
+:func:`check_op` reports that check as *not applicable* (not a failure);
+called directly, the check fails with the reason, as for any rule that
+raises. This module imports neither framework.
 """
 
 from __future__ import annotations
@@ -17,7 +22,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-__all__ = ["FrameworkRules", "OpCheck", "check_op"]
+__all__ = ["FrameworkRules", "NotApplicable", "NotApplicableCheck", "OpCheck", "check_op"]
+
+
+class NotApplicable(Exception):
+    """The framework cannot run this transformation on the op (raised by an adapter's rule)."""
+
+
+@dataclass(frozen=True, repr=False)
+class NotApplicableCheck:
+    """A check :func:`check_op` could not run on the op, and why; it does not fail the op."""
+
+    kind: str
+    reason: str
+    ok: bool = True
+
+    def __bool__(self) -> bool:
+        return True
+
+    def report(self) -> str:
+        return f"{self.kind} check: not applicable ({self.reason})"
+
+    __repr__ = report
+    __str__ = report
+
+
+def differentiable_names(inputs: Mapping[str, Any] | None, arrays: Mapping[str, Any]) -> list[str]:
+    """The inputs a rule differentiates: the declared ones (named form), else
+    every floating-point array (the classic form's x)."""
+    if inputs is not None:
+        from symderiv.backward_check.inputs import build_layout
+
+        return build_layout(None, inputs).differentiable_names()
+    import numpy as np
+
+    return [k for k, v in arrays.items() if np.asarray(v).dtype.kind == "f"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +106,9 @@ def check_op(
     **options: Any,
 ) -> OpCheck:
     """Run the chosen checks (``"backward"``, ``"jvp"``, ``"double_backward"``,
-    ``"hvp"``) of one framework op against the SymPy ``forward``."""
+    ``"hvp"``) of one framework op against the SymPy ``forward``. A check
+    the framework cannot run on the op (its rule raised :class:`NotApplicable`)
+    is reported as a :class:`NotApplicableCheck`."""
     from symderiv.backward_check import api
 
     known = {"backward": api.check_backward, "jvp": api.check_jvp,
@@ -78,8 +119,21 @@ def check_op(
             from symderiv.errors import InputError
 
             raise InputError(f"unknown check {name!r}; choose from {', '.join(known)}")
-        results[name] = known[name](forward, getattr(rules, name), n, inputs=inputs, **options)
+        refused: list[str] = []
+        result = known[name](forward, _noting_refusal(getattr(rules, name), refused), n, inputs=inputs, **options)
+        results[name] = NotApplicableCheck(name, refused[0]) if refused and not result.ok else result
     return OpCheck(rules.framework, results)
+
+
+def _noting_refusal(rule: Callable[..., Any], refused: list[str]) -> Callable[..., Any]:
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return rule(*args, **kwargs)
+        except NotApplicable as exc:
+            refused.append(str(exc))
+            raise
+
+    return run
 
 
 def split_call(args: tuple, kwargs: dict, kind: str) -> tuple[dict, dict, bool]:

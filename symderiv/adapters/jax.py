@@ -9,7 +9,9 @@ transformations, so a function's custom rules are what is checked:
 
 - ``backward``: ``jax.vjp`` (a ``custom_vjp``'s ``bwd``);
 - ``jvp``: ``jax.jvp`` (a ``custom_jvp``'s rule; JAX refuses forward mode on
-  a ``custom_vjp`` function, which the check reports as a failed check);
+  a ``custom_vjp`` function: the rule raises
+  :class:`~symderiv.adapters.NotApplicable`, which ``check_op`` reports as not
+  applicable and a direct ``check_jvp`` as a failed check);
 - ``double_backward``: reverse over reverse, as PyTorch's ``gradgradcheck``
   (JAX has no forward mode through a ``custom_vjp``): the gradient of
   ``<backward(gy), ẋ>`` (equal to ``Σ_k gy_k ∇²y_k ẋ`` by the symmetry of the
@@ -32,17 +34,9 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised where jax is absent
     raise ImportError("symderiv.adapters.jax needs JAX: pip install 'symderiv[jax]'") from exc
 
-from symderiv.adapters import FrameworkRules, split_call
+from symderiv.adapters import FrameworkRules, NotApplicable, differentiable_names, split_call
 
 __all__ = ["jax_rules"]
-
-
-def _differentiable(inputs: Mapping[str, Any] | None, arrays: Mapping[str, np.ndarray]) -> list[str]:
-    if inputs is not None:
-        from symderiv.backward_check.inputs import build_layout
-
-        return build_layout(None, inputs).differentiable_names()
-    return [k for k, v in arrays.items() if np.asarray(v).dtype.kind == "f"]
 
 
 def _numpy(value: Any, like: np.ndarray) -> np.ndarray:
@@ -88,7 +82,7 @@ def jax_rules(fn: Callable[..., Any], inputs: Mapping[str, Any] | None = None) -
     def rule(kind: str):
         def run(*args, **kwargs):
             arrays, dirs, classic = split_call(args, kwargs, kind)
-            diff = tuple(_differentiable(None if classic else inputs, arrays))
+            diff = tuple(differentiable_names(None if classic else inputs, arrays))
             y_shape = (args[1] if classic else kwargs["y"]).shape
             with jax.enable_x64(np.asarray(arrays[diff[0]]).dtype == np.float64):
                 primals = tuple(jnp.asarray(arrays[k]) for k in diff)
@@ -97,7 +91,13 @@ def jax_rules(fn: Callable[..., Any], inputs: Mapping[str, Any] | None = None) -
                 if kind == "backward":
                     values = compiled[kind](diff, classic, primals, fixed, jnp.asarray(dirs["gy"]))
                 elif kind == "jvp":
-                    return np.asarray(compiled[kind](diff, classic, primals, fixed, tangents)).reshape(y_shape)
+                    try:
+                        tangent = compiled[kind](diff, classic, primals, fixed, tangents)
+                    except TypeError as exc:
+                        if "custom_vjp" in str(exc):
+                            raise NotApplicable("JAX has no forward mode through a custom_vjp function") from None
+                        raise
+                    return np.asarray(tangent).reshape(y_shape)
                 elif kind == "double_backward":
                     out_shape = jax.eval_shape(lambda *p: call(diff, classic, p, fixed), *primals).shape
                     gy, gy_dot = (jnp.asarray(dirs[k]).reshape(out_shape) for k in ("gy", "gy_dot"))

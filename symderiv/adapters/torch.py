@@ -10,7 +10,9 @@ no gradient). What each rule runs, all through PyTorch's own autograd:
 - ``backward``: ``torch.autograd.grad(y, inputs, gy)`` (the Function's
   ``backward``);
 - ``jvp``: forward-mode AD (``torch.autograd.forward_ad``, the Function's
-  ``jvp``), or with ``jvp_mode="double_backward"`` the double-backward trick
+  ``jvp``; a Function without one raises
+  :class:`~symderiv.adapters.NotApplicable`, reported by ``check_op`` as not
+  applicable), or with ``jvp_mode="double_backward"`` the double-backward trick
   ``d/du <J^T u, ẋ>`` (needs only a differentiable ``backward``);
 - ``double_backward``: reverse over reverse, as ``gradgradcheck`` does:
   the gradient of ``<backward(gy), ẋ>`` with respect to the inputs (equal to
@@ -33,17 +35,9 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised where torch is absent
     raise ImportError("symderiv.adapters.torch needs PyTorch: pip install 'symderiv[torch]'") from exc
 
-from symderiv.adapters import FrameworkRules, split_call
+from symderiv.adapters import FrameworkRules, NotApplicable, differentiable_names, split_call
 
 __all__ = ["torch_rules"]
-
-
-def _differentiable(inputs: Mapping[str, Any] | None, arrays: Mapping[str, np.ndarray]) -> list[str]:
-    if inputs is not None:
-        from symderiv.backward_check.inputs import build_layout
-
-        return build_layout(None, inputs).differentiable_names()
-    return [k for k, v in arrays.items() if np.asarray(v).dtype.kind == "f"]
 
 
 def _tensors(arrays: Mapping[str, np.ndarray], diff: list[str]) -> dict[str, "torch.Tensor"]:
@@ -66,7 +60,7 @@ def torch_rules(fn: Callable[..., Any], inputs: Mapping[str, Any] | None = None,
 
     def prepare(args, kwargs, kind):
         arrays, directions, classic = split_call(args, kwargs, kind)
-        diff = _differentiable(None if classic else inputs, arrays)
+        diff = differentiable_names(None if classic else inputs, arrays)
         tensors = _tensors(arrays, diff)
         y = fn(tensors["x"]) if classic else fn(**tensors)
         y_shape = (args[1] if classic else kwargs["y"]).shape
@@ -83,7 +77,7 @@ def torch_rules(fn: Callable[..., Any], inputs: Mapping[str, Any] | None = None,
 
     def jvp(*args, **kwargs):
         arrays, dirs, classic = split_call(args, kwargs, "jvp")
-        diff = _differentiable(None if classic else inputs, arrays)
+        diff = differentiable_names(None if classic else inputs, arrays)
         y_shape = (args[1] if classic else kwargs["y"]).shape
         tangents = dirs["tangents"]
         if jvp_mode == "forward":
@@ -92,7 +86,15 @@ def torch_rules(fn: Callable[..., Any], inputs: Mapping[str, Any] | None = None,
             with fwad.dual_level():
                 duals = {k: (fwad.make_dual(torch.tensor(np.asarray(v)), torch.tensor(np.asarray(tangents[k])))
                              if k in diff else torch.tensor(np.asarray(v))) for k, v in arrays.items()}
-                out = fn(duals["x"]) if classic else fn(**duals)
+                try:
+                    out = fn(duals["x"]) if classic else fn(**duals)
+                except NotImplementedError as exc:
+                    if "jvp" in str(exc):
+                        raise NotApplicable(
+                            "the autograd.Function has no jvp for forward mode (torch_rules(..., "
+                            "jvp_mode='double_backward') checks J x_dot through its backward)"
+                        ) from None
+                    raise
                 tangent = fwad.unpack_dual(out).tangent
                 result = torch.zeros_like(out) if tangent is None else tangent
                 return result.detach().numpy().reshape(y_shape)

@@ -35,8 +35,6 @@ import numpy as np
 from symderiv.backward_check.core import (
     DEFAULT_CPU_BUDGET,
     DEFAULT_RULE_CPU_BUDGET,
-    MAX_BATCH,
-    MAX_OUTPUTS,
     MAX_POINTS,
     _axis_lengths,
     _batch_sizes,
@@ -69,10 +67,6 @@ __all__ = [
     "shared",
 ]
 
-MAX_INPUTS = 32  # the classic form's n; named inputs: see backward_check_inputs
-LIMITS = {"batch": MAX_BATCH, "outputs": MAX_OUTPUTS, "points": MAX_POINTS}
-
-
 def _check(
     kind: str,
     forward: Callable[..., Any],
@@ -98,11 +92,16 @@ def _check(
     seed = _validate_int(seed, "seed", 0, 2**63 - 1)
     cpu_budget = _validate_budget(cpu_budget, "cpu_budget")
     rule_cpu_budget = _validate_budget(rule_cpu_budget, "rule_cpu_budget")
+    caller_errstate = np.geterr()
     try:
         # repeat_every: SymPy catches Exception in places; the repeats are
-        # BudgetStillExceeded, a BaseException nothing there swallows
-        with cpu_time_limit(cpu_budget, repeat_every=0.05):
+        # BudgetStillExceeded, a BaseException nothing there swallows.
+        # symderiv's own numerics overflow and underflow on purpose (large
+        # magnitudes, tiny values): whatever np.seterr the caller chose, they
+        # run with errors ignored; the rule runs under the caller's state.
+        with cpu_time_limit(cpu_budget, repeat_every=0.05), np.errstate(all="ignore"):
             setup = prepare(kind, forward, rule, layout, resolved_dtype, low_high, rule_cpu_budget)
+            setup.caller_errstate = caller_errstate
             sizes = _batch_sizes(batch, points, _axis_lengths(setup))
             info = np.finfo(resolved_dtype)
             common = dict(

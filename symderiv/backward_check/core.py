@@ -1,14 +1,17 @@
 """The check loop shared by check_backward, check_jvp, check_double_backward and check_hvp.
 
-Contract: :func:`run_check` prepares the exact reference once (SymPy,
-lambdified), then runs the rule under test on minibatches: ``points``
-random batches, the special points of :mod:`symderiv.backward_check.points`
-in batches of at most 64 rows, and ``ADAPTIVE_ROUNDS`` adaptive batches
-around the worst row so far. Each batch is judged entry by entry against the
-tolerance model; the worst entry over all batches decides the verdict and
-becomes the counterexample. A rule that raises, loops past its CPU budget,
-returns the wrong shape, NaN/inf or modifies an argument in place is a
-*failed check* with the reason. Bad arguments, a forward that cannot be
+Contract: :func:`prepare` builds the exact reference once (SymPy,
+lambdified) and :func:`_run` runs the rule under test on minibatches:
+``points`` random batches, the special points of
+:mod:`symderiv.backward_check.points` in batches of at most 64 rows, and
+``ADAPTIVE_ROUNDS`` adaptive batches around the worst row so far. Each batch
+(:func:`check_batch`) is judged entry by entry against the tolerance model;
+the worst entry over all batches decides the verdict and becomes the
+counterexample. A rule that raises, loops past its CPU budget, returns the
+wrong shape, NaN/inf or modifies an argument in place is a *failed check*
+with the reason, and its counterexample is the example it misbehaved on
+(found by re-running the rule one row at a time when the failure does not
+name it), or the whole batch. Bad arguments, a forward that cannot be
 evaluated, or symderiv's own work exceeding its CPU budget raise
 :class:`InputError`. Budgets count CPU time (:mod:`symderiv.budget`), never
 wall-clock time; where CPU timers are unavailable (not the main thread) the
@@ -18,7 +21,6 @@ calls run unbounded.
 from __future__ import annotations
 
 import math
-import signal
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -30,25 +32,27 @@ from symderiv.backward_check.points import (
     Point,
     kink_directions,
     kink_functions,
-    kink_threshold,
     sampling_box,
     special_points,
 )
 from symderiv.backward_check.reference import (
     Values,
     call_forward,
+    evaluate_mpmath_forward,
     evaluate_mpmath_row,
     evaluate_numpy,
+    derivative_bounds,
     mp_row_arrays,
     output_expressions,
     reference_functions,
     sensitivity_mpmath_row,
     sensitivity_numpy,
     validate_expressions,
+    values_rows,
 )
 from symderiv.backward_check.result import BackwardCheck, Counterexample
+from symderiv.backward_check.rule import RULE_NAMES, RuleFailure, call_rule, diff_columns, tangent_arrays
 from symderiv.backward_check.tolerance import tolerance, tolerance_factor
-from symderiv.budget import BudgetExceeded, BudgetStillExceeded, cpu_limits_available, cpu_time_limit
 from symderiv.errors import InputError
 
 MAX_OUTPUTS = 64
@@ -62,10 +66,11 @@ MAX_SHARED_SPECIAL_BATCHES = 16
 ADAPTIVE_ROUNDS = 3
 ADAPTIVE_BATCH_ROWS = 8
 # Entries whose error exceeds this fraction of the tolerance are re-judged
-# against a 50-digit mpmath reference (float64 rounding in the reference
-# itself must not decide a verdict); the x-sensitivity term of the tolerance
-# is computed only for rows above the smaller fraction (it costs 2n
-# evaluations of the derivatives; rows below it pass without it).
+# against an mpmath reference (float64 rounding in the reference itself must
+# not decide a verdict); the sensitivity and rounding terms of the tolerance
+# are computed only for rows above the smaller fraction (they cost 2(n + m)
+# evaluations of the derivatives and a walk of their expressions; they only
+# widen the tolerance, so rows below it pass without them).
 _SETTLE_FRACTION = 0.25
 _SENSITIVITY_FRACTION = 0.125
 MAX_SETTLED_ROWS = 256
@@ -73,21 +78,6 @@ _FIRST_ROWS = 8
 DEFAULT_CPU_BUDGET = 60.0
 DEFAULT_RULE_CPU_BUDGET = 10.0
 _SUPPORTED_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
-_RULE_NAMES = {"backward": "backward", "jvp": "jvp", "double_backward": "double_backward", "hvp": "hvp"}
-_LEGACY_ARGUMENTS = {
-    "backward": ("x", "y", "gy"),
-    "jvp": ("x", "y", "x_dot"),
-    "hvp": ("x", "y", "x_dot"),
-    "double_backward": ("x", "y", "gy", "x_dot", "gy_dot"),
-}
-
-
-class RuleFailure(Exception):
-    """The rule under test misbehaved (not a bug of the caller)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass
@@ -108,6 +98,7 @@ class Setup:
     rule_budget: float
     kinks: list = field(default_factory=list)
     criticals: list = field(default_factory=list)
+    caller_errstate: dict = field(default_factory=dict)  # numpy's error state for the rule: the caller's
     settle_left: int = MAX_SETTLED_ROWS
     settled: int = 0
     skipped: int = 0
@@ -194,7 +185,7 @@ def prepare(kind: str, forward, rule, layout: Layout, dtype, domain, rule_budget
     if not callable(forward):
         raise InputError("forward must be callable and return sympy expression(s)")
     if not callable(rule):
-        raise InputError(f"{_RULE_NAMES[kind]} must be callable")
+        raise InputError(f"{RULE_NAMES[kind]} must be callable")
     by_labels, out_shape = _forward_outputs(forward, layout)
     m = len(next(iter(by_labels.values())))
     if m > MAX_OUTPUTS:
@@ -324,15 +315,20 @@ def _by_labels(setup: Setup, labels: np.ndarray):
 
 
 def _evaluate_at(setup: Setup, labels: np.ndarray, v: np.ndarray) -> Values:
+    groups = list(_by_labels(setup, labels))
+    if len(groups) == 1:  # one forward for the whole batch (no labels, or one label value)
+        return evaluate_numpy(setup.refs[groups[0][0]], v)
     b, m, d = v.shape[0], setup.m, setup.d
-    y, jac = np.empty((b, m)), np.empty((b, m, d))
-    hess = None if kinds.order(setup.kind) == 1 else np.empty((b, m, d, d))
-    for combo, rows in _by_labels(setup, labels):
+    second = kinds.order(setup.kind) == 2
+    out = Values(np.empty((b, m)), np.empty((b, m, d)), np.empty((b, m, d, d)) if second else None,
+                 np.empty((b, m)), np.empty((b, m, d)), np.empty((b, m, d, d)) if second else None)
+    for combo, rows in groups:
         part = evaluate_numpy(setup.refs[combo], v[rows])
-        y[rows], jac[rows] = part.y, part.jacobian
-        if hess is not None:
-            hess[rows] = part.hessian
-    return Values(y, jac, hess)
+        for name in ("y", "jacobian", "hessian", "bound_y", "bound_jacobian", "bound_hessian"):
+            target = getattr(out, name)
+            if target is not None:
+                target[rows] = getattr(part, name)
+    return out
 
 
 def _finite_rows(values: Values) -> np.ndarray:
@@ -347,7 +343,7 @@ def _labels_of(setup: Setup, batch: Batch, row: int) -> tuple:
 
 
 def _settle_row(setup: Setup, batch: Batch, values: Values, mp_rows: dict, row: int) -> None:
-    """Replace one row's float64 reference by its 50-digit values (InputError if undefined)."""
+    """Replace one row's float64 reference by values correct to 25 digits (InputError if undefined)."""
     mp = evaluate_mpmath_row(setup.refs[_labels_of(setup, batch, row)], batch.v[row])
     exact = mp_row_arrays(mp)
     values.y[row], values.jacobian[row] = exact.y[0], exact.jacobian[0]
@@ -363,8 +359,28 @@ def _subset(batch: Batch, values: Values, mp_rows: dict, keep: np.ndarray):
     remap = {int(old): new for new, old in enumerate(index)}
     sub = Batch(batch.v[index], batch.labels[index], [batch.origin[i] for i in index], batch.source,
                 None if batch.dirs is None else {k: a[index] for k, a in batch.dirs.items()})
-    hess = None if values.hessian is None else values.hessian[index]
-    return sub, Values(values.y[index], values.jacobian[index], hess), {remap[r]: mp for r, mp in mp_rows.items() if r in remap}
+    return sub, values_rows(values, index), {remap[r]: mp for r, mp in mp_rows.items() if r in remap}
+
+
+def _settle_forward_values(setup: Setup, batch: Batch, values: Values, keep: np.ndarray) -> None:
+    """The y handed to the rule must be right: where float64 evaluation of the
+    forward as written may have lost more than a quarter of the dtype's unit
+    roundoff (or a quarter of the tolerance factor of float64 roundings),
+    the forward is settled in mpmath (log(1 + exp(x)) at x = -30, 1 - 1/(1 + exp(x))
+    at x = -47, where float64 gives 9.348e-14 and 0)."""
+    u64 = float(np.finfo(np.float64).eps)
+    allowed = max(float(np.finfo(setup.dtype).eps), setup.factor * u64) / 4
+    with np.errstate(all="ignore"):
+        lost = ~(u64 * values.bound_y <= allowed * np.abs(values.y)).all(axis=1)
+    for row in np.flatnonzero(lost & keep & _finite_rows(values)):
+        if setup.settle_left <= 0:
+            break
+        try:
+            values.y[row] = evaluate_mpmath_forward(setup.refs[_labels_of(setup, batch, int(row))], batch.v[row])
+        except InputError:
+            continue  # mpmath cannot evaluate it: the float64 value stands
+        setup.settle_left -= 1
+        setup.settled += 1
 
 
 def _reference(setup: Setup, batch: Batch) -> tuple[Batch, Values, dict]:
@@ -384,6 +400,7 @@ def _reference(setup: Setup, batch: Batch) -> tuple[Batch, Values, dict]:
             if batch.source == "random":
                 raise
             keep[row] = False
+    _settle_forward_values(setup, batch, values, keep)
     limit = float(np.finfo(setup.dtype).max)
     too_big = ~(np.abs(values.y) <= limit).all(axis=1)
     if batch.source == "random" and (too_big & keep).any():
@@ -410,28 +427,40 @@ class _State:
     lo: np.ndarray = None  # acceptance interval; equal to exact except on kinks
     hi: np.ndarray = None
     scale: np.ndarray = None
+    allowance: np.ndarray = None  # the rounding of the derivative as written (symderiv.numeric.rounding)
     mass: np.ndarray = None
     s_jac: np.ndarray | None = None
     s_hess: np.ndarray | None = None
     has_sensitivity: np.ndarray = None  # (b,) bool
     kink: np.ndarray = None  # (b,) bool
     kink_what: list = None
+    # rows left unjudged once a failure is confirmed (their tolerance or
+    # reference not refined: never the counterexample, never in the figures)
+    unjudged: np.ndarray = None
 
 
 def _contract_rows(setup: Setup, st: _State, rows: np.ndarray) -> None:
     if not len(rows):
         return
     v = st.values
-    s_jac = None if st.s_jac is None else st.s_jac[rows]
-    s_hess = None if st.s_hess is None else st.s_hess[rows]
-    dirs = {k: a[rows] for k, a in st.batch.dirs.items()}
-    c = kinds.contract(setup.kind, dirs, v.y[rows], v.jacobian[rows], None if v.hessian is None else v.hessian[rows], s_jac, s_hess)
+    # the whole batch (the common case) as views, not copies of (b, m, d) tensors
+    sel = slice(None) if len(rows) == st.batch.v.shape[0] and np.array_equal(rows, np.arange(len(rows))) else rows
+    s_jac = None if st.s_jac is None else st.s_jac[sel]
+    s_hess = None if st.s_hess is None else st.s_hess[sel]
+    dirs = {k: a[sel] for k, a in st.batch.dirs.items()}
+    # the rounding scales are computed lazily, with the sensitivities
+    with_bounds = bool(st.has_sensitivity[rows].any())
+    c = kinds.contract(
+        setup.kind, dirs, v.jacobian[sel], None if v.hessian is None else v.hessian[sel],
+        v.bound_jacobian[sel] if with_bounds else None,
+        None if v.bound_hessian is None or not with_bounds else v.bound_hessian[sel], s_jac, s_hess,
+    )
     exact = c.value.copy()
     for i, row in enumerate(rows):
         mp = st.mp_rows.get(int(row))
         if mp is not None:
             exact[i] = kinds.contract_mpmath(setup.kind, {k: a[row] for k, a in st.batch.dirs.items()}, mp)
-    st.exact[rows], st.scale[rows], st.mass[rows] = exact, c.scale, c.mass
+    st.exact[rows], st.scale[rows], st.allowance[rows], st.mass[rows] = exact, c.scale, c.allowance, c.mass
     kink_free = rows[~st.kink[rows]]
     st.lo[kink_free] = st.exact[kink_free]
     st.hi[kink_free] = st.exact[kink_free]
@@ -445,22 +474,21 @@ def _kink_intervals(setup: Setup, st: _State) -> np.ndarray:
     bad = np.zeros(b, dtype=bool)
     if not setup.kinks:
         return bad
-    thresholds = kink_threshold(st.batch.v, setup.dtype)
-    direction, what = kink_directions(setup.kinks, st.batch.v, thresholds)
-    st.kink = np.linalg.norm(direction, axis=1) > 0
+    direction, steps, what = kink_directions(setup.kinks, st.batch.v, setup.dtype)
+    st.kink = (np.linalg.norm(direction, axis=1) > 0) & (steps > 0)
     st.kink_what = what
     rows = np.flatnonzero(st.kink)
     if not len(rows):
         return bad
-    step = (np.maximum(1e-7, 256 * thresholds[rows]) * (1 + np.abs(st.batch.v[rows]).max(axis=1)))[:, None]
+    step = steps[rows][:, None]
     dirs = {k: a[rows] for k, a in st.batch.dirs.items()}
     sides = []
     for sign in (-1.0, 1.0):
         labels = st.batch.labels[rows]
         near = _evaluate_at(setup, labels, st.batch.v[rows] + sign * step * direction[rows])
         far = _evaluate_at(setup, labels, st.batch.v[rows] + 2 * sign * step * direction[rows])
-        a = kinds.contract(setup.kind, dirs, near.y, near.jacobian, near.hessian).value
-        b2 = kinds.contract(setup.kind, dirs, far.y, far.jacobian, far.hessian).value
+        a = kinds.contract(setup.kind, dirs, near.jacobian, near.hessian).value
+        b2 = kinds.contract(setup.kind, dirs, far.jacobian, far.hessian).value
         sides.append((a, np.abs(a - b2)))
     (left, wl), (right, wr) = sides
     with np.errstate(invalid="ignore"):
@@ -474,8 +502,9 @@ def _new_state(setup: Setup, batch: Batch, values: Values, mp_rows: dict) -> _St
     b = batch.v.shape[0]
     width = setup.m if kinds.results_are_outputs(setup.kind) else setup.d
     zeros = np.zeros((b, width))
-    st = _State(batch, values, mp_rows, zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(),
-                has_sensitivity=np.zeros(b, dtype=bool), kink=np.zeros(b, dtype=bool), kink_what=[""] * b)
+    st = _State(batch, values, mp_rows, zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(),
+                has_sensitivity=np.zeros(b, dtype=bool), kink=np.zeros(b, dtype=bool), kink_what=[""] * b,
+                unjudged=np.zeros(b, dtype=bool))
     return st
 
 
@@ -488,7 +517,12 @@ def _add_sensitivity(setup: Setup, st: _State, rows: np.ndarray) -> None:
         st.s_jac = np.zeros((b, m, d))
         st.s_hess = None if kinds.order(setup.kind) == 1 else np.zeros((b, m, d, d))
     for combo, local in _by_labels(setup, st.batch.labels[rows]):
-        sj, sh = sensitivity_numpy(setup.refs[combo], st.batch.v[rows[local]])
+        chosen = rows[local]
+        bj, bh = derivative_bounds(setup.refs[combo], st.batch.v[chosen], values_rows(st.values, chosen))
+        st.values.bound_jacobian[chosen] = bj
+        if bh is not None:
+            st.values.bound_hessian[chosen] = bh
+        sj, sh = sensitivity_numpy(setup.refs[combo], st.batch.v[chosen], st.values.jacobian[chosen], st.values.y[chosen])
         st.s_jac[rows[local]] = sj
         if sh is not None:
             st.s_hess[rows[local]] = sh
@@ -500,166 +534,6 @@ def _add_sensitivity(setup: Setup, st: _State, rows: np.ndarray) -> None:
                 st.s_hess[row] = np.nan_to_num(sh[0], posinf=0.0)
     st.has_sensitivity[rows] = True
     _contract_rows(setup, st, rows)
-
-
-# -- calling the rule under test --------------------------------------------------------
-
-def _diff_columns(setup: Setup) -> dict[str, list[int]]:
-    """For every differentiable input, its positions among the differentiable entries."""
-    layout, diff = setup.layout, setup.layout.diff_index()
-    position = {sym: pos for pos, sym in enumerate(diff)}
-    return {name: [position[i] for i in range(layout.symbol_slice(name).start, layout.symbol_slice(name).stop)]
-            for name in layout.differentiable_names()}
-
-
-def _tangent_arrays(setup: Setup, t: np.ndarray) -> dict[str, np.ndarray]:
-    out = {}
-    for name, cols in _diff_columns(setup).items():
-        spec = setup.layout.spec(name)
-        if spec.shared:
-            out[name] = t[0, cols].reshape(spec.shape).astype(setup.dtype)
-        else:
-            out[name] = t[:, cols].reshape((t.shape[0], *spec.shape)).astype(setup.dtype)
-    return out
-
-
-def _rule_arguments(setup: Setup, batch: Batch, y: np.ndarray) -> tuple[tuple, dict]:
-    dtype, dirs, b = setup.dtype, batch.dirs, batch.v.shape[0]
-    layout = setup.layout
-    if layout.legacy:
-        args = [batch.v.astype(dtype), y.astype(dtype)]
-        if "gy" in dirs and setup.kind != "hvp":
-            args.append(dirs["gy"].astype(dtype))
-        if "t" in dirs:
-            args.append(dirs["t"].astype(dtype))
-        if setup.kind == "double_backward":
-            args.append(dirs["gy_dot"].astype(dtype))
-        return tuple(args), {}
-    kwargs: dict[str, Any] = layout.rule_arrays(batch.v, batch.v[0, layout.n_example:], batch.labels, dtype)
-    kwargs["y"] = y.reshape((b, *setup.out_shape)).astype(dtype)
-    if "gy" in dirs and setup.kind != "hvp":
-        kwargs["gy"] = dirs["gy"].reshape((b, *setup.out_shape)).astype(dtype)
-    if setup.kind == "double_backward":
-        kwargs["gy_dot"] = dirs["gy_dot"].reshape((b, *setup.out_shape)).astype(dtype)
-    if "t" in dirs:
-        kwargs["tangents"] = _tangent_arrays(setup, dirs["t"])
-    return (), kwargs
-
-
-def _run_rule(setup: Setup, args: tuple, kwargs: dict, rows: int) -> Any:
-    name = _RULE_NAMES[setup.kind]
-    outer_left = signal.getitimer(signal.ITIMER_PROF)[0] if cpu_limits_available() else 0.0
-    rule_binds = not outer_left or setup.rule_budget <= outer_left
-    try:
-        with cpu_time_limit(setup.rule_budget, repeat_every=0.05):
-            return setup.rule(*args, **kwargs)
-    except (BudgetExceeded, BudgetStillExceeded):
-        if rule_binds:
-            raise RuleFailure(
-                f"{name} used more than {setup.rule_budget:g} s of CPU time on a batch of {rows} rows "
-                "(rule_cpu_budget; an endless loop?)"
-            ) from None
-        raise
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any exception (even exit) is a verdict, not a crash
-        message = str(exc).splitlines()[0] if str(exc) else ""
-        raise RuleFailure(f"{name} raised {type(exc).__name__}: {message}".rstrip(": ")) from None
-
-
-def _as_real_array(value: Any, what: str, shape: tuple[int, ...], name: str) -> np.ndarray:
-    if value is None:
-        raise RuleFailure(f"{name} returned None for {what} (expected an array of shape {shape})")
-    try:
-        got = np.asarray(value)
-    except Exception as exc:  # noqa: BLE001
-        raise RuleFailure(f"{name} returned something that is not an array for {what}: {type(exc).__name__}") from None
-    if got.shape != shape:
-        raise RuleFailure(f"{name} returned shape {got.shape} for {what}, expected {shape}")
-    if np.iscomplexobj(got) or not (np.issubdtype(got.dtype, np.floating) or np.issubdtype(got.dtype, np.integer)):
-        raise RuleFailure(f"{name} returned dtype {got.dtype} for {what}, expected a real floating array")
-    got = got.astype(np.float64)
-    bad = np.argwhere(~np.isfinite(got))
-    if bad.size:
-        where = ", ".join(str(int(i)) for i in bad[0])
-        raise RuleFailure(f"{name} returned a non-finite value ({got[tuple(bad[0])]}) in {what} at index ({where})")
-    return got
-
-
-def _legacy_result(setup: Setup, result: Any, b: int) -> np.ndarray:
-    name = _RULE_NAMES[setup.kind]
-    width = setup.m if kinds.results_are_outputs(setup.kind) else setup.layout.n
-    if result is None:
-        axis = "m" if kinds.results_are_outputs(setup.kind) else "n"
-        raise RuleFailure(f"{name} returned None (expected an array of shape (batch, {axis}))")
-    try:
-        got = np.asarray(result)
-    except Exception as exc:  # noqa: BLE001
-        raise RuleFailure(f"{name} returned something that is not an array: {type(exc).__name__}") from None
-    if got.shape != (b, width):
-        raise RuleFailure(f"{name} returned shape {got.shape}, expected {(b, width)}")
-    if np.iscomplexobj(got) or not (np.issubdtype(got.dtype, np.floating) or np.issubdtype(got.dtype, np.integer)):
-        raise RuleFailure(f"{name} returned dtype {got.dtype}, expected a real floating array")
-    got = got.astype(np.float64)
-    bad = np.argwhere(~np.isfinite(got))
-    if bad.size:
-        row, col = (int(v) for v in bad[0])
-        raise RuleFailure(f"{name} returned a non-finite value ({got[row, col]}) at row {row}, coordinate {col}")
-    return got
-
-
-def _named_result(setup: Setup, result: Any, b: int) -> np.ndarray:
-    """The rule's cotangents (or output tangent) as (b, R) columns."""
-    name = _RULE_NAMES[setup.kind]
-    if kinds.results_are_outputs(setup.kind):
-        return _as_real_array(result, "the output tangent", (b, *setup.out_shape), name).reshape(b, setup.m)
-    layout = setup.layout
-    wanted = layout.differentiable_names()
-    if isinstance(result, dict):
-        extra = sorted(k for k, v in result.items() if k not in wanted and v is not None)
-        if extra:
-            raise RuleFailure(f"{name} returned a value for {extra[0]!r}, which is not a differentiable input")
-        parts = {k: result.get(k) for k in wanted}
-    elif isinstance(result, (tuple, list)) and len(result) in (len(wanted), len(layout.names)):
-        if len(result) == len(layout.names) and len(result) != len(wanted):
-            parts = {k: v for k, v in zip(layout.names, result) if k in wanted}
-        else:
-            parts = dict(zip(wanted, result))
-    elif len(wanted) == 1 and not isinstance(result, (tuple, list, dict)):
-        parts = {wanted[0]: result}
-    else:
-        raise RuleFailure(
-            f"{name} must return a dict by input name or a tuple of {len(wanted)} cotangents ({', '.join(wanted)})"
-        )
-    got = np.zeros((b, setup.d))
-    for input_name, cols in _diff_columns(setup).items():
-        spec = layout.spec(input_name)
-        shape = spec.shape if spec.shared else (b, *spec.shape)
-        array = _as_real_array(parts[input_name], f"input {input_name}", shape, name)
-        got[:, cols] = array.reshape(1, -1) if spec.shared else array.reshape(b, -1)
-    return got
-
-
-def call_rule(setup: Setup, batch: Batch, y: np.ndarray) -> np.ndarray:
-    """Run the rule on copies; every way it can misbehave becomes a RuleFailure.
-    Returns (b, R): shared results are repeated on every row."""
-    args, kwargs = _rule_arguments(setup, batch, y)
-    originals = [a.copy() for a in args] + [_copy_tree(v) for v in kwargs.values()]
-    result = _run_rule(setup, args, kwargs, batch.v.shape[0])
-    names = list(_LEGACY_ARGUMENTS[setup.kind]) if setup.layout.legacy else list(kwargs)
-    for label, before, after in zip(names, originals, list(args) + list(kwargs.values())):
-        if not _same_tree(before, after):
-            raise RuleFailure(f"{_RULE_NAMES[setup.kind]} modified its argument {label} in place")
-    b = batch.v.shape[0]
-    return _legacy_result(setup, result, b) if setup.layout.legacy else _named_result(setup, result, b)
-
-
-def _copy_tree(value: Any) -> Any:
-    return {k: v.copy() for k, v in value.items()} if isinstance(value, dict) else value.copy()
-
-
-def _same_tree(a: Any, b: Any) -> bool:
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_same_tree(a[k], b[k]) for k in a)
-    return np.array_equal(a, b, equal_nan=True)
 
 
 # -- judging a batch ------------------------------------------------------------------------
@@ -694,11 +568,13 @@ def judge(setup: Setup, st: _State, got: np.ndarray) -> Judgement:
     b = got.shape[0]
     with np.errstate(all="ignore"):
         error = np.maximum(0.0, np.maximum(st.lo - got, got - st.hi))
-        tol = tolerance(st.scale[:, :r], st.mass[:, :r], setup.dtype, setup.factor)
+        error[st.unjudged] = 0.0
+        tol = tolerance(st.scale[:, :r], st.allowance[:, :r], st.mass[:, :r], setup.dtype, setup.factor)
         lo_s, hi_s = st.lo[:, r:].sum(axis=0), st.hi[:, r:].sum(axis=0)
         got_s = got[0, r:]
         error_s = np.maximum(0.0, np.maximum(lo_s - got_s, got_s - hi_s))
-        tol_s = tolerance(st.scale[:, r:].sum(axis=0), st.mass[:, r:].sum(axis=0), setup.dtype, setup.factor + 4.0 * b)
+        tol_s = tolerance(st.scale[:, r:].sum(axis=0), st.allowance[:, r:].sum(axis=0), st.mass[:, r:].sum(axis=0),
+                          setup.dtype, setup.factor + 4.0 * b)
     expected_s = np.clip(got_s, lo_s, hi_s)
     return Judgement(error[:, :r], tol, error_s, tol_s, expected_s)
 
@@ -712,21 +588,45 @@ class BatchOutcome:
     judgement: Judgement
 
 
+def _confirm(setup: Setup, st: _State, got: np.ndarray, j: Judgement, candidates: np.ndarray) -> tuple[Judgement, bool]:
+    """Settle the worst failing row among ``candidates`` (its tolerance already
+    refined) in mpmath; True when it still fails: a confirmed failure."""
+    ratios = j.ratio_rows().max(axis=1, initial=0.0)
+    failing = [int(r) for r in candidates[np.argsort(-ratios[candidates], kind="stable")] if ratios[r] > 1.0]
+    if not failing:
+        return j, False
+    row = failing[0]
+    if row not in st.mp_rows and not st.kink[row] and setup.settle_left > 0:
+        try:
+            _settle_row(setup, st.batch, st.values, st.mp_rows, row)
+        except InputError:
+            pass  # mpmath cannot evaluate it (a function it lacks): float64 stands
+        else:
+            _contract_rows(setup, st, np.array([row]))
+            j = judge(setup, st, got)
+    return j, bool(j.ratio_rows()[row].max(initial=0.0) > 1.0)
+
+
 def _refine(setup: Setup, st: _State, got: np.ndarray, j: Judgement) -> Judgement:
-    """Close calls: add the x-sensitivity term, then settle rows with mpmath
-    (the worst first: if it still fails, the verdict is settled)."""
+    """Close calls: add the sensitivity and rounding terms, then settle rows
+    with mpmath. The worst rows first: once one of them fails with its full
+    tolerance against the exact values (a confirmed failure), the rows not
+    yet refined cannot change the verdict and are left unjudged (2(n + m)
+    evaluations per row saved), so the counterexample is always a confirmed one."""
     per_row = j.ratio_rows().max(axis=1, initial=0.0)
     shared_close = j.ratio_shared().max(initial=0.0) > _SENSITIVITY_FRACTION
     rows = np.arange(len(per_row)) if shared_close else np.flatnonzero(per_row > _SENSITIVITY_FRACTION)
     rows = rows[np.argsort(-per_row[rows], kind="stable")]
-    # The worst rows first: when one of them still fails with its full
-    # tolerance, the rest cannot change the verdict (2n evaluations per row saved).
     for chunk in (rows[:_FIRST_ROWS], rows[_FIRST_ROWS:]):
         if len(chunk):
             _add_sensitivity(setup, st, chunk)
             j = judge(setup, st, got)
-            if not shared_close and j.ratio_rows()[chunk].max(initial=0.0) > 1.0:
-                break
+            if not shared_close:
+                j, confirmed = _confirm(setup, st, got, j, chunk)
+                if confirmed:
+                    st.unjudged[rows[~st.has_sensitivity[rows]]] = True
+                    j = judge(setup, st, got)
+                    break
     per_row = j.ratio_rows().max(axis=1, initial=0.0)
     order = np.argsort(-per_row)
     if j.ratio_shared().max(initial=0.0) > _SETTLE_FRACTION:
@@ -742,10 +642,16 @@ def _refine(setup: Setup, st: _State, got: np.ndarray, j: Judgement) -> Judgemen
         except InputError:
             continue  # mpmath cannot evaluate it (a function it lacks): float64 stands
         _contract_rows(setup, st, np.array([row]))
-        if position == 0:
+        if position == 0 and not j.ratio_shared().size:
             j = judge(setup, st, got)
-            if j.ratio_rows()[row].max(initial=0.0) > 1.0:
-                break  # the worst row fails against the 50-digit reference: settled
+            worst = j.ratio_rows()[row].max(initial=0.0)
+            if worst > 1.0:
+                # confirmed against the exact values: rows above it that are
+                # not settled are left unjudged
+                later = np.array([r for r in flagged[1:] if r not in st.mp_rows], dtype=int)
+                if len(later):
+                    st.unjudged[later[j.ratio_rows()[later].max(axis=1, initial=0.0) > worst]] = True
+                break
     if flagged:
         j = judge(setup, st, got)
     return j
@@ -768,16 +674,39 @@ def check_batch(setup: Setup, batch: Batch, rng: np.random.Generator) -> BatchOu
         return check_batch(setup, sub, rng)
     _contract_rows(setup, st, np.arange(batch.v.shape[0]))
     y = _round(st.values.y, setup.dtype)
-    got = call_rule(setup, batch, y)
+    got = _call_rule_located(setup, st, batch, y)
     j = _refine(setup, st, got, judge(setup, st, got))
     corrected = _round(st.values.y, setup.dtype)
     if not np.array_equal(corrected, y):
         # The float64 forward was off by an ulp or more: give the rule the
         # correctly rounded y and run it again on the whole batch.
         y = corrected
-        got = call_rule(setup, batch, y)
+        got = _call_rule_located(setup, st, batch, y)
         j = judge(setup, st, got)
     return BatchOutcome(batch, st, got, y, j)
+
+
+_MAX_LOCATE_ROWS = 16
+
+
+def _call_rule_located(setup: Setup, st: _State, batch: Batch, y: np.ndarray) -> np.ndarray:
+    """call_rule; a RuleFailure leaves with the batch and, where one can be
+    found, the example that triggers it (the rule re-run one row at a time)."""
+    try:
+        return call_rule(setup, batch, y)
+    except RuleFailure as failure:
+        b = batch.v.shape[0]
+        if failure.row is None and b > 1:
+            for r in range(min(b, _MAX_LOCATE_ROWS)):
+                single = Batch(batch.v[r:r + 1], batch.labels[r:r + 1], batch.origin[r:r + 1], batch.source,
+                               {k: a[r:r + 1] for k, a in batch.dirs.items()})
+                try:
+                    call_rule(setup, single, y[r:r + 1])
+                except RuleFailure:
+                    failure.row = r
+                    break
+        failure.outcome = BatchOutcome(batch, st, np.empty((b, 0)), y, None)
+        raise
 
 
 # -- the whole check ---------------------------------------------------------------------------
@@ -821,7 +750,10 @@ class _Tracker:
         j, st = outcome.judgement, outcome.state
         r = j.error.shape[1]
         row_scale = np.abs(st.exact[:, :r]).max(axis=1, initial=0.0)
-        resolvable = row_scale > j.tol.max(axis=1, initial=0.0)
+        # the exact value is known where float64 resolved it or mpmath settled it
+        u64 = float(np.finfo(np.float64).eps)
+        settled = np.isin(np.arange(len(row_scale)), list(st.mp_rows))
+        resolvable = (row_scale > 0) & (settled | (row_scale > u64 * st.allowance[:, :r].max(axis=1, initial=0.0)))
         if resolvable.any():
             self.max_rel = max(self.max_rel, float((j.error.max(axis=1)[resolvable] / row_scale[resolvable]).max()))
         if j.error_shared.size:
@@ -856,11 +788,41 @@ def _axis_lengths(setup: Setup) -> set[int]:
     return lengths
 
 
-def _failed(setup: Setup, tracker: _Tracker, reason: str, common: dict) -> BackwardCheck:
+def _failed(setup: Setup, tracker: _Tracker, failure: RuleFailure, point: int, common: dict) -> BackwardCheck:
+    """The rule misbehaved: a failed check whose counterexample is the
+    example it misbehaved on (or the whole batch, when no single row does)."""
+    outcome, counterexample = failure.outcome, None
+    size = 0
+    if outcome is not None:
+        size = outcome.batch.v.shape[0]
+        tracker.rows[outcome.batch.source] += size
+        counterexample = _failure_counterexample(setup, outcome, failure, point)
+    where = f", row {failure.row}" if failure.row is not None and "at row" not in failure.reason else ""
     return BackwardCheck(
-        ok=False, reason=reason, rows_checked=sum(tracker.rows.values()),
+        ok=False, reason=f"{failure.reason} (batch {point}, size {size}{where})", rows_checked=sum(tracker.rows.values()),
         max_abs_error=math.inf, max_rel_error=math.inf, max_error_over_tolerance=math.inf,
-        counterexample=None, **common, **_counts(setup, tracker),
+        counterexample=counterexample, **common, **_counts(setup, tracker),
+    )
+
+
+def _failure_counterexample(setup: Setup, outcome: BatchOutcome, failure: RuleFailure, point: int) -> Counterexample:
+    st, batch, row = outcome.state, outcome.batch, failure.row
+    name, index, cols = _entity(setup, 0, False)
+    r = _per_example_width(setup)
+    if row is None:
+        expected = st.exact[:, [c for c in cols if c < r]].ravel()
+    else:
+        expected = st.exact[row, [c for c in cols if c < r]]
+    shown = 0 if row is None else row
+    origin = batch.origin[shown] + (f" (on {st.kink_what[shown]})" if st.kink[shown] else "")
+    return Counterexample(
+        point=point, batch_size=batch.v.shape[0], row=row, coordinate=0,
+        x=_flat(batch.v, row), y=_flat(outcome.y, row),
+        gy=_flat(batch.dirs["gy"], row) if setup.kind in ("backward", "double_backward") else (),
+        expected=tuple(float(v) for v in expected), got=(), abs_error=math.inf, tolerance=math.nan,
+        input="x" if setup.layout.legacy else name, index=index if not setup.layout.legacy else (),
+        origin=origin, inputs=_example_inputs(setup, batch, row), directions=_directions_shown(setup, batch, row),
+        failure=failure.reason,
     )
 
 
@@ -907,7 +869,7 @@ def _run(setup: Setup, sizes, seed: int, special: bool, adaptive: bool, common: 
         if tracker.worst_ratio > 1.0:
             counterexample = _counterexample(setup, tracker, rng)
     except RuleFailure as failure:
-        return _failed(setup, tracker, f"{failure.reason} (batch {current[0]}, size {current[1]})", common)
+        return _failed(setup, tracker, failure, current[0], common)
     ok = tracker.worst_ratio <= 1.0
     reason = ""
     if not ok:
@@ -972,7 +934,7 @@ def _entity(setup: Setup, col: int, shared: bool) -> tuple[str, tuple[int, ...],
         index = tuple(int(i) for i in np.unravel_index(col, setup.out_shape)) if setup.out_shape else ()
         return "output", index, list(range(setup.m))
     position = col + (_per_example_width(setup) if shared else 0)
-    for name, cols in _diff_columns(setup).items():
+    for name, cols in diff_columns(setup).items():
         if position in cols:
             shape = setup.layout.spec(name).shape
             index = tuple(int(i) for i in np.unravel_index(cols.index(position), shape)) if shape else ()
@@ -1005,7 +967,7 @@ def _directions_shown(setup: Setup, batch: Batch, row: int | None) -> dict[str, 
             shown["x_dot"] = tuple(float(v) for v in pick(dirs["t"]).ravel())
         else:
             t = dirs["t"] if row is None else dirs["t"][row:row + 1]
-            for name, value in _tangent_arrays(setup, t).items():
+            for name, value in tangent_arrays(setup, t).items():
                 spec = setup.layout.spec(name)
                 shown[f"tangent {name}"] = (value if spec.shared or row is None else value[0]).astype(np.float64).tolist()
     if setup.kind == "double_backward":

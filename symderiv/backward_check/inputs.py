@@ -43,6 +43,7 @@ from symderiv.errors import InputError
 # the shared inputs; these bound the symbolic work (the Jacobian has
 # outputs x entries elements, the Hessian outputs x entries^2).
 MAX_REAL_ENTRIES = 64
+MAX_CLASSIC_N = 32  # the classic form's n (one per-example input x)
 MAX_LABEL_COMBINATIONS = 64
 MAX_CLASSES = 64
 RESERVED_NAMES = frozenset({"y", "gy", "gy_dot", "tangents"})
@@ -218,8 +219,8 @@ def build_layout(n: Any, inputs: Any) -> Layout:
     if n is not None:
         if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
             raise InputError(f"n must be an integer, got {n!r}")
-        if not 1 <= n <= 32:
-            raise InputError(f"n must be between 1 and 32, got {n}")
+        if not 1 <= n <= MAX_CLASSIC_N:
+            raise InputError(f"n must be between 1 and {MAX_CLASSIC_N}, got {n}")
         symbols = tuple(sympy.symbols(f"x0:{int(n)}", real=True))
         spec = per_example(int(n))
         return Layout(("x",), (spec,), True, symbols, int(n), {"x": 0}, (True,) * int(n))

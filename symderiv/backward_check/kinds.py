@@ -34,10 +34,12 @@ KINDS = ("backward", "jvp", "double_backward", "hvp")
 
 @dataclass(frozen=True)
 class Contraction:
-    """Per-example result, its magnitude scale, and the direction mass (batch, R)."""
+    """Per-example result, its magnitude scale, its rounding allowance and the
+    direction mass, each (batch, R)."""
 
     value: np.ndarray
     scale: np.ndarray
+    allowance: np.ndarray
     mass: np.ndarray
 
 
@@ -49,47 +51,54 @@ def results_are_outputs(kind: str) -> bool:
     return kind == "jvp"
 
 
+def _contract(kind: str, dirs: Mapping[str, np.ndarray], jac: np.ndarray, hess: np.ndarray | None) -> np.ndarray:
+    if kind == "backward":
+        return np.einsum("bk,bki->bi", dirs["gy"], jac)
+    if kind == "jvp":
+        return np.einsum("bki,bi->bk", jac, dirs["t"])
+    return np.einsum("bk,bki->bi", dirs["gy_dot"], jac) + np.einsum("bk,bkij,bj->bi", dirs["gy"], hess, dirs["t"])
+
+
+def _mass(kind: str, dirs: Mapping[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    if kind == "backward":
+        mass = np.sum(np.abs(dirs["gy"]), axis=1, keepdims=True)
+    elif kind == "jvp":
+        mass = np.sum(np.abs(dirs["t"]), axis=1, keepdims=True)
+    else:
+        t_mass = np.sum(np.abs(dirs["t"]), axis=1, keepdims=True)
+        mass = np.sum(np.abs(dirs["gy_dot"]), axis=1, keepdims=True) + np.sum(np.abs(dirs["gy"]), axis=1, keepdims=True) * t_mass
+    return np.broadcast_to(mass, shape)
+
+
 def contract(
     kind: str,
     dirs: Mapping[str, np.ndarray],
-    y: np.ndarray,
     jac: np.ndarray,
     hess: np.ndarray | None,
+    bound_jac: np.ndarray | None = None,
+    bound_hess: np.ndarray | None = None,
     s_jac: np.ndarray | None = None,
     s_hess: np.ndarray | None = None,
 ) -> Contraction:
-    """The exact result and its tolerance scale on a batch (float64, vectorised).
+    """The exact result, its tolerance scale and rounding allowance on a batch
+    (float64, vectorised).
 
     ``dirs``: gy (b, m), gy_dot (b, m), t (b, d) as the kind needs them;
-    ``s_jac``/``s_hess``: the x-sensitivities (None: not computed, counted 0).
+    ``bound_*``: the rounding bounds of the derivative entries
+    (:mod:`symderiv.numeric.rounding`; None: 0); ``s_*``: the sensitivities to the rounding
+    of x and y (None: not computed, counted 0).
     """
-    abs_y = np.abs(y)
-    mag_j = np.abs(jac) if s_jac is None else np.abs(jac) + s_jac
     with np.errstate(all="ignore"):
-        if kind == "backward":
-            gy = dirs["gy"]
-            value = np.einsum("bk,bki->bi", gy, jac)
-            scale = np.einsum("bk,bki->bi", np.abs(gy), mag_j) + np.sum(np.abs(gy) * abs_y, axis=1, keepdims=True)
-            mass = np.broadcast_to(np.sum(np.abs(gy), axis=1, keepdims=True), value.shape)
-            return Contraction(value, scale, mass)
-        if kind == "jvp":
-            t = dirs["t"]
-            value = np.einsum("bki,bi->bk", jac, t)
-            t_mass = np.sum(np.abs(t), axis=1, keepdims=True)
-            scale = np.einsum("bki,bi->bk", mag_j, np.abs(t)) + abs_y * t_mass
-            return Contraction(value, scale, np.broadcast_to(t_mass, value.shape))
-        gy, gy_dot, t = dirs["gy"], dirs["gy_dot"], dirs["t"]
-        mag_h = np.abs(hess) if s_hess is None else np.abs(hess) + s_hess
-        value = np.einsum("bk,bki->bi", gy_dot, jac) + np.einsum("bk,bkij,bj->bi", gy, hess, t)
-        t_mass = np.sum(np.abs(t), axis=1, keepdims=True)
-        scale = (
-            np.einsum("bk,bki->bi", np.abs(gy_dot), mag_j)
-            + np.einsum("bk,bkij,bj->bi", np.abs(gy), mag_h, np.abs(t))
-            + np.sum(np.abs(gy_dot) * abs_y, axis=1, keepdims=True)
-            + np.sum(np.abs(gy) * abs_y, axis=1, keepdims=True) * t_mass
-        )
-        mass = np.sum(np.abs(gy_dot), axis=1, keepdims=True) + np.sum(np.abs(gy), axis=1, keepdims=True) * t_mass
-        return Contraction(value, scale, np.broadcast_to(mass, value.shape))
+        value = _contract(kind, dirs, jac, hess)
+        absolute = {k: np.abs(a) for k, a in dirs.items()}
+        mag_j = np.abs(jac) if s_jac is None else np.abs(jac) + s_jac
+        mag_h = None if hess is None else (np.abs(hess) if s_hess is None else np.abs(hess) + s_hess)
+        scale = _contract(kind, absolute, mag_j, mag_h)
+        if bound_jac is None:
+            allowance = np.zeros_like(value)
+        else:
+            allowance = _contract(kind, absolute, bound_jac, None if hess is None else bound_hess)
+        return Contraction(value, scale, allowance, _mass(kind, dirs, value.shape))
 
 
 def contract_mpmath(kind: str, dirs_row: Mapping[str, np.ndarray], row: Any) -> list[float]:
@@ -97,11 +106,10 @@ def contract_mpmath(kind: str, dirs_row: Mapping[str, np.ndarray], row: Any) -> 
     import mpmath
 
     from symderiv.backward_check.reference import to_float
-    from symderiv.numeric.precision import HIGH_PRECISION_DIGITS
 
     m, d = len(row.jacobian), len(row.jacobian[0]) if row.jacobian else 0
     mp = mpmath.mpf
-    with mpmath.workdps(HIGH_PRECISION_DIGITS):
+    with mpmath.workdps(row.digits + 20):
         if kind == "backward":
             gy = [mp(float(v)) for v in dirs_row["gy"]]
             return [to_float(mpmath.fsum(gy[k] * row.jacobian[k][i] for k in range(m))) for i in range(d)]

@@ -43,6 +43,9 @@ ZERO_OFFSETS = (1e-3, 1e-6)
 SCAN_POINTS = 257
 MAX_CRITICAL_EXPRESSIONS = 24
 MAX_SPECIAL_ROWS = 192
+# Points of every critical expression always tried: on its first zero found
+# (kinks) and ±1e-6, ±1e-3 of it.
+FIRST_ROUND = 5
 
 
 @dataclass(frozen=True)
@@ -76,17 +79,30 @@ def special_values(low: float, high: float, dtype: np.dtype) -> list[tuple[float
     if math.isfinite(high):
         candidates.append((high, "the high end of the domain"))
     if math.isinf(low) or math.isinf(high):
-        big = float(info.max)
-        overflow = math.log(big)
-        magnitudes = [(10.0**k, f"1e{k}") for k in range(1, int(math.log10(big)) + 1, 3 if big > 1e100 else 1)]
-        magnitudes += [(overflow * 0.99, "just below the exp overflow threshold"),
-                       (overflow * 1.01, "just above the exp overflow threshold")]
-        for value, label in magnitudes:
+        for value, label in large_magnitudes(dtype):
             if math.isinf(high):
                 candidates.append((value, label))
             if math.isinf(low):
                 candidates.append((-value, "-" + label))
     return [(v, label) for v, label in candidates if low <= v <= high]
+
+
+def large_magnitudes(dtype: np.dtype) -> list[tuple[float, str]]:
+    """Magnitudes beyond the random box of an unbounded domain, in the order
+    they are tried: the exp overflow threshold, then 2, 3, 5, 10, 20, 30, 50,
+    ... up to 1000 (where rules switch branches: PyTorch's softplus at 20),
+    then every power of ten up to 1e30 and every tenth one beyond."""
+    big = float(np.finfo(dtype).max)
+    overflow = math.log(big)
+    out = [(overflow * 0.99, "just below the exp overflow threshold"),
+           (overflow * 1.01, "just above the exp overflow threshold")]
+    out += [(float(m * 10**k), f"{m * 10**k:g}") for k in range(0, 3) for m in (2, 3, 5, 10)]
+    top = int(math.log10(big))
+    out += [(10.0**k, f"1e{k}") for k in range(4, min(top, 30) + 1)]
+    out += [(10.0**k, f"1e{k}") for k in range(40, top + 1, 10)]
+    if top % 10:
+        out.append((10.0**top, f"1e{top}"))
+    return [(v, label) for v, label in out if v < big]
 
 
 # -- critical expressions --------------------------------------------------------
@@ -132,7 +148,7 @@ def _vectorised(fn: Callable[..., Any], v: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
         try:
             out = np.asarray(fn(*v.T))
-        except (ValueError, TypeError, ZeroDivisionError, OverflowError):
+        except Exception:  # noqa: BLE001 - undefined here, or a function numpy lacks: no zero found
             return np.full(v.shape[0], np.nan)
     if np.iscomplexobj(out):
         out = np.where(out.imag == 0, out.real, np.nan)
@@ -172,32 +188,38 @@ def kink_functions(symbols: Sequence[sympy.Symbol], criticals: Sequence[tuple[sy
     return out
 
 
-def kink_directions(kinks: list, v: np.ndarray, threshold: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """For rows on a kink: a unit direction across it (sum of the unit normals of
-    the arguments that vanish there), else zeros; and what each kink is."""
+def kink_directions(kinks: list, v: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Rows on a kink, where the non-smooth argument g is within rounding of
+    zero: |g| <= max(1e-12, 8u) (1 + Σ_j |∂g/∂x_j| |x_j|), the scale being how
+    far rounding the entries g involves moves g (not the row's largest entry:
+    x1 = 1e300 does not put relu(x0) at x0 = 5 on its kink). Returns, per row,
+    a unit direction across the kinks it is on (sum of the unit normals;
+    zeros off kinks), the probe step across them, and what each kink is."""
     directions = np.zeros_like(v)
+    steps = np.zeros(v.shape[0])
     what = [""] * v.shape[0]
+    relative = max(KINK_RELATIVE, KINK_ROUNDINGS * float(np.finfo(dtype).eps))
     for fn, grad_fn, label in kinks:
         g = _vectorised(fn, v)
-        on = np.flatnonzero(np.abs(g) <= threshold)
+        with np.errstate(all="ignore"):
+            grads = np.stack([np.broadcast_to(np.asarray(c, dtype=np.float64), (v.shape[0],))
+                              for c in grad_fn(*v.T)], axis=1)
+            threshold = relative * (1.0 + np.sum(np.abs(grads * v), axis=1))
+            on = np.flatnonzero(np.isfinite(g) & np.isfinite(threshold) & (np.abs(g) <= threshold))
         if not on.size:
             continue
         with np.errstate(all="ignore"):
-            grads = np.stack([np.broadcast_to(np.asarray(c, dtype=np.float64), (len(on),))
-                              for c in grad_fn(*v[on].T)], axis=1)
-            norms = np.linalg.norm(grads, axis=1, keepdims=True)
-            unit = np.where(norms > 0, grads / np.where(norms > 0, norms, 1.0), 0.0)
+            norms = np.linalg.norm(grads[on], axis=1, keepdims=True)
+            unit = np.where(norms > 0, grads[on] / np.where(norms > 0, norms, 1.0), 0.0)
+            # far enough that g leaves its rounding band, and at least 1e-7
+            # relative to the entries the kink involves
+            step = np.maximum(256 * threshold[on] / np.where(norms[:, 0] > 0, norms[:, 0], 1.0),
+                              1e-7 * (1.0 + np.sum(np.abs(unit * v[on]), axis=1)))
         directions[on] += np.nan_to_num(unit)
+        steps[on] = np.maximum(steps[on], np.nan_to_num(step, posinf=0.0))
         for r in on:
             what[r] = label if not what[r] else what[r] + "; " + label
-    return directions, what
-
-
-def kink_threshold(v: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """How close to a kink a row counts as on it: rounding to the dtype (and a
-    rule's own rounding of the kink's argument) may put it on either side."""
-    scale = 1.0 + np.max(np.abs(v), axis=1)
-    return np.maximum(KINK_RELATIVE, KINK_ROUNDINGS * float(np.finfo(dtype).eps)) * scale * scale
+    return directions, steps, what
 
 
 def special_points(
@@ -210,51 +232,100 @@ def special_points(
     rng: np.random.Generator,
     dtype: np.dtype,
 ) -> tuple[list[Point], list[tuple[sympy.Expr, str, bool]]]:
-    """Special points (at most MAX_SPECIAL_ROWS) and the critical expressions found.
+    """Special points and the critical expressions found.
+
+    The points come in a fixed order of priority, never sampled: 0 and ±tiny
+    of every entry, and the first zero of every critical expression (on it
+    for a kink, then ±1e-6 and ±1e-3 of it) are always tried; then, up to
+    MAX_SPECIAL_ROWS in all, the other zeros of the critical expressions,
+    taken in turn; ±1, ±1e-3, ±1e-8 and the ends of the domain; the large
+    magnitudes, smallest first. Values shared by every entry follow each
+    group.
 
     ``boxes``/``domains``: (n, 2) sampling ranges and domains per symbol;
     ``names``: printable name per symbol; ``draw_row()``: a random row and labels.
     """
     n = len(symbols)
-    per_value: dict[str, list[Point]] = {}
-    single: list[Point] = []
-    for j in range(n):
-        for value, label in special_values(float(domains[j, 0]), float(domains[j, 1]), dtype):
+    values = [special_values(float(domains[j, 0]), float(domains[j, 1]), dtype) for j in range(n)]
+    first = {"0", "+tiny", "-tiny"}
+    magnitude = {label for value, label in values[0] if abs(value) > 1 and "domain" not in label} if n else set()
+    for per_entry in values[1:]:
+        magnitude |= {label for value, label in per_entry if abs(value) > 1 and "domain" not in label}
+    tiers = [
+        _value_points(values, names, draw_row, lambda label: label in first),
+        _critical_points(symbols, boxes, domains, exprs, draw_row, rng),
+        _value_points(values, names, draw_row, lambda label: label not in first and label not in magnitude),
+        _value_points(values, names, draw_row, lambda label: label in magnitude),
+    ]
+    (first_round, later_rounds), criticals = tiers[1]
+    # 0 and ±tiny of every entry and the first zero of every critical
+    # expression are always tried, even past MAX_SPECIAL_ROWS (64 entries
+    # alone fill it with 0 and ±tiny); the rest fills what is left
+    always = tiers[0] + first_round
+    rest = later_rounds + tiers[2] + tiers[3]
+    return always + rest[:max(0, MAX_SPECIAL_ROWS - len(always))], criticals
+
+
+def _value_points(values, names, draw_row, wanted) -> list[Point]:
+    """For each special value (in order) wanted: that value in each entry
+    alone, then in every entry at once (not ±tiny: sums of squares underflow)."""
+    labels: list[str] = []
+    for per_entry in values:
+        labels += [label for _, label in per_entry if wanted(label) and label not in labels]
+    points: list[Point] = []
+    for label in labels:
+        together, together_labs = draw_row()
+        everywhere = True
+        for j, per_entry in enumerate(values):
+            value = next((v for v, lab in per_entry if lab == label), None)
+            if value is None:
+                everywhere = False
+                continue
             row, labs = draw_row()
             row[j] = value
-            single.append(Point(row, labs, f"{names[j]} = {label}"))
-            if "tiny" not in label:  # every entry tiny: sums of squares underflow, not a rule's fault
-                per_value.setdefault(label, []).append(Point(row, labs, ""))
-    everywhere = []
-    for label, points in per_value.items():
-        if len(points) == n:  # the value is inside every entry's domain
-            row, labs = draw_row()
-            for j, p in enumerate(points):
-                row[j] = p.values[j]
-            everywhere.append(Point(row, labs, f"every entry = {label}"))
+            together[j] = value
+            points.append(Point(row, labs, f"{names[j]} = {label}"))
+        if everywhere and len(values) > 1 and "tiny" not in label:
+            points.append(Point(together, together_labs, f"every entry = {label}"))
+    return points
+
+
+def _critical_points(symbols, boxes, domains, exprs, draw_row, rng) -> tuple[tuple[list[Point], list[Point]], list]:
+    """Points at and around the zeros of every critical expression: the first
+    round (FIRST_ROUND points of each expression), then the others, the
+    critical expressions taken in turn. Zeros are searched along every entry
+    involved, from the centre of the sampling box and from two random rows."""
     criticals = critical_expressions(exprs)
-    near: list[Point] = []
+    per_critical: list[list[Point]] = []
     for g, what, kink in criticals:
         fn = sympy.lambdify(symbols, g, "numpy")
         involved = [j for j, s in enumerate(symbols) if s in g.free_symbols]
-        for _ in range(2):
+        found: list[Point] = []
+        for attempt in range(3):
             start, labs = draw_row()
-            for j in rng.permutation(involved)[:2]:
+            if attempt == 0:
+                centre = np.where((boxes[:, 0] <= 0) & (0 <= boxes[:, 1]), 0.0, 0.5 * (boxes[:, 0] + boxes[:, 1]))
+                start = np.where(np.isin(np.arange(start.shape[0]), involved), centre, start)
+                entries = involved[:4]
+            else:
+                entries = [int(j) for j in rng.permutation(involved)[:4]]
+            for j in entries:
                 for root in roots_along(fn, start, int(j), float(boxes[j, 0]), float(boxes[j, 1]))[:2]:
-                    near += _around_zero(start, labs, int(j), float(root), what, kink, domains)
-    ordered = near + everywhere + single
-    if len(ordered) > MAX_SPECIAL_ROWS:
-        keep = np.sort(rng.choice(len(ordered), MAX_SPECIAL_ROWS, replace=False))
-        ordered = [ordered[i] for i in keep]
-    return ordered, criticals
+                    found += _around_zero(start, labs, int(j), float(root), what, kink, domains)
+        per_critical.append(found)
+    first_round = [p for points in per_critical for p in points[:FIRST_ROUND]]
+    later = [points[FIRST_ROUND:] for points in per_critical]
+    later_rounds: list[Point] = []
+    for rank in range(max((len(p) for p in later), default=0)):
+        later_rounds += [points[rank] for points in later if rank < len(points)]
+    return (first_round, later_rounds), criticals
 
 
 def _around_zero(start, labs, j, root, what, kink, domains) -> list[Point]:
     points = []
     scale = max(1.0, abs(root))
-    offsets = [(sign * off, f"within {off:g} of {what}") for off in ZERO_OFFSETS for sign in (1.0, -1.0)]
-    if kink:
-        offsets.append((0.0, f"on {what}"))
+    offsets = [(0.0, f"on {what}")] if kink else []
+    offsets += [(sign * off, f"within {off:g} of {what}") for off in sorted(ZERO_OFFSETS) for sign in (1.0, -1.0)]
     for offset, label in offsets:
         value = root + offset * scale
         if domains[j, 0] <= value <= domains[j, 1]:

@@ -2,14 +2,23 @@
 
 Contract: the forward expressions are differentiated once with SymPy (the
 Jacobian with respect to the differentiable symbols, and for second-order
-checks the Hessian of every output) and lambdified twice, to numpy
-(vectorised over the batch, the fast path) and to mpmath (arbitrary
-precision, used only on rows where float64 evaluation overflows, is
-undefined, or where a verdict is close enough that float64 rounding in the
-reference itself could decide it). Nothing is evaluated point by point with
+checks the Hessian of every output) and lambdified twice, to numpy (with
+SciPy's special functions where SciPy is installed; vectorised over the
+batch, the fast path) and to mpmath. Alongside the float64 values comes the
+rounding scale of every value (the project's rounding model,
+:class:`symderiv.numeric.rounding.CompiledScales`): how many digits float64
+evaluation of the expression as written may have lost. A row is *settled*
+(its values replaced by correctly rounded ones from mpmath) where float64
+overflows or is undefined, where the rounding bound says float64 lost digits
+that matter, and where a verdict is close. Settling is adaptive, as SymPy's
+``evalf`` is: the row is evaluated at 30 digits, then at twice as many,
+doubling until two evaluations agree to 25 significant digits (at most
+``MPMATH_MAX_DIGITS``), so ``log(1 + exp(x)) - x`` at x = 700 (where 300
+digits cancel) comes out right. Nothing is evaluated point by point with
 ``subs``/``evalf``. Expressions that cannot be evaluated numerically (``zoo``,
-``nan``, an undefined function, an unevaluated ``Integral``) are refused
-with :class:`InputError` before any number is computed.
+``nan``, an undefined function, an unevaluated ``Integral``, a derivative
+SymPy cannot write in closed form, a function neither numpy nor SciPy
+provides) are refused with :class:`InputError` before any verdict.
 """
 
 from __future__ import annotations
@@ -22,10 +31,19 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import sympy
 
+from symderiv.numeric.rounding import CompiledScales
 from symderiv.budget import BudgetExceeded
 from symderiv.errors import InputError
 from symderiv.numeric.differences import SENSITIVITY_STEP, relative_sensitivity
-from symderiv.numeric.precision import HIGH_PRECISION_DIGITS
+
+# Adaptive precision of the settled rows: start, agreement required between
+# two evaluations (relative), and the most digits tried (then the last
+# evaluation stands: a cancellation of more than 900 digits).
+MPMATH_START_DIGITS = 30
+MPMATH_AGREEMENT = 1e-25
+MPMATH_MAX_DIGITS = 960
+# Digits of the (magnitude-only) sensitivity estimate in mpmath.
+SENSITIVITY_DIGITS = 30
 
 # The symbolic Hessian has outputs x d(d+1)/2 entries (d differentiable symbols).
 MAX_HESSIAN_ENTRIES = 4096
@@ -48,6 +66,8 @@ class ReferenceFunctions:
     numpy_derivatives: Callable[..., Any]
     mpmath_forward: Callable[..., Any]
     mpmath_derivatives: Callable[..., Any]
+    forward_rounding: CompiledScales  # rounding scales of the forward values
+    derivative_rounding: CompiledScales  # ... and of the derivatives (computed lazily: see core)
 
     @property
     def d(self) -> int:
@@ -56,11 +76,23 @@ class ReferenceFunctions:
 
 @dataclass(frozen=True)
 class Values:
-    """y (batch, m), jacobian (batch, m, d), hessian (batch, m, d, d) or None."""
+    """y (batch, m), jacobian (batch, m, d), hessian (batch, m, d, d) or None;
+    and their rounding scales (same shapes, in units of the unit roundoff):
+    the forward's always, the derivatives' 0 until computed for a row
+    (:func:`derivative_bounds`)."""
 
     y: np.ndarray
     jacobian: np.ndarray
     hessian: np.ndarray | None
+    bound_y: np.ndarray
+    bound_jacobian: np.ndarray
+    bound_hessian: np.ndarray | None
+
+
+def values_rows(values: Values, index: np.ndarray) -> Values:
+    """The rows ``index`` of every array of ``values``."""
+    return Values(*(None if a is None else a[index] for a in (
+        values.y, values.jacobian, values.hessian, values.bound_y, values.bound_jacobian, values.bound_hessian)))
 
 
 def input_symbols(n: int) -> tuple[sympy.Symbol, ...]:
@@ -86,15 +118,6 @@ def output_expressions(produced: Any, legacy: bool) -> tuple[tuple[sympy.Expr, .
     if legacy:
         shape = (len(items),)
     return tuple(_as_expression(item, index) for index, item in enumerate(items)), shape
-
-
-def forward_expressions(forward: Callable[[list], Any], n: int) -> tuple[sympy.Expr, ...]:
-    """Classic form: call ``forward(xs)`` on n fresh symbols and validate what it returns."""
-    xs = input_symbols(n)
-    produced = call_forward(forward, (list(xs),), {}, "forward(xs)")
-    exprs, _ = output_expressions(produced, legacy=True)
-    validate_expressions(exprs, xs)
-    return exprs
 
 
 def call_forward(forward: Callable[..., Any], args: tuple, kwargs: dict, what: str) -> Any:
@@ -146,7 +169,16 @@ def validate_expressions(exprs: Sequence[sympy.Expr], symbols: Sequence[sympy.Sy
             raise InputError(f"forward output {index} contains an unevaluated {kind}; evaluate it first (.doit())")
 
 
-def _lambdify(symbols: Sequence[sympy.Symbol], exprs: list, module: str, cse: bool) -> Callable[..., Any]:
+def numeric_modules() -> list[str]:
+    """lambdify's modules for numpy evaluation: SciPy's special functions where installed."""
+    try:
+        import scipy.special  # noqa: F401
+    except ImportError:  # pragma: no cover - SciPy is optional
+        return ["numpy"]
+    return ["scipy", "numpy"]
+
+
+def _lambdify(symbols: Sequence[sympy.Symbol], exprs: list, module: Any, cse: bool) -> Callable[..., Any]:
     try:
         return sympy.lambdify(symbols, exprs, modules=module, cse=cse)
     except BudgetExceeded:
@@ -173,6 +205,7 @@ def reference_functions(
     """Differentiate and lambdify once per distinct forward (cached across calls)."""
     wrt = [symbols[i] for i in diff]
     derivative_exprs = [_no_delta(sympy.diff(expr, x)) for expr in forward_exprs for x in wrt]
+    _closed_form(derivative_exprs)
     if order == 2:
         d = len(wrt)
         if len(forward_exprs) * d * (d + 1) // 2 > MAX_HESSIAN_ENTRIES:
@@ -184,17 +217,31 @@ def reference_functions(
             for a in range(d):
                 first = derivative_exprs[k * d + a]
                 derivative_exprs.extend(_no_delta(sympy.diff(first, wrt[b])) for b in range(a, d))
+        _closed_form(derivative_exprs)
     return ReferenceFunctions(
         n=len(symbols),
         m=len(forward_exprs),
         order=order,
         diff=tuple(diff),
         forward_exprs=forward_exprs,
-        numpy_forward=_lambdify(symbols, list(forward_exprs), "numpy", True),
-        numpy_derivatives=_lambdify(symbols, derivative_exprs, "numpy", True),
+        numpy_forward=_lambdify(symbols, list(forward_exprs), numeric_modules(), True),
+        numpy_derivatives=_lambdify(symbols, derivative_exprs, numeric_modules(), True),
         mpmath_forward=_lambdify(symbols, list(forward_exprs), "mpmath", False),
         mpmath_derivatives=_lambdify(symbols, derivative_exprs, "mpmath", True),
+        forward_rounding=CompiledScales(list(forward_exprs), symbols, numeric_modules()),
+        derivative_rounding=CompiledScales(derivative_exprs, symbols, numeric_modules()),
     )
+
+
+def _closed_form(derivative_exprs: Sequence[sympy.Expr]) -> None:
+    for expr in derivative_exprs:
+        unevaluated = expr.atoms(sympy.Derivative)
+        if unevaluated:
+            what = min((str(d) for d in unevaluated), key=len)
+            raise InputError(
+                f"forward cannot be evaluated numerically: its derivative has no closed form ({what}); "
+                "floor, Mod and similar functions are not differentiable"
+            )
 
 
 # -- float64, vectorised ---------------------------------------------------------
@@ -225,7 +272,12 @@ def _numpy_values(fn: Callable[..., Any], v: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
         try:
             return _stack_columns(fn(*v.T), v.shape[0])
-        except (ValueError, TypeError, ZeroDivisionError, OverflowError):
+        except NameError as exc:  # a function the numeric modules do not provide
+            raise InputError(
+                f"the forward or its derivative uses a function numpy cannot evaluate ({exc}); "
+                "installing SciPy provides most special functions"
+            ) from None
+        except (ValueError, TypeError, ZeroDivisionError, OverflowError, ArithmeticError):
             return np.full((v.shape[0], 1), np.nan)
 
 
@@ -250,21 +302,90 @@ def evaluate_numpy(ref: ReferenceFunctions, v: np.ndarray) -> Values:
     if y.shape[1] != ref.m:
         y = np.full((v.shape[0], ref.m), np.nan)
     jacobian, hessian = _unpack_derivatives(_numpy_values(ref.numpy_derivatives, v), ref)
-    return Values(y, jacobian, hessian)
+    # the inputs are exact (the rule gets the very same numbers): scale 0
+    _, bound_y = ref.forward_rounding(v, np.zeros_like(v))
+    return Values(y, jacobian, hessian, np.where(np.isfinite(bound_y), bound_y, 2 * np.abs(y)),
+                  np.zeros_like(jacobian), None if hessian is None else np.zeros_like(hessian))
 
 
-def sensitivity_numpy(ref: ReferenceFunctions, v: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Σ_j |∂T/∂v_j| · |v_j| for T = the Jacobian (and Hessian), by
-    :func:`~symderiv.numeric.differences.relative_sensitivity` (a magnitude only)."""
+def derivative_bounds(ref: ReferenceFunctions, v: np.ndarray, values: Values) -> tuple[np.ndarray, np.ndarray | None]:
+    """The rounding scales of the derivatives as written at the rows v (their
+    exact ``values``). Where the scale is unknown (float64 overflows in the
+    expression as written, or a function has no numeric rule), a rounding of
+    each entry and of the output it belongs to (a stable rule's terms are of
+    that size); never an infinite allowance."""
+    _, flat = ref.derivative_rounding(v, np.zeros_like(v))
+    bound_jacobian, bound_hessian = _unpack_derivatives(flat, ref)
+    abs_y = np.abs(values.y)
+    with np.errstate(all="ignore"):
+        bound_jacobian = np.where(np.isfinite(bound_jacobian), bound_jacobian,
+                                  2 * np.abs(values.jacobian) + abs_y[:, :, None])
+        if bound_hessian is not None:
+            bound_hessian = np.where(np.isfinite(bound_hessian), bound_hessian,
+                                     2 * np.abs(values.hessian) + abs_y[:, :, None, None])
+    return bound_jacobian, bound_hessian
+
+
+def _norm(w: np.ndarray) -> np.ndarray:
+    """Row 2-norms without overflow or underflow (entries up to 1e305 and down to 1e-305)."""
+    largest = np.max(np.abs(w), axis=1)
+    with np.errstate(all="ignore"):
+        scaled = w / np.where(largest > 0, largest, 1.0)[:, None]
+    return largest * np.sqrt(np.sum(scaled * scaled, axis=1))
+
+
+def sensitivity_numpy(ref: ReferenceFunctions, v: np.ndarray, jacobian: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """How much the derivative tensors T (the Jacobian, and the Hessian) move
+    when the rule's inputs are rounded, per unit roundoff:
+    Σ_j |∂T/∂x_j| |x_j|  (x, for a rule that recomputes from x)
+    + Σ_k |∂T/∂y_k| |y_k|  (y, for a rule that uses the forward's output).
+
+    ∂T/∂y_k is the derivative of T along the x-direction that moves y_k alone
+    (the pseudo-inverse of the Jacobian): a rule written in terms of y_k is the
+    same function of it. Central differences: only a magnitude is needed."""
     batch = v.shape[0]
     s_jac = np.zeros((batch, ref.m, ref.d))
     s_hess = None if ref.order == 1 else np.zeros((batch, ref.m, ref.d, ref.d))
+
+    def add_difference(up: np.ndarray, down: np.ndarray, weight: np.ndarray) -> None:
+        ju, hu = _unpack_derivatives(_numpy_values(ref.numpy_derivatives, up), ref)
+        jd, hd = _unpack_derivatives(_numpy_values(ref.numpy_derivatives, down), ref)
+        with np.errstate(all="ignore"):
+            w = weight.reshape(batch, 1, 1)
+            s_jac[:] += np.nan_to_num(np.abs(ju - jd) * w, nan=0.0, posinf=0.0)
+            if s_hess is not None:
+                s_hess[:] += np.nan_to_num(np.abs(hu - hd) * w[..., None], nan=0.0, posinf=0.0)
+
     for j in range(ref.n):
         ju, hu = _unpack_derivatives(
             relative_sensitivity(lambda rows: _numpy_values(ref.numpy_derivatives, rows), v, j), ref)
-        s_jac += ju
+        s_jac += np.nan_to_num(ju, nan=0.0, posinf=0.0)
         if s_hess is not None:
-            s_hess += hu
+            s_hess += np.nan_to_num(hu, nan=0.0, posinf=0.0)
+    with np.errstate(all="ignore"):
+        clean = np.where(np.isfinite(jacobian), jacobian, 0.0)
+        # rows normalised first: outputs whose gradients differ by 1e17 in
+        # size (sigmoid at 40 and at 0) must not be cut off as rank deficiency
+        # (by the largest entry, not the 2-norm: e^-702 squared underflows)
+        row_norm = np.max(np.abs(clean), axis=2, keepdims=True)
+        normalised = clean / np.where(row_norm > 0, row_norm, 1.0)
+        inverse = np.linalg.pinv(normalised) / np.where(row_norm > 0, row_norm, np.inf).transpose(0, 2, 1)
+    columns = list(ref.diff)
+    for k in range(ref.m):
+        w = np.nan_to_num(inverse[:, :, k])
+        norm = _norm(w)
+        usable = (norm > 0) & np.isfinite(y[:, k]) & (y[:, k] != 0)
+        if not usable.any():
+            continue
+        with np.errstate(all="ignore"):
+            unit = np.where(usable[:, None], w / np.where(norm > 0, norm, 1.0)[:, None], 0.0)
+            reach = np.maximum(np.sum(np.abs(unit * v[:, columns]), axis=1), 1e-8)
+            epsilon = SENSITIVITY_STEP * reach
+            move = np.zeros_like(v)
+            move[:, columns] = unit * epsilon[:, None]
+            # ΔT / Δy_k with Δy_k = 2 ε / |w| (J w = e_k), times |y_k|
+            weight = np.where(usable, norm * np.abs(y[:, k]) / (2 * epsilon), 0.0)
+        add_difference(v + move, v - move, weight)
     return s_jac, s_hess
 
 
@@ -294,22 +415,48 @@ class MpRow:
     y: list
     jacobian: list
     hessian: list | None
+    digits: int = MPMATH_START_DIGITS  # the working precision that settled it
+
+
+def _agree(a: list, b: list) -> bool:
+    for p, q in zip(a, b):
+        if p != q and abs(p - q) > MPMATH_AGREEMENT * max(abs(p), abs(q)):
+            return False
+    return True
+
+
+def _evaluate_adaptively(fn: Callable[..., Any], v_row: np.ndarray, what: str) -> tuple[list, int]:
+    """fn at v_row in mpmath, digits doubled until two evaluations agree."""
+    import mpmath
+
+    digits, previous = MPMATH_START_DIGITS, None
+    while True:
+        with mpmath.workdps(digits):
+            args = [mpmath.mpf(float(v)) for v in v_row]
+            try:
+                values = [_mp_real(v, what, v_row) for v in fn(*args)]
+            except (InputError, BudgetExceeded):
+                raise
+            except Exception:  # noqa: BLE001 - mpmath lacks a function, a pole, ...
+                raise InputError(f"forward or its derivatives cannot be evaluated at x = {_format_row(v_row)}") from None
+        if previous is not None and _agree(previous, values):
+            return values, digits
+        if digits >= MPMATH_MAX_DIGITS:
+            return values, digits
+        previous, digits = values, 2 * digits
+
+
+def evaluate_mpmath_forward(ref: ReferenceFunctions, v_row: np.ndarray) -> np.ndarray:
+    """The forward values of one row, correctly rounded to float64."""
+    y, _ = _evaluate_adaptively(ref.mpmath_forward, v_row, "forward")
+    return np.array([to_float(v) for v in y])
 
 
 def evaluate_mpmath_row(ref: ReferenceFunctions, v_row: np.ndarray) -> MpRow:
-    """Values and derivatives of one row at HIGH_PRECISION_DIGITS; InputError where undefined."""
-    import mpmath
-
+    """Values and derivatives of one row, correct to 25 digits or more; InputError where undefined."""
     m, d = ref.m, ref.d
-    with mpmath.workdps(HIGH_PRECISION_DIGITS):
-        args = [mpmath.mpf(float(v)) for v in v_row]
-        try:
-            y = [_mp_real(v, "forward", v_row) for v in ref.mpmath_forward(*args)]
-            flat = [_mp_real(v, "the derivatives", v_row) for v in ref.mpmath_derivatives(*args)]
-        except (InputError, BudgetExceeded):
-            raise
-        except Exception:  # noqa: BLE001 - mpmath lacks a function, a pole, ...
-            raise InputError(f"forward or its derivatives cannot be evaluated at x = {_format_row(v_row)}") from None
+    y, y_digits = _evaluate_adaptively(ref.mpmath_forward, v_row, "forward")
+    flat, flat_digits = _evaluate_adaptively(ref.mpmath_derivatives, v_row, "the derivatives")
     jacobian = [flat[k * d:(k + 1) * d] for k in range(m)]
     hessian = None
     if ref.order == 2:
@@ -325,7 +472,7 @@ def evaluate_mpmath_row(ref: ReferenceFunctions, v_row: np.ndarray) -> MpRow:
                     full[a][b] = full[b][a] = block[pos]
                     pos += 1
             hessian.append(full)
-    return MpRow(y, jacobian, hessian)
+    return MpRow(y, jacobian, hessian, max(y_digits, flat_digits))
 
 
 def to_float(value: Any) -> float:
@@ -335,11 +482,11 @@ def to_float(value: Any) -> float:
 
 
 def mp_row_arrays(row: MpRow) -> Values:
-    """The float64 rounding of one MpRow, as a batch of one."""
+    """The float64 rounding of one MpRow, as a batch of one (its bounds unset: 0)."""
     y = np.array([[to_float(v) for v in row.y]])
     jac = np.array([[[to_float(v) for v in r] for r in row.jacobian]])
     hess = None if row.hessian is None else np.array([[[[to_float(v) for v in r] for r in k] for k in row.hessian]])
-    return Values(y, jac, hess)
+    return Values(y, jac, hess, np.zeros_like(y), np.zeros_like(jac), None if hess is None else np.zeros_like(hess))
 
 
 def sensitivity_mpmath_row(ref: ReferenceFunctions, v_row: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -348,7 +495,7 @@ def sensitivity_mpmath_row(ref: ReferenceFunctions, v_row: np.ndarray) -> tuple[
 
     s_jac = np.zeros((1, ref.m, ref.d))
     s_hess = None if ref.order == 1 else np.zeros((1, ref.m, ref.d, ref.d))
-    with mpmath.workdps(HIGH_PRECISION_DIGITS):
+    with mpmath.workdps(SENSITIVITY_DIGITS):
         for j in range(ref.n):
             if v_row[j] == 0:
                 continue  # zero is exact: its rounding perturbs nothing

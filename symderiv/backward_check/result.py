@@ -18,7 +18,6 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from symderiv.numeric.precision import HIGH_PRECISION_DIGITS
 
 _RESULT_NAMES = {
     "backward": "d{name}",
@@ -49,6 +48,7 @@ class Counterexample:
     inputs: Mapping[str, Any] = field(default_factory=dict)
     directions: Mapping[str, Any] = field(default_factory=dict)
     one_sided: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    failure: str = ""  # the rule misbehaved on this example (raised, NaN, wrong shape): why
 
 
 @dataclass(frozen=True, repr=False)
@@ -100,9 +100,10 @@ class BackwardCheck:
             f"max error/tolerance {self.max_error_over_tolerance:.3g}"
         )
         lines.append(
-            f"  tolerance = {self.tolerance_factor:g} * u * scale (u = {self.unit_roundoff:.3g}; "
-            "scale = sum of |direction| (|derivative| + |x-sensitivity| + |y|)); "
-            f"{self.rows_settled_with_mpmath} rows settled with {HIGH_PRECISION_DIGITS}-digit mpmath"
+            f"  tolerance = {self.tolerance_factor:g} * u * scale + 4 * u * rounding (u = {self.unit_roundoff:.3g}; "
+            "scale = sum of |direction| (|derivative| + its sensitivity to rounding x and y); "
+            "rounding = that of the derivative as written); "
+            f"{self.rows_settled_with_mpmath} rows settled in mpmath"
         )
         if self.counterexample is not None:
             lines += _counterexample_lines(self.counterexample, self.kind)
@@ -123,10 +124,13 @@ def _fmt(values: Any) -> str:
 def _counterexample_lines(c: Counterexample, kind: str) -> list[str]:
     where = "the whole batch" if c.row is None else f"row {c.row}"
     what = f"worst coordinate {c.coordinate}" if not c.inputs else f"{c.input}{list(c.index)}"
-    lines = [
-        f"  counterexample ({c.origin}): batch {c.point} (size {c.batch_size}), {where}, {what}: "
-        f"|got - expected| = {c.abs_error:.3g} > tolerance {c.tolerance:.3g}"
-    ]
+    if c.failure:
+        lines = [f"  counterexample ({c.origin}): batch {c.point} (size {c.batch_size}), {where}: {c.failure}"]
+    else:
+        lines = [
+            f"  counterexample ({c.origin}): batch {c.point} (size {c.batch_size}), {where}, {what}: "
+            f"|got - expected| = {c.abs_error:.3g} > tolerance {c.tolerance:.3g}"
+        ]
     if not c.inputs:  # the classic form: one input x
         names = [("x", c.x), ("y", c.y)] + ([("gy", c.gy)] if c.gy else [])
         names += [(f"{name}", value) for name, value in c.directions.items()]
@@ -140,9 +144,9 @@ def _counterexample_lines(c: Counterexample, kind: str) -> list[str]:
         names += ([("gy", by_rows(c.gy))] if c.gy else []) + [(name, value) for name, value in c.directions.items()]
     if c.inputs:
         what = _RESULT_NAMES.get(kind, "{name}").format(name=c.input)
-        names += [(f"expected {what}", c.expected), (f"got {what}", c.got)]
+        names += [(f"expected {what}", c.expected)] + ([(f"got {what}", c.got)] if c.got or not c.failure else [])
     else:
-        names += [("expected", c.expected), ("got", c.got)]
+        names += [("expected", c.expected)] + ([("got", c.got)] if c.got or not c.failure else [])
     if c.one_sided is not None:
         names += [("one-sided lo", c.one_sided[0]), ("one-sided hi", c.one_sided[1])]
     width = max(8, *(len(n) for n, _ in names))

@@ -149,6 +149,88 @@ def rounding_scale(expr: "sympy.Expr", args: Sequence["sympy.Symbol"], values: S
     return scale_of(expr, point, shape)[1]
 
 
+class CompiledScales:
+    """:func:`scale_of` for many expressions at once, compiled once: the nodes
+    of all of them in one post-order (a subexpression shared by several is
+    walked once), then evaluated for whole batches. Nodes with no rule are
+    evaluated as leaves (|value|), lambdified with ``modules``."""
+
+    def __init__(self, exprs: Sequence["sympy.Expr"], symbols: Sequence["sympy.Symbol"], modules: object = "numpy") -> None:
+        import sympy as sp
+
+        index = {s: j for j, s in enumerate(symbols)}
+        self._steps: list[tuple] = []  # (kind, data, child positions)
+        position: dict = {}
+        for expr in exprs:
+            stack = [(sp.sympify(expr), False)]
+            while stack:
+                node, ready = stack.pop()
+                if node in position:
+                    continue
+                if node in index:
+                    step: tuple = ("symbol", index[node], ())
+                elif node.is_Number or node.is_NumberSymbol or not (node.free_symbols or has_rule(node)):
+                    value = float(node) if node.is_extended_real is not False else np.nan
+                    step = ("constant", value, ())
+                elif not has_rule(node):
+                    step = ("leaf", _leaf_function(node, list(symbols), modules), ())
+                elif not ready:
+                    stack.append((node, True))
+                    stack.extend((c, False) for c in node.args if c not in position)
+                    continue
+                else:
+                    step = ("combine", node, tuple(position[c] for c in node.args))
+                position[node] = len(self._steps)
+                self._steps.append(step)
+        self._roots = [position[sp.sympify(e)] for e in exprs]
+
+    def __call__(self, values: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(values, scales), each (batch, len(exprs)), at ``values`` (batch, n)
+        of the symbols whose own scales are ``scales`` (batch, n)."""
+        import sympy as sp
+
+        batch = values.shape[0]
+        memo: list[tuple[np.ndarray, np.ndarray]] = []
+        with np.errstate(all="ignore"):
+            for kind, data, children in self._steps:
+                if kind == "symbol":
+                    memo.append((values[:, data], scales[:, data]))
+                elif kind == "constant":
+                    memo.append((np.full(batch, data), np.full(batch, abs(data))))
+                elif kind == "leaf":
+                    v = _call_leaf(data, values, batch)
+                    memo.append((v, np.abs(v)))
+                else:
+                    v, m = _combine(sp, data, [memo[c] for c in children])
+                    memo.append((np.broadcast_to(v, (batch,)), np.broadcast_to(m, (batch,))))
+            if not self._roots:
+                return np.zeros((batch, 0)), np.zeros((batch, 0))
+            v = np.stack([memo[r][0] for r in self._roots], axis=1).astype(np.float64)
+            m = np.stack([memo[r][1] for r in self._roots], axis=1).astype(np.float64)
+        return v, m
+
+
+def _leaf_function(node: "sympy.Basic", symbols: list, modules: object) -> Callable | None:
+    import sympy as sp
+
+    try:
+        return sp.lambdify(symbols, node, modules=modules)
+    except Exception:  # noqa: BLE001 - no printer for it: its value (and scale) is unknown
+        return None
+
+
+def _call_leaf(function: Callable | None, values: np.ndarray, batch: int) -> np.ndarray:
+    if function is None:
+        return np.full(batch, np.nan)
+    try:
+        out = np.asarray(function(*values.T))
+    except Exception:  # noqa: BLE001 - undefined here: unknown, NaN
+        return np.full(batch, np.nan)
+    if np.iscomplexobj(out):
+        out = np.where(out.imag == 0, out.real, np.nan)
+    return np.broadcast_to(out.astype(np.float64), (batch,))
+
+
 # ----------------------------------------------------------------- jets
 
 

@@ -90,6 +90,52 @@ def test_torch_autograd_function_first_and_second_order(torch):
     assert check_jvp(softmax, torch_rules(_softmax_function(torch).apply, jvp_mode="double_backward").jvp, 4).ok
 
 
+def test_torch_function_without_jvp_is_not_applicable_in_check_op(torch):
+    from symderiv.adapters import NotApplicableCheck
+    from symderiv.adapters.torch import torch_rules
+
+    class Softmax(torch.autograd.Function):
+        @staticmethod
+        def forward(x):
+            e = torch.exp(x - x.max(dim=1, keepdim=True).values)
+            return e / e.sum(dim=1, keepdim=True)
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(output)
+
+        @staticmethod
+        def backward(ctx, g):
+            (y,) = ctx.saved_tensors
+            return y * (g - (y * g).sum(dim=1, keepdim=True))
+
+    result = check_op(softmax, torch_rules(Softmax.apply), 4)
+    assert result.ok, result.report()
+    assert isinstance(result.results["jvp"], NotApplicableCheck)
+    assert "jvp_mode='double_backward'" in result.results["jvp"].reason
+    assert check_op(softmax, torch_rules(Softmax.apply, jvp_mode="double_backward"), 4).ok
+
+
+def _cross_entropy_forward(z, label):
+    return sympy.log(sum(sympy.exp(v) for v in z)) - z[label]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_torch_cross_entropy_passes_at_confident_predictions(torch, dtype):
+    # p - onehot loses one rounding of p at the label (review 16, M4); a 1e-4
+    # error on top of it is still caught
+    from symderiv.adapters.torch import torch_rules
+
+    inputs = {"z": 4, "label": labels(4)}
+    rules = torch_rules(lambda z, label: torch.nn.functional.cross_entropy(z, label, reduction="none"), inputs)
+    off = torch_rules(lambda z, label: torch.nn.functional.cross_entropy(z * (1 + 1e-4), label, reduction="none") / (1 + 1e-4), inputs)
+    for seed in range(3):
+        for domain in ((-10.0, 10.0), (-30.0, 30.0)):
+            result = check_backward(_cross_entropy_forward, rules.backward, inputs=inputs, domain=domain, dtype=dtype, seed=seed)
+            assert result.ok, result.report()
+    assert not check_backward(_cross_entropy_forward, off.backward, inputs=inputs, domain=(-30.0, 30.0), dtype=dtype).ok
+
+
 def test_torch_diagonal_only_backward_fails_first_order(torch):
     from symderiv.adapters.torch import torch_rules
 
@@ -157,10 +203,35 @@ def test_jax_custom_vjp_first_and_second_order(jax):
     rules = jax_rules(_custom_vjp_softmax(jax))
     result = check_op(softmax, rules, 4, checks=("backward", "double_backward"))
     assert result.ok, result.report()
-    # JAX has no forward mode for a custom_vjp function: a failed check, with JAX's reason
+    # JAX has no forward mode for a custom_vjp function: check_op's default
+    # checks report the jvp as not applicable; a direct check_jvp fails, with the reason
+    from symderiv.adapters import NotApplicableCheck
+
+    default = check_op(softmax, rules, 4)
+    assert default.ok, default.report()
+    assert isinstance(default.results["jvp"], NotApplicableCheck)
+    assert "not applicable (JAX has no forward mode through a custom_vjp function)" in default.report()
     jvp = check_jvp(softmax, rules.jvp, 4)
-    assert not jvp.ok and "jvp raised" in jvp.reason
+    assert not jvp.ok and "jvp raised NotApplicable" in jvp.reason
     assert check_backward(softmax, rules.backward, 4, dtype=np.float32).ok
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_jax_log_softmax_nll_passes_at_confident_predictions(jax, dtype):
+    import jax.numpy as jnp
+
+    from symderiv.adapters.jax import jax_rules
+
+    inputs = {"z": 4, "label": labels(4)}
+
+    def nll(z, label):
+        return -jnp.take_along_axis(jax.nn.log_softmax(z, axis=-1), label[:, None], axis=-1)[:, 0]
+
+    rules = jax_rules(nll, inputs)
+    for seed in range(3):
+        for domain in ((-10.0, 10.0), (-30.0, 30.0)):
+            result = check_backward(_cross_entropy_forward, rules.backward, inputs=inputs, domain=domain, dtype=dtype, seed=seed)
+            assert result.ok, result.report()
 
 
 def test_jax_custom_vjp_bug_is_caught(jax):

