@@ -8,6 +8,8 @@ Forms (each ``LHS = RHS`` in LaTeX, or ``LHS: KEYWORD``):
 - ``y_j = \\exp(x_j)/Z``: an indexed definition (j is a placeholder index).
 - ``\\sigma(t) = \\frac{1}{1 + \\exp(-t)}``: a concrete function.
 - ``x^{n}: power``: every superscript on x is an exponent.
+- ``W: m x n``, ``x: n``, ``W \\in \\mathbb{R}^{m \\times n}``: W is a matrix, x a column vector
+  (see :mod:`matrices`).
 - ``z^{l}: index``: superscripts on z are labels: ``z^{l}``, ``z^{l+1}`` are
   separate names (each may carry subscripts, ``z^{l}_j``).
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import re
 
 from symderiv.writeup.latex_parser import Unsupported, parse_side, parse_side_tracked
+from symderiv.writeup.matrices import shape_declaration
 from symderiv.writeup.meaning import Context, Converter, NameRef, ParenValue, real_symbol
 from symderiv.writeup.shapes import name_of, unwrap
 
@@ -56,6 +59,12 @@ def add_declaration(context: Context, text: str, source: str = "--let") -> None:
     import sympy as sp
     from sympy.core.function import AppliedUndef
 
+    shape = shape_declaration(text)
+    if shape is not None:
+        name, (rows, cols) = shape
+        context.shapes[name] = (rows, cols)
+        context.origins[name] = (f"{rows} x {cols} matrix", source)
+        return
     notation_form = notation_declaration(text)
     if notation_form is not None:
         name, keyword = notation_form

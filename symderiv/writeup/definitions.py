@@ -51,6 +51,8 @@ def adopt_text_definitions(parsed: list, context: Context, lines) -> None:
                 used_elsewhere[name] = used_elsewhere.get(name, 0) + 1
                 first_use.setdefault(name, position)
     for position, item in enumerate(parsed):
+        if getattr(item, "matrix", None) is not None:
+            continue  # read as matrix algebra (matrix_steps), its definitions included
         if not _is_definition_shaped(item):
             if _introduces_name(item, position, used_elsewhere, first_use, context):
                 _adopt_symbol(item, item.reading.rhs, item.reading.lhs, context, lines)

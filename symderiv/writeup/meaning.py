@@ -99,6 +99,8 @@ class Context:
     unread_definitions: dict = field(default_factory=dict)  # name -> line of a definition that is not read
     document_text: str = ""
     uncertain_definitions: dict = field(default_factory=dict)  # name -> the doubts of its in-file definition
+    shapes: dict = field(default_factory=dict)  # name -> (rows, cols), declared (see matrices)
+    matrix_definitions: dict = field(default_factory=dict)  # name -> expression tree (see matrix_steps)
     # per step, set by the caller before converting:
     flags: frozenset = frozenset()  # doubt keys whose alternative reading is wanted
     doubts: dict = field(default_factory=dict)  # key -> Doubt, recorded while converting

@@ -34,6 +34,8 @@ from symderiv.writeup.evidence import document_notation, step_letters
 from symderiv.writeup.extract import Lines, Step, extract, is_fact, section_of
 from symderiv.writeup.judge import Outcome, bare_and_applied, invert_for_inequality, judge
 from symderiv.writeup.latex_parser import Unsupported, parse_side_tracked
+from symderiv.writeup.matrices import shape_declaration
+from symderiv.writeup.matrix_steps import collect_shapes, decide_matrix, mark_matrix_steps
 from symderiv.writeup.meaning import Context, Converter, Doubt, index_symbol
 from symderiv.writeup.shapes import latex_name
 from symderiv.writeup.printing import to_latex
@@ -78,6 +80,7 @@ class _Parsed:
     conflict: str | None = None  # a --let defines the same name differently
     unusable: str | None = None  # definition-shaped, but not usable as one (recursive, parameters unused)
     facts: list = field(default_factory=list)
+    matrix: tuple | None = None  # read as matrix algebra (see matrix_steps)
 
 
 def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
@@ -104,8 +107,11 @@ def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
 
     parsed = [_parse_sides(step) for step in extraction.steps]
     _gather_notation(parsed, context, extraction)
+    collect_shapes(context)
+    mark_matrix_steps(parsed, context, _StepError)
     for item in parsed:
-        _convert(item, context, step_seconds)
+        if item.matrix is None:
+            _convert(item, context, step_seconds)
     adopt_text_definitions(parsed, context, lines)
     assumptions = _parse_facts(assume, "--assume", context)
     _attach_facts(parsed, extraction, context, lines)
@@ -156,7 +162,7 @@ def _declare(context: Context, lets: list[str], extraction, step_seconds: float,
 
 def _is_notation_form(text: str) -> bool:
     try:
-        return notation_declaration(text) is not None
+        return shape_declaration(text) is not None or notation_declaration(text) is not None
     except Unsupported:
         return True
 
@@ -492,6 +498,8 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
 
     if item.error is not None:
         return result(Outcome(UNCHECKED, item.error.args[0], kind=item.error.kind), item.error.offset)
+    if item.matrix is not None and item.matrix[0] == "step":
+        return result(_decided_matrix_step(item, context, rng, step_seconds))
     if item.definition:
         return result(Outcome(UNCHECKED, f"{item.definition} (used as given in the other steps)", kind="definition"))
     if item.unusable:  # a recursion or an update rule is not an identity: nothing to decide
@@ -516,6 +524,23 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
                               kind="cannot evaluate"))
     outcome = _qualify(item, outcome, restrictions, context)
     return result(outcome, restrictions=restrictions)
+
+
+def _decided_matrix_step(item: _Parsed, context: Context, rng, step_seconds: float) -> Outcome:
+    try:
+        with cpu_time_limit(step_seconds):
+            outcome = decide_matrix(item, context, rng)
+    except BudgetExceeded:
+        return Outcome(UNCHECKED, f"timed out after {step_seconds:g} s of CPU time", kind="budget")
+    except Unsupported as exc:
+        return Outcome(UNCHECKED, str(exc), kind=exc.kind or "matrix")
+    except (RecursionError, MemoryError, OverflowError):
+        return Outcome(UNCHECKED, "expression too large or too deeply nested", kind="too large")
+    except Exception as exc:  # an expression sympy cannot evaluate is unchecked, not a crash
+        return Outcome(UNCHECKED, f"cannot evaluate: {type(exc).__name__}: {_first_line(exc)}", kind="cannot evaluate")
+    if item.step.relation == "\\neq":
+        outcome = invert_for_inequality(outcome)
+    return outcome
 
 
 def _judge_reading(reading: _Reading, context: Context, restrictions, rng, step: Step) -> Outcome:

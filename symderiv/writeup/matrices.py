@@ -1,0 +1,341 @@
+"""Vectors and matrices in a writeup: shape declarations, and the reading of a step as matrix algebra.
+
+Contract:
+
+- A name is a matrix or a vector only when its shape is *declared*: ``--let "W: m x n"``
+  (also ``W: m \\times n``, ``x: n`` for a column vector of length n, ``W \\in \\mathbb{R}^{m \\times n}``,
+  ``x \\in \\mathbb{R}^{n}``), or a statement ``W \\in \\mathbb{R}^{m \\times n}`` in the writeup's own
+  math. Sizes are positive integers or size names (``n``, ``d_{in}``). Nothing is guessed from
+  capitals or bold type: a step whose names are used as matrices without a declared shape stays
+  unchecked (see :mod:`meaning`), with the declaration to write.
+- :func:`read_side` turns a parse tree into a small expression tree (tuples, below) that
+  :mod:`matrix_judge` evaluates exactly (SymPy matrix expressions, symbolic sizes) and at concrete
+  sizes (explicit matrices). Read: juxtaposition and ``\\cdot``/``\\times`` as the matrix product (a
+  factor of shape 1 x 1 is a scalar; ``\\cdot`` between two vectors of the same shape is the dot
+  product), ``+``/``-``, ``^T``/``^\\top``/``^{\\intercal}``, ``^{-1}``, ``\\odot``/``\\circ`` (Hadamard),
+  ``\\otimes`` of two column vectors (outer product u v^T), ``\\mathrm{diag}(v)``,
+  ``\\mathrm{tr}(A)``, ``\\exp``/``\\log``/``\\tanh``/a declared concrete function applied
+  elementwise, division by a scalar, ``\\frac{\\partial L}{\\partial W}`` and ``\\nabla_W L`` of a
+  scalar L that a definition expresses in W: the matrix of partials with the shape of W
+  (denominator layout, the convention of the d2l book and CS231n; a writeup in numerator layout
+  gets a shape mismatch, which is unchecked, never false).
+- Anything else raises :class:`~symderiv.writeup.latex_parser.Unsupported` with the construct named.
+
+Expression tree: ``("name", latex)``, ``("scalar", sympy expr)``, ``("T", a)``, ``("inv", a)``,
+``("mul", a, b)``, ``("add", a, b)``, ``("neg", a)``, ``("had", a, b)``, ``("outer", a, b)``,
+``("dot", a, b)``, ``("diag", a)``, ``("tr", a)``, ``("fn", name, a)``, ``("div", a, b)``,
+``("grad", scalar name, wrt name)``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from symderiv.writeup.latex_parser import Unsupported, parse_side
+from symderiv.writeup.notation import GREEK
+from symderiv.writeup.shapes import latex_name, name_of, superscript_shape, unwrap
+
+_SHAPE_FORM = re.compile(r"^(?P<name>.+?)\s*:\s*(?P<rows>[^:]+?)\s*(?:(?:x|\\times|×)\s*(?P<cols>[^:]+?))?\s*$", re.S)
+_IN_REALS = re.compile(r"^(?P<name>.+?)\s*\\in\s*\\mathbb\s*\{?\s*R\s*\}?\s*\^\s*(?P<dims>\{[^{}]*\}|[A-Za-z0-9])\s*$",
+                       re.S)
+_SIZE = re.compile(r"^(?:[0-9]{1,3}|[A-Za-z](?:_\{?[A-Za-z0-9]{1,6}\}?)?|\\[a-zA-Z]+)$")
+# Undeclared Greek letters are scalars (\lambda w, \eta g); any other undeclared name needs a shape.
+SCALAR_LETTERS = set(GREEK) - {"Sigma", "Delta", "Lambda", "Phi", "Psi", "Omega", "Theta", "Gamma", "Pi", "nabla",
+                               "partial", "delta", "sigma"}
+ELEMENTWISE = {"exp", "log", "ln", "tanh", "sigmoid", "logistic"}
+_HADAMARD = {"\\odot", "\\circ"}
+_OUTER = {"\\otimes"}
+
+
+class NotMatrixStep(Exception):
+    """The step does not use a declared matrix or vector as a whole (maybe its entries): not ours."""
+
+
+def size_symbol(text: str):
+    import sympy as sp
+
+    text = text.strip()
+    if text.isdigit():
+        value = int(text)
+        if value < 1:
+            raise Unsupported(f"size {text} must be positive")
+        return sp.Integer(value)
+    if not _SIZE.match(text):
+        raise Unsupported(f"size '{text}' must be a positive integer or a size name such as n or d_{{in}}")
+    return sp.Symbol(text.replace("{", "").replace("}", ""), integer=True, positive=True)
+
+
+def shape_declaration(text: str):
+    """``W: m x n`` / ``W \\in \\mathbb{R}^{m \\times n}`` -> (name, (rows, cols)); None for other forms."""
+    text = text.strip()
+    match = _IN_REALS.match(text)
+    if match:
+        dims = match.group("dims").strip("{}")
+        parts = re.split(r"\\times|×|(?<![a-zA-Z\\])x(?![a-zA-Z])", dims)
+        return _named_shape(match.group("name"), parts)
+    match = _SHAPE_FORM.match(text)
+    if not match or "=" in text:
+        return None
+    parts = [match.group("rows")] + ([match.group("cols")] if match.group("cols") else [])
+    if not all(_SIZE.match(p.strip()) for p in parts):
+        return None
+    return _named_shape(match.group("name"), parts)
+
+
+def _named_shape(name_text: str, parts):
+    import sympy as sp
+
+    if len(parts) not in (1, 2):
+        raise Unsupported("a shape has one size (a column vector) or two (rows x columns)")
+    tree = unwrap(parse_side(name_text))
+    name = name_of(tree)
+    if name is None or name.startswith("@"):
+        raise Unsupported(f"'{name_text.strip()}' is not a name that can have a shape")
+    rows = size_symbol(parts[0])
+    cols = size_symbol(parts[1]) if len(parts) == 2 else sp.Integer(1)
+    return name, (rows, cols)
+
+
+def document_shapes(text: str) -> dict:
+    """``W \\in \\mathbb{R}^{m \\times n}`` written in the writeup's math (inline or display)."""
+    found = {}
+    pattern = re.compile(r"((?:\\(?:mathbf|boldsymbol|bm|tilde|hat|bar|vec)\s*\{[^{}]*(?:\{[^{}]*\}[^{}]*)?\})|"
+                         r"[A-Za-z]|\\[a-zA-Z]+)\s*\\in\s*\\mathbb\s*\{?\s*R\s*\}?\s*\^\s*(\{[^{}]*\}|[A-Za-z0-9])")
+    for match in pattern.finditer(text):
+        try:
+            declared = shape_declaration(f"{match.group(1)} \\in \\mathbb{{R}}^{match.group(2)}")
+        except Unsupported:
+            continue
+        if declared is not None:
+            found.setdefault(declared[0], declared[1])
+    return found
+
+
+# --- reading a side -------------------------------------------------------------------------
+
+class Reader:
+    """Parse tree -> expression tree, for names with a shape in ``shapes`` (name -> (rows, cols))."""
+
+    def __init__(self, shapes: dict, matrix_definitions: dict, concrete_functions: dict, sizes: dict):
+        self.shapes = shapes
+        self.sizes = sizes  # size name -> its SymPy symbol (n in 1/n is the size n)
+        self.definitions = matrix_definitions
+        self.concrete = concrete_functions
+        self.used: set = set()
+
+    def side(self, tree):
+        kind = tree.data
+        if kind == "add":
+            return ("add", self.side(tree.children[0]), self.side(tree.children[-1]))
+        if kind == "sub":
+            return ("add", self.side(tree.children[0]), ("neg", self.side(tree.children[1])))
+        if kind == "neg":
+            return ("neg", self.side(tree.children[0]))
+        if kind == "mul_explicit":
+            op = str(tree.children[1])
+            left, right = self.side(tree.children[0]), self.side(tree.children[-1])
+            return ("cdot", left, right) if "cdot" in op else ("mul", left, right)
+        if kind == "div":
+            return ("div", self.side(tree.children[0]), self.side(tree.children[1]))
+        if kind == "juxt":
+            return self._juxt(list(tree.children))
+        if kind == "item":
+            return self._juxt([tree])
+        return self._base(tree, [])
+
+    def _juxt(self, items):
+        # \odot, \circ, \otimes split a product into operands (they bind more loosely than juxtaposition)
+        groups, operators = [[]], []
+        for item in items:
+            base = item.children[0] if item.data == "item" else item
+            if getattr(base, "data", None) == "command" and str(base.children[0]) in _HADAMARD | _OUTER \
+                    and len(item.children) == 1:
+                operators.append("had" if str(base.children[0]) in _HADAMARD else "outer")
+                groups.append([])
+            else:
+                groups[-1].append(item)
+        if any(not g for g in groups):
+            raise Unsupported("\\odot, \\circ or \\otimes without an operand", kind="cannot parse")
+        result = self._product(groups[0])
+        for operator, group in zip(operators, groups[1:]):
+            result = (operator, result, self._product(group))
+        return result
+
+    def _product(self, items):
+        factors = []
+        position = 0
+        while position < len(items):
+            item = items[position]
+            base = item.children[0]
+            word = self._function_word(base)
+            following = items[position + 1] if position + 1 < len(items) else None
+            if word is not None:
+                if following is None or following.children[0].data not in ("paren", "brace"):
+                    raise Unsupported(f"{word} without a bracketed argument", kind="matrix")
+                if len(item.children) > 1:
+                    raise Unsupported(f"a script on {word}", kind="matrix")
+                argument = self._bracket(following.children[0])
+                factors.append(self._scripts(self._apply(word, argument), following.children[1:]))
+                position += 2
+                continue
+            if getattr(base, "data", None) == "command" and str(base.children[0]) == "\\nabla":
+                factors.append(self._nabla(item, following))
+                position += 2
+                continue
+            factors.append(self._scripts(self._base(base, item.children[1:]), item.children[1:]))
+            position += 1
+        result = factors[0]
+        for factor in factors[1:]:
+            result = ("mul", result, factor)
+        return result
+
+    def _function_word(self, base):
+        name = name_of(base) if hasattr(base, "data") else None
+        if name is None:
+            return None
+        word = name[len("@word:"):] if name.startswith("@word:") else name
+        if word in ("diag", "tr", "trace", "Tr") or word in ELEMENTWISE:
+            return word
+        if word in self.concrete and name not in self.shapes:
+            return word
+        return None
+
+    def _apply(self, word, argument):
+        if word == "diag":
+            return ("diag", argument)
+        if word in ("tr", "trace", "Tr"):
+            return ("tr", argument)
+        return ("fn", word, argument)
+
+    def _bracket(self, node):
+        if node.data == "paren" and len(node.children) != 1:
+            raise Unsupported("a function of several arguments applied to matrices", kind="matrix")
+        return self.side(node.children[0])
+
+    def _nabla(self, item, following):
+        scripts = item.children[1:]
+        if len(scripts) != 1 or scripts[0].data != "sub_script" or following is None or len(following.children) != 1:
+            raise Unsupported("\\nabla without a subscript variable and a scalar after it", kind="matrix")
+        wrt = name_of(unwrap(scripts[0].children[0]))
+        target = name_of(following.children[0])
+        return self._gradient(target, wrt)
+
+    def _gradient(self, target, wrt):
+        if wrt not in self.shapes:
+            raise Unsupported(f"a gradient with respect to {wrt}, whose shape is not declared", kind="matrix")
+        if target not in self.definitions:
+            raise Unsupported(f"the derivative of {target}, which no definition expresses in {wrt} "
+                              f"(write its definition in the file or with --let)", kind="declaration needed")
+        self.used.update({target, wrt})
+        return ("grad", target, wrt)
+
+    def _base(self, base, scripts):
+        import sympy as sp
+
+        kind = base.data
+        if kind == "number":
+            return ("scalar", sp.Rational(str(base.children[0])))
+        if kind in ("paren", "brace"):
+            return self._bracket(base)
+        if kind == "frac":
+            return self._fraction(base)
+        name = name_of(base)
+        if name is None or name.startswith("@"):
+            raise Unsupported(f"{kind} is not read in a matrix step", kind="matrix")
+        if any(s.data == "sub_script" for s in scripts) and (name in self.shapes or name in self.definitions):
+            raise NotMatrixStep(name)  # an entry x_i of a vector: the scalar reader's business
+        if name in self.shapes or name in self.definitions:
+            self.used.add(name)
+            return ("name", name)
+        if any(s.data in ("sub_script", "prime") for s in scripts):
+            raise Unsupported(f"{latex_name(name)} with a subscript or prime (an entry?) in a step that uses "
+                              "matrices", kind="matrix")
+        self.used.add(name)
+        if name in self.sizes:
+            return ("scalar", self.sizes[name])
+        if name in SCALAR_LETTERS:
+            return ("scalar", sp.Symbol(name, real=True))
+        shown = latex_name(name)
+        raise Unsupported(f"{shown} has no declared shape in a step that uses matrices (declare it: "
+                          f'--let "{shown}: n x m", or --let "{shown}: 1" for a scalar)', kind="declaration needed")
+
+    def _fraction(self, node):
+        numerator, denominator = node.children[1], node.children[2]
+        differentials = [_differential(numerator), _differential(denominator)]
+        if all(d is not None for d in differentials):
+            return self._gradient(differentials[0], differentials[1])
+        if any(d is not None for d in differentials):
+            raise Unsupported("a derivative that is not \\frac{\\partial L}{\\partial W}", kind="matrix")
+        return ("div", self.side(numerator), self.side(denominator))
+
+    def _scripts(self, node, scripts):
+        for script in scripts:
+            if script.data == "sub_script":
+                continue  # checked by _base
+            if script.data == "prime":
+                raise Unsupported("a prime in a matrix step", kind="matrix")
+            shape = superscript_shape(script.children[0], _SourceFree())
+            if shape == "transpose":
+                node = ("T", node)
+                continue
+            exponent = _integer(script.children[0])
+            if exponent == -1:
+                node = ("inv", node)
+            elif exponent is not None and exponent >= 1:
+                power = node
+                for _ in range(exponent - 1):
+                    power = ("mul", power, node)
+                node = power
+            else:
+                raise Unsupported("a superscript that is not a transpose, -1 or a positive power", kind="matrix")
+        return node
+
+
+class _SourceFree:
+    """superscript_shape wants a converter for the source text; the tree is enough here."""
+
+    def source_text(self, tree):
+        return _tree_text(tree)
+
+
+def _tree_text(tree) -> str:
+    if not hasattr(tree, "data"):
+        return str(tree)
+    return "".join(_tree_text(child) for child in tree.children)
+
+
+def _integer(tree):
+    tree = unwrap(tree)
+    if getattr(tree, "data", None) == "number" and str(tree.children[0]).isdigit():
+        return int(str(tree.children[0]))
+    if getattr(tree, "data", None) == "neg":
+        inner = _integer(tree.children[0])
+        return -inner if inner is not None else None
+    return None
+
+
+def _differential(tree):
+    """``\\partial L`` / ``d L`` / ``\\mathrm{d} L`` -> "L"; None when the tree is not a differential."""
+    items = list(tree.children) if tree.data == "juxt" else [tree]
+    if len(items) != 2 or any(getattr(i, "data", None) != "item" for i in items):
+        return None
+    head = items[0].children[0]
+    head_name = name_of(head) if hasattr(head, "data") else None
+    if head_name not in ("partial", "d", "\\mathrm{d}") or len(items[0].children) != 1 or len(items[1].children) != 1:
+        return None
+    return name_of(items[1].children[0])
+
+
+def uses_matrix_names(tree, shapes: dict, definitions: dict) -> bool:
+    """Does the tree name a declared matrix/vector or a matrix definition as a whole (not only entries)?"""
+    if not hasattr(tree, "data"):
+        return False
+    if tree.data == "item":
+        name = name_of(tree.children[0]) if hasattr(tree.children[0], "data") else None
+        has_subscript = any(getattr(s, "data", None) == "sub_script" for s in tree.children[1:])
+        if name is not None and (name in shapes or name in definitions) and not has_subscript:
+            return True
+    return any(uses_matrix_names(child, shapes, definitions) for child in tree.children)
+
+
+__all__ = ["NotMatrixStep", "Reader", "document_shapes", "shape_declaration", "size_symbol", "uses_matrix_names"]

@@ -1,0 +1,428 @@
+"""Decide a step read as matrix algebra (:mod:`matrices`): proved / holds / false / unchecked.
+
+Contract of :func:`decide_matrix_step`:
+
+1. **Shapes** are inferred with symbolic sizes. A product whose inner sizes differ, a sum of
+   different shapes, or sides of different shapes make the step *unchecked* with the shapes named
+   (a missing transpose usually shows up here): a shape mismatch is never reported false, because
+   a writer may use another convention (row vectors, numerator layout).
+2. **Exact**: both sides as SymPy matrix expressions (MatrixSymbol with the symbolic sizes);
+   ``(lhs - rhs).doit().expand()`` equal to the zero matrix proves the step for every size, but
+   only when the instantiations of step 3 agree as well (a second, independent check).
+3. **Instantiated**: every size name takes the values 1, 2, 3 (all equal), then distinct values
+   (non-square), then 4; each matrix gets entries drawn as small random rationals, and both sides
+   are evaluated as explicit matrices (derivatives entry by entry, in exact arithmetic; elementwise
+   exp/log/tanh/sigmoid with 50-digit numbers). Agreement everywhere is *holds*.
+4. **False** only with a counterexample a person can check by hand: the sizes, every matrix's
+   entries (small integers or halves) and both sides' values, found at the smallest sizes first
+   and confirmed in exact arithmetic (or with 50 digits when an elementwise function is involved).
+"""
+
+from __future__ import annotations
+
+from symderiv.writeup.latex_parser import Unsupported
+from symderiv.writeup.report import FALSE, HOLDS, PROVED, Counterexample
+
+SIZE_PLANS = ((1,), (2,), (3,), (2, 3, 4, 5, 6), (3, 2, 5, 4, 7), (4,))
+SAMPLES_PER_SIZE = 2
+TOLERANCE = 1e-40
+
+
+class ShapeError(Unsupported):
+    def __init__(self, message: str):
+        super().__init__(message, kind="matrix shape")
+
+
+def show(shape) -> str:
+    rows, cols = shape
+    return f"{rows} x {cols}"
+
+
+def shape_of(node, shapes: dict, definitions: dict):
+    """(rows, cols) with symbolic sizes; None for a scalar. Raises :class:`ShapeError`."""
+    kind = node[0]
+    if kind == "name":
+        if node[1] in shapes:
+            return shapes[node[1]]
+        return shape_of(definitions[node[1]], shapes, definitions)
+    if kind == "scalar":
+        return None
+    if kind == "T":
+        inner = shape_of(node[1], shapes, definitions)
+        return None if inner is None else (inner[1], inner[0])
+    if kind == "inv":
+        inner = shape_of(node[1], shapes, definitions)
+        if inner is not None and inner[0] != inner[1]:
+            raise ShapeError(f"the inverse of a {show(inner)} matrix (not square)")
+        return inner
+    if kind in ("neg", "fn"):
+        return shape_of(node[-1], shapes, definitions)
+    if kind == "grad":
+        target = shape_of(("name", node[1]), shapes, definitions)
+        if not _scalar_shape(target):
+            raise ShapeError(f"the derivative of {node[1]}, which is {show(target)}, not a scalar")
+        return shapes[node[2]]
+    left = shape_of(node[1], shapes, definitions) if kind not in ("diag", "tr") else None
+    if kind == "diag":
+        inner = shape_of(node[1], shapes, definitions)
+        if inner is None or inner[1] != 1:
+            raise ShapeError("diag of something that is not a column vector")
+        return (inner[0], inner[0])
+    if kind == "tr":
+        inner = shape_of(node[1], shapes, definitions)
+        if inner is None or inner[0] != inner[1]:
+            raise ShapeError("the trace of a matrix that is not square")
+        return None
+    right = shape_of(node[2], shapes, definitions)
+    return _binary_shape(kind, left, right)
+
+
+def _scalar_shape(shape) -> bool:
+    return shape is None or (shape[0] == 1 and shape[1] == 1)
+
+
+def _binary_shape(kind, left, right):
+    import sympy as sp
+
+    if kind == "add":
+        if left == right or (_scalar_shape(left) and _scalar_shape(right)):
+            return left if left is not None else right
+        raise ShapeError(f"a sum of a {_describe(left)} and a {_describe(right)}")
+    if kind == "div":
+        if not _scalar_shape(right):
+            raise ShapeError(f"a division by a {_describe(right)}")
+        return left
+    if kind in ("had",):
+        if left != right:
+            raise ShapeError(f"a Hadamard product of a {_describe(left)} and a {_describe(right)}")
+        return left
+    if kind == "outer":
+        if left is None or right is None or left[1] != 1 or right[1] != 1:
+            raise ShapeError("\\otimes of something other than two column vectors")
+        return (left[0], right[0])
+    if kind == "cdot" and left is not None and left == right and left[1] == 1 and left[0] != 1:
+        return None  # u \cdot v, a dot product of two vectors of the same shape
+    if _scalar_shape(left):
+        return right if right is not None else left
+    if _scalar_shape(right):
+        return left
+    if sp.simplify(left[1] - right[0]) != 0:
+        raise ShapeError(f"a product of a {_describe(left)} and a {_describe(right)}")
+    return (left[0], right[1])
+
+
+def _describe(shape) -> str:
+    return "scalar" if shape is None else f"{show(shape)} matrix"
+
+
+def dot_node(node, shapes, definitions):
+    """Rewrite ``cdot`` into a dot product or a product, by shapes."""
+    if node[0] == "cdot":
+        left, right = shape_of(node[1], shapes, definitions), shape_of(node[2], shapes, definitions)
+        rewritten = (dot_node(node[1], shapes, definitions), dot_node(node[2], shapes, definitions))
+        if left is not None and left == right and left[1] == 1 and left[0] != 1:
+            return ("mul", ("T", rewritten[0]), rewritten[1])
+        return ("mul",) + rewritten
+    if node[0] in ("name", "scalar", "grad"):
+        return node
+    if node[0] == "fn":
+        return ("fn", node[1], dot_node(node[2], shapes, definitions))
+    return (node[0],) + tuple(dot_node(child, shapes, definitions) for child in node[1:])
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+class _NoExact(Exception):
+    """The exact path cannot represent this node (an elementwise function, a derivative)."""
+
+
+def symbolic_value(node, shapes: dict, definitions: dict):
+    """The SymPy matrix expression of a node (symbolic sizes), or raise :class:`_NoExact`."""
+    import sympy as sp
+    from sympy.matrices.expressions.diagonal import DiagMatrix
+
+    kind = node[0]
+    recurse = lambda child: symbolic_value(child, shapes, definitions)  # noqa: E731
+    if kind == "name":
+        if node[1] in shapes:
+            rows, cols = shapes[node[1]]
+            return sp.MatrixSymbol(node[1], rows, cols)
+        return recurse(definitions[node[1]])
+    if kind == "scalar":
+        return node[1]
+    if kind == "T":
+        return _as_matrix(recurse(node[1])).T
+    if kind == "inv":
+        return _as_matrix(recurse(node[1])).I
+    if kind == "neg":
+        return -recurse(node[1])
+    if kind == "diag":
+        return DiagMatrix(recurse(node[1]))
+    if kind == "tr":
+        return sp.Trace(recurse(node[1]))
+    if kind in ("fn", "grad"):
+        raise _NoExact(kind)
+    left, right = recurse(node[1]), recurse(node[2])
+    if kind == "add":
+        return left + right
+    if kind == "div":
+        return left * (1 / _scalar(right))
+    if kind == "had":
+        return sp.HadamardProduct(left, right)
+    if kind == "outer":
+        return left * right.T
+    return _product(left, right)
+
+
+def _as_matrix(value):
+    import sympy as sp
+
+    return value if getattr(value, "is_Matrix", False) or isinstance(value, sp.MatrixExpr) else sp.Matrix([[value]])
+
+
+def _scalar(value):
+    if getattr(value, "shape", None) == (1, 1):
+        return value[0, 0]
+    return value
+
+
+def _product(left, right):
+    left_shape, right_shape = getattr(left, "shape", None), getattr(right, "shape", None)
+    if left_shape == (1, 1) and right_shape not in (None, (1, 1)):
+        return left[0, 0] * right
+    if right_shape == (1, 1) and left_shape not in (None, (1, 1)):
+        return left * right[0, 0]
+    return left * right
+
+
+def explicit_value(node, env: dict, shapes: dict, definitions: dict, functions: dict):
+    """The explicit SymPy Matrix (or scalar) of a node; ``env`` maps names to explicit matrices of symbols."""
+    import sympy as sp
+
+    kind = node[0]
+    recurse = lambda child: explicit_value(child, env, shapes, definitions, functions)  # noqa: E731
+    if kind == "name":
+        if node[1] in env:
+            return env[node[1]]
+        return recurse(definitions[node[1]])
+    if kind == "scalar":
+        return node[1].xreplace(env.get("@sizes", {}))
+    if kind == "T":
+        return _as_matrix(recurse(node[1])).T
+    if kind == "inv":
+        matrix = _as_matrix(recurse(node[1]))
+        return matrix.inv()
+    if kind == "neg":
+        return -recurse(node[1])
+    if kind == "diag":
+        vector = recurse(node[1])
+        return sp.diag(*list(vector))
+    if kind == "tr":
+        return _as_matrix(recurse(node[1])).trace()
+    if kind == "fn":
+        function = _elementwise(node[1], functions)
+        value = recurse(node[2])
+        return value.applyfunc(function) if getattr(value, "is_Matrix", False) else function(value)
+    if kind == "grad":
+        target = _scalar(recurse(("name", node[1])))
+        variables = env[node[2]]
+        return variables.applyfunc(lambda entry: sp.diff(target, entry))
+    left, right = recurse(node[1]), recurse(node[2])
+    if kind == "add":
+        return _scalar(left) + _scalar(right) if _is_scalar(left) and _is_scalar(right) else left + right
+    if kind == "div":
+        return left / _scalar(right)
+    if kind == "had":
+        return left.multiply_elementwise(right)
+    if kind == "outer":
+        return left * right.T
+    return _product(left, right)
+
+
+def _is_scalar(value) -> bool:
+    return not getattr(value, "is_Matrix", False) or value.shape == (1, 1)
+
+
+def _elementwise(name: str, functions: dict):
+    import sympy as sp
+
+    if name in functions:
+        return lambda t: functions[name](t)
+    known = {"exp": sp.exp, "log": sp.log, "ln": sp.log, "tanh": sp.tanh}
+    if name in known:
+        return known[name]
+    return lambda t: 1 / (1 + sp.exp(-t))  # sigmoid, logistic
+
+
+# --- deciding -------------------------------------------------------------------------------
+
+def decide_matrix_step(lhs, rhs, shapes: dict, definitions: dict, functions: dict, rng):
+    """An :class:`~symderiv.writeup.judge.Outcome` for ``lhs = rhs`` (expression trees of :mod:`matrices`)."""
+    from symderiv.writeup.judge import Outcome
+
+    lhs, rhs = dot_node(lhs, shapes, definitions), dot_node(rhs, shapes, definitions)
+    definitions = {name: dot_node(node, shapes, definitions) for name, node in definitions.items()}
+    left, right = shape_of(lhs, shapes, definitions), shape_of(rhs, shapes, definitions)
+    if not (left == right or (_scalar_shape(left) and _scalar_shape(right))):
+        raise ShapeError(f"the left side is a {_describe(left)} and the right side a {_describe(right)} "
+                         "(a transpose missing, or another layout convention?)")
+    used = _shapes_used(lhs, rhs, shapes, definitions)
+    sizes = sorted({s for shape in used.values() for s in shape if s.is_Symbol}, key=str)
+    exact = _exact_zero(lhs, rhs, shapes, definitions)
+    tried = []
+    for plan in SIZE_PLANS:
+        assignment = {size: plan[i % len(plan)] for i, size in enumerate(sizes)}
+        if assignment in tried:
+            continue
+        tried.append(assignment)
+        for _ in range(SAMPLES_PER_SIZE):
+            found = _compare(lhs, rhs, assignment, used, shapes, definitions, functions, rng, simple=False)
+            if found is not None:
+                simple = _simplest_counterexample(lhs, rhs, tried, used, shapes, definitions, functions, rng)
+                return Outcome(FALSE, "counterexample with explicit matrices (" + (simple or found)[1] + ")",
+                               (simple or found)[0], None, "false")
+    sizes_text = _sizes_text(sizes, tried)
+    if exact:
+        return Outcome(PROVED, "exact: SymPy's matrix algebra reduces lhs - rhs to the zero matrix for every "
+                       f"size (and explicit matrices agree{sizes_text})", kind="proved")
+    return Outcome(HOLDS, f"equal for explicit matrices with random rational entries{sizes_text} "
+                   "(no exact proof for symbolic sizes found)", kind="holds")
+
+
+def _sizes_text(sizes, tried) -> str:
+    if not sizes:
+        return ""
+    shown = "; ".join(", ".join(f"{s} = {a[s]}" for s in sizes) for a in tried)
+    return f" at {shown}"
+
+
+def _shapes_used(lhs, rhs, shapes, definitions):
+    names, stack = set(), [lhs, rhs]
+    while stack:
+        node = stack.pop()
+        if node[0] == "name":
+            if node[1] in shapes:
+                names.add(node[1])
+            elif node[1] not in names:
+                names.add(node[1])
+                stack.append(definitions[node[1]])
+        elif node[0] == "grad":
+            names.add(node[2])
+            stack.append(("name", node[1]))
+        elif node[0] != "scalar":
+            stack.extend(child for child in node[1:] if isinstance(child, tuple))
+    return {n: shapes[n] for n in names if n in shapes}
+
+
+def _exact_zero(lhs, rhs, shapes, definitions) -> bool:
+    import sympy as sp
+
+    try:
+        difference = symbolic_value(lhs, shapes, definitions) - symbolic_value(rhs, shapes, definitions)
+        reduced = difference.doit().expand() if hasattr(difference, "doit") else difference
+        if isinstance(reduced, sp.MatrixExpr):
+            return bool(reduced.is_ZeroMatrix) or reduced == sp.ZeroMatrix(*reduced.shape)
+        return sp.expand(reduced) == 0
+    except (_NoExact, TypeError, ValueError, AttributeError, NotImplementedError):
+        return False
+
+
+def _environment(names_shapes: dict, assignment: dict, values) -> tuple[dict, dict]:
+    """Explicit matrices of entry symbols for each name, and the values of those symbols."""
+    import sympy as sp
+
+    env, point = {"@sizes": {s: sp.Integer(v) for s, v in assignment.items()}}, {}
+    for name, (rows, cols) in sorted(names_shapes.items()):
+        r, c = int(rows.xreplace(env["@sizes"])), int(cols.xreplace(env["@sizes"]))
+        entries = [[sp.Dummy(f"{name}_{i}{j}", real=True) for j in range(c)] for i in range(r)]
+        env[name] = sp.Matrix(entries)
+        for row in entries:
+            for entry in row:
+                point[entry] = values()
+    return env, point
+
+
+def _compare(lhs, rhs, assignment, used, shapes, definitions, functions, rng, simple: bool):
+    """None when both sides agree at one instantiation; else (Counterexample, note)."""
+    import sympy as sp
+
+    simple_values = [sp.Integer(1), sp.Integer(2), sp.Integer(-1), sp.Rational(1, 2), sp.Integer(0)]
+    if simple:
+        values = lambda: simple_values[int(rng.integers(0, len(simple_values)))]  # noqa: E731
+    else:
+        values = lambda: sp.Rational(int(rng.integers(-12, 13)), int(rng.integers(1, 6)))  # noqa: E731
+    env, point = _environment(used, assignment, values)
+    try:
+        left = explicit_value(lhs, env, shapes, definitions, functions)
+        right = explicit_value(rhs, env, shapes, definitions, functions)
+        left_at = _at(left, point)
+        right_at = _at(right, point)
+    except (ZeroDivisionError, ValueError, sp.matrices.exceptions.NonInvertibleMatrixError):
+        return None
+    if _undefined(left_at) or _undefined(right_at):
+        return None
+    difference = _as_matrix(left_at) - _as_matrix(right_at)
+    exact = all(entry.is_Rational for entry in difference)
+    if exact:
+        if all(entry == 0 for entry in difference):
+            return None
+    else:
+        numbers = [sp.N(entry, 50) for entry in difference]
+        scale = 1 + max(abs(sp.N(e, 50)) for e in list(_as_matrix(left_at)) + list(_as_matrix(right_at)))
+        if all(abs(n) <= TOLERANCE * scale for n in numbers):
+            return None
+    return _counterexample(env, point, assignment, left_at, right_at, exact), \
+        "exact rational arithmetic" if exact else "checked with 50-digit arithmetic"
+
+
+def _at(value, point):
+    import sympy as sp
+
+    if getattr(value, "is_Matrix", False):
+        return value.xreplace(point)
+    return sp.sympify(value).xreplace(point)
+
+
+def _undefined(value) -> bool:
+    import sympy as sp
+
+    entries = list(value) if getattr(value, "is_Matrix", False) else [value]
+    return any(e.has(sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I) for e in entries)
+
+
+def _simplest_counterexample(lhs, rhs, tried, used, shapes, definitions, functions, rng):
+    for assignment in tried:
+        for _ in range(12):
+            found = _compare(lhs, rhs, assignment, used, shapes, definitions, functions, rng, simple=True)
+            if found is not None:
+                return found
+    return None
+
+
+def _counterexample(env, point, assignment, left, right, exact: bool) -> Counterexample:
+    shown = [(str(size), str(value)) for size, value in sorted(assignment.items(), key=lambda sv: str(sv[0]))]
+    for name, matrix in sorted((n, m) for n, m in env.items() if not n.startswith("@")):
+        shown.append((name, _latex(matrix.xreplace(point))))
+    return Counterexample((), tuple(shown), _latex(left), _latex(right), 50, exact)
+
+
+def _latex(value) -> str:
+    import sympy as sp
+
+    if not getattr(value, "is_Matrix", False):
+        return _number(value)
+    rows = [" & ".join(_number(e) for e in value.row(i)) for i in range(value.rows)]
+    return "\\begin{bmatrix} " + " \\\\ ".join(rows) + " \\end{bmatrix}" if value.shape != (1, 1) \
+        else _number(value[0, 0]) if sp.S(value[0, 0]).is_Rational else _number(value[0, 0])
+
+
+def _number(value) -> str:
+    import sympy as sp
+
+    value = sp.S(value)
+    if value.is_Rational:
+        return sp.latex(value)
+    return sp.N(value, 15).__str__()
+
+
+__all__ = ["ShapeError", "decide_matrix_step", "shape_of"]

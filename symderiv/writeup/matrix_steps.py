@@ -1,0 +1,84 @@
+"""Where matrix algebra enters :func:`~symderiv.writeup.verdicts.check_text` (small hooks, one module).
+
+Contract:
+
+- :func:`collect_shapes` adds the shapes the writeup states in its own math
+  (``W \\in \\mathbb{R}^{m \\times n}``) to those declared with ``--let`` (a ``--let`` wins).
+- :func:`mark_matrix_steps` marks every step that uses a declared matrix or vector as a whole
+  (``item.matrix`` holds its two expression trees), in file order; ``NAME = expression`` on a
+  name that has no shape and no other meaning, first in its chain, defines NAME as a matrix
+  expression for every later step (reported unchecked, "definition", like any definition).
+  A step that cannot be read as matrix algebra keeps the reason in ``item.error``.
+- :func:`decide_matrix` decides a marked step (:mod:`matrix_judge`).
+"""
+
+from __future__ import annotations
+
+from symderiv.writeup.latex_parser import Unsupported
+from symderiv.writeup.matrices import NotMatrixStep, Reader, document_shapes, uses_matrix_names
+from symderiv.writeup.shapes import name_of, unwrap
+
+
+def collect_shapes(context) -> None:
+    for name, shape in document_shapes(context.document_text).items():
+        if name not in context.shapes:
+            context.shapes[name] = shape
+            context.origins.setdefault(name, (f"{shape[0]} x {shape[1]} matrix", "the writeup"))
+
+
+def mark_matrix_steps(parsed, context, error_type) -> None:
+    if not context.shapes:
+        return
+    sizes = {str(s): s for shape in context.shapes.values() for s in shape if s.is_Symbol}
+    for item in parsed:
+        if item.lhs_side is None or item.rhs_side is None or item.step.relation not in ("=", ":="):
+            continue
+        trees = (item.lhs_side.tree, item.rhs_side.tree)
+        if not any(uses_matrix_names(tree, context.shapes, context.matrix_definitions) for tree in trees):
+            continue
+        reader = Reader(context.shapes, context.matrix_definitions, context.concrete_functions, sizes)
+        try:
+            defined = _defined_name(item, context)
+            lhs = None if defined else reader.side(trees[0])
+            rhs = reader.side(trees[1])
+        except NotMatrixStep:
+            continue
+        except Unsupported as exc:
+            item.error = error_type(str(exc), exc.kind or "matrix", item.step.lhs_offset)
+            item.matrix = ("unread",)
+            continue
+        except RecursionError:
+            item.error = error_type("expression nested too deeply", "too large", item.step.lhs_offset)
+            continue
+        item.error = None
+        if defined:
+            context.matrix_definitions[defined] = rhs
+            context.origins[defined] = ("matrix definition", f"line {item.step.line}")
+            item.definition = f"definition of {defined}"
+            item.matrix = ("definition",)
+        else:
+            item.matrix = ("step", lhs, rhs)
+
+
+def _defined_name(item, context):
+    if not item.step.first_in_chain:
+        return None
+    tree = unwrap(item.lhs_side.tree)
+    if getattr(tree, "data", None) == "item":
+        if len(tree.children) != 1:
+            return None
+        tree = tree.children[0]
+    name = name_of(tree)
+    if name is None or name.startswith("@") or name in context.shapes or name in context.matrix_definitions:
+        return None
+    if name in context.let_names and name not in context.shapes:
+        return None
+    return name
+
+
+def decide_matrix(item, context, rng):
+    from symderiv.writeup.matrix_judge import decide_matrix_step
+
+    _, lhs, rhs = item.matrix
+    return decide_matrix_step(lhs, rhs, context.shapes, context.matrix_definitions,
+                              context.concrete_functions, rng)
