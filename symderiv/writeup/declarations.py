@@ -23,6 +23,7 @@ import re
 
 from symderiv.writeup.latex_parser import Unsupported, parse_side, parse_side_tracked
 from symderiv.writeup.matrices import shape_declaration
+from symderiv.writeup.matrix_steps import matrix_declaration
 from symderiv.writeup.meaning import Context, Converter, NameRef, ParenValue, real_symbol
 from symderiv.writeup.shapes import name_of, unwrap
 
@@ -73,6 +74,8 @@ def add_declaration(context: Context, text: str, source: str = "--let") -> None:
         context.origins[name] = ("superscripts are powers" if keyword == "power" else "an indexed family", source)
         return
     left_text, right_text = split_declaration(text)
+    if matrix_declaration(context, left_text, right_text, source):
+        return
     context.start_step()
     left = parse_side_tracked(left_text)
     superscripted = _superscripted_name(left.tree)

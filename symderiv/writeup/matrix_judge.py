@@ -21,6 +21,7 @@ Contract of :func:`decide_matrix_step`:
 from __future__ import annotations
 
 from symderiv.writeup.latex_parser import Unsupported
+from symderiv.writeup.shapes import latex_name
 from symderiv.writeup.report import FALSE, HOLDS, PROVED, Counterexample
 
 SIZE_PLANS = ((1,), (2,), (3,), (2, 3, 4, 5, 6), (3, 2, 5, 4, 7), (4,))
@@ -160,7 +161,13 @@ def symbolic_value(node, shapes: dict, definitions: dict):
         return DiagMatrix(recurse(node[1]))
     if kind == "tr":
         return sp.Trace(recurse(node[1]))
-    if kind in ("fn", "grad"):
+    if kind == "grad":  # SymPy's matrix calculus: d(scalar)/dW in denominator layout (the shape of W)
+        target = recurse(("name", node[1]))
+        if getattr(target, "shape", (1, 1)) != (1, 1):
+            raise _NoExact(kind)
+        rows, cols = shapes[node[2]]
+        return target.diff(sp.MatrixSymbol(node[2], rows, cols))
+    if kind == "fn":
         raise _NoExact(kind)
     left, right = recurse(node[1]), recurse(node[2])
     if kind == "add":
@@ -331,7 +338,7 @@ def _environment(names_shapes: dict, assignment: dict, values) -> tuple[dict, di
     """Explicit matrices of entry symbols for each name, and the values of those symbols."""
     import sympy as sp
 
-    env, point = {"@sizes": {s: sp.Integer(v) for s, v in assignment.items()}}, {}
+    env, point = {"@sizes": {s: sp.Integer(v) for s, v in assignment.items()}, "@scalars": {}}, {}
     for name, (rows, cols) in sorted(names_shapes.items()):
         r, c = int(rows.xreplace(env["@sizes"])), int(cols.xreplace(env["@sizes"]))
         entries = [[sp.Dummy(f"{name}_{i}{j}", real=True) for j in range(c)] for i in range(r)]
@@ -355,6 +362,10 @@ def _compare(lhs, rhs, assignment, used, shapes, definitions, functions, rng, si
     try:
         left = explicit_value(lhs, env, shapes, definitions, functions)
         right = explicit_value(rhs, env, shapes, definitions, functions)
+        scalars = sorted((_free_symbols(left) | _free_symbols(right)) - set(point), key=str)
+        for symbol in scalars:  # scalar names (\lambda, \eta) get values too, shown with the point
+            point[symbol] = values()
+            env["@scalars"][symbol] = point[symbol]
         left_at = _at(left, point)
         right_at = _at(right, point)
     except (ZeroDivisionError, ValueError, sp.matrices.exceptions.NonInvertibleMatrixError):
@@ -373,6 +384,10 @@ def _compare(lhs, rhs, assignment, used, shapes, definitions, functions, rng, si
             return None
     return _counterexample(env, point, assignment, left_at, right_at, exact), \
         "exact rational arithmetic" if exact else "checked with 50-digit arithmetic"
+
+
+def _free_symbols(value) -> set:
+    return set(getattr(value, "free_symbols", set()))
 
 
 def _at(value, point):
@@ -401,6 +416,7 @@ def _simplest_counterexample(lhs, rhs, tried, used, shapes, definitions, functio
 
 def _counterexample(env, point, assignment, left, right, exact: bool) -> Counterexample:
     shown = [(str(size), str(value)) for size, value in sorted(assignment.items(), key=lambda sv: str(sv[0]))]
+    shown += [(latex_name(str(symbol)), _number(value)) for symbol, value in env["@scalars"].items()]
     for name, matrix in sorted((n, m) for n, m in env.items() if not n.startswith("@")):
         shown.append((name, _latex(matrix.xreplace(point))))
     return Counterexample((), tuple(shown), _latex(left), _latex(right), 50, exact)

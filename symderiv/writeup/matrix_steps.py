@@ -82,3 +82,31 @@ def decide_matrix(item, context, rng):
     _, lhs, rhs = item.matrix
     return decide_matrix_step(lhs, rhs, context.shapes, context.matrix_definitions,
                               context.concrete_functions, rng)
+
+
+def matrix_declaration(context, left_text: str, right_text: str, source: str) -> bool:
+    """``--let "L = \\frac{1}{2} (Xw - y)^T (Xw - y)"``: a definition that uses declared matrices.
+
+    False when the right side uses no declared matrix (an ordinary declaration)."""
+    from symderiv.writeup.latex_parser import parse_side
+
+    if not context.shapes:
+        return False
+    right = parse_side(right_text)
+    if not uses_matrix_names(right, context.shapes, context.matrix_definitions):
+        return False
+    tree = unwrap(parse_side(left_text))
+    if getattr(tree, "data", None) == "item" and len(tree.children) == 1:
+        tree = tree.children[0]
+    name = name_of(tree)
+    if name is None or name.startswith("@") or name in context.shapes:
+        raise Unsupported("the left side of a definition with matrices must be a name without a declared shape")
+    sizes = {str(s): s for shape in context.shapes.values() for s in shape if s.is_Symbol}
+    reader = Reader(context.shapes, context.matrix_definitions, context.concrete_functions, sizes)
+    try:
+        context.matrix_definitions[name] = reader.side(right)
+    except NotMatrixStep as exc:
+        raise Unsupported(f"an entry of {exc} in a definition with matrices is not read") from None
+    context.origins[name] = ("matrix definition", source)
+    context.declared_names.add(name)
+    return True

@@ -1,0 +1,170 @@
+"""`symderiv check` on vectors and matrices with declared shapes (symderiv/writeup/matrices.py, matrix_judge.py).
+
+Expected verdicts are the textbook identities (and their single-mistake versions); every FALSE's
+counterexample is re-checked here with SymPy explicit matrices built from the printed entries,
+independently of the checker, and every derivative against SymPy's entrywise differentiation.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sympy as sp
+
+from symderiv.errors import InputError
+from symderiv.writeup.api import check_writeup
+from symderiv.writeup.matrices import shape_declaration
+from symderiv.writeup.report import FALSE, HOLDS, PROVED, UNCHECKED
+
+LEAST_SQUARES = ["X: n x d", "w: d", "y: n", r"L = \frac{1}{2}(Xw - y)^T (Xw - y)"]
+
+
+def verdicts(text: str, lets=()):
+    return [(step.verdict, step) for step in check_writeup(text, lets=list(lets)).equations]
+
+
+def only(text: str, lets=()):
+    steps = check_writeup(text, lets=list(lets)).equations
+    assert len(steps) == 1, steps
+    return steps[0]
+
+
+def number(cell: str):
+    cell = cell.strip().replace(" ", "")
+    sign = -1 if cell.startswith("-") else 1
+    cell = cell.lstrip("-")
+    fraction = re.fullmatch(r"\\frac\{(\d+)\}\{(\d+)\}", cell)
+    if fraction:
+        return sign * sp.Rational(int(fraction.group(1)), int(fraction.group(2)))
+    return sign * sp.Rational(cell)
+
+
+def matrix(text: str) -> sp.Matrix:
+    """The counterexample's LaTeX (a number or a bmatrix) as an explicit SymPy matrix."""
+    inner = re.fullmatch(r"\s*\\begin\{bmatrix\}(.*)\\end\{bmatrix\}\s*", text, re.S)
+    if not inner:
+        return sp.Matrix([[number(text)]])
+    rows = [row for row in inner.group(1).split("\\\\")]
+    return sp.Matrix([[number(cell) for cell in row.split("&")] for row in rows])
+
+
+def point(step) -> dict:
+    return dict(step.counterexample.point)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("W: m x n", ("W", "m", "n")),
+    (r"W: m \times n", ("W", "m", "n")),
+    ("x: n", ("x", "n", "1")),
+    (r"\mathbf{x} \in \mathbb{R}^{d}", (r"\mathbf{x}", "d", "1")),
+    (r"W \in \mathbb{R}^{n_l \times 3}", ("W", "n_l", "3")),
+    (r"\lambda: 1", ("lambda", "1", "1")),
+])
+def test_shape_declarations(text, expected):
+    name, (rows, cols) = shape_declaration(text)
+    assert (name, str(rows), str(cols)) == expected
+
+
+@pytest.mark.parametrize("text", ["z^{l}: index", "x^{n}: power", "u = w x + b"])
+def test_other_declarations_are_not_shapes(text):
+    assert shape_declaration(text) is None
+
+
+def test_transpose_of_a_product_is_proved_for_every_size():
+    step = only("$$(AB)^T = B^T A^T$$", ["A: m x n", "B: n x p"])
+    assert step.verdict == PROVED and "every size" in step.reason
+
+
+def test_least_squares_gradient_in_denominator_layout_is_proved():
+    step = only(r"$$\frac{\partial L}{\partial w} = X^T(Xw - y)$$", LEAST_SQUARES)
+    assert step.verdict == PROVED, step.reason
+
+
+def test_a_dropped_factor_in_a_gradient_is_false_with_a_checkable_counterexample():
+    step = only(r"$$\nabla_w L = 2 X^T(Xw - y)$$", LEAST_SQUARES)
+    assert step.verdict == FALSE
+    at = point(step)
+    X, w, y = matrix(at["X"]), matrix(at["w"]), matrix(at["y"])
+    entries = sp.Matrix(sp.symbols(f"w0:{w.rows}"))
+    loss = ((X * entries - y).T * (X * entries - y))[0, 0] / 2
+    gradient = sp.Matrix([sp.diff(loss, e) for e in entries]).subs(dict(zip(entries, w)))
+    assert gradient == matrix(step.counterexample.lhs_value)
+    assert 2 * X.T * (X * w - y) == matrix(step.counterexample.rhs_value)
+    assert gradient != 2 * X.T * (X * w - y)
+
+
+def test_matrices_do_not_commute():
+    step = only("$$WX = XW$$", ["W: n x n", "X: n x n"])
+    assert step.verdict == FALSE
+    at = point(step)
+    W, X = matrix(at["W"]), matrix(at["X"])
+    assert W * X != X * W
+    assert (W * X, X * W) == (matrix(step.counterexample.lhs_value), matrix(step.counterexample.rhs_value))
+
+
+def test_a_shape_mismatch_is_unchecked_never_false():
+    step = only("$$WX = XW$$", ["W: m x n", "X: n x m"])
+    assert step.verdict == UNCHECKED and step.reason_kind == "matrix shape"
+    assert "m x m" in step.reason and "n x n" in step.reason
+
+
+def test_a_missing_transpose_is_unchecked_with_the_shapes():
+    step = only(r"$$\frac{\partial L}{\partial w} = X(Xw - y)$$", LEAST_SQUARES)
+    assert step.verdict == UNCHECKED and step.reason_kind == "matrix shape"
+    assert "n x d" in step.reason
+
+
+def test_numerator_layout_is_a_shape_mismatch_not_false():
+    step = only(r"$$\frac{\partial f}{\partial x} = a^T$$", ["a: n", "x: n", "f = a^T x"])
+    assert step.verdict == UNCHECKED and step.reason_kind == "matrix shape"
+
+
+def test_an_undeclared_name_beside_matrices_is_unchecked_never_a_scalar():
+    step = only("$$W x = x W$$", ["x: n"])
+    assert step.verdict == UNCHECKED and step.reason_kind == "declaration needed"
+    assert '--let "W: n x m"' in step.reason
+
+
+def test_shapes_stated_in_the_writeup_are_read():
+    text = (r"Let $W \in \mathbb{R}^{m \times n}$ and $X \in \mathbb{R}^{n \times m}$." "\n\n"
+            "$$WX = XW$$\n\n$$(WX)^T = X^T W^T$$\n")
+    steps = check_writeup(text).equations
+    assert [s.verdict for s in steps] == [UNCHECKED, PROVED]
+    assert steps[0].reason_kind == "matrix shape"
+
+
+def test_softmax_backward_rule_in_matrix_form():
+    lets = ["s: n", "g: n"]
+    rule = r"$$(\mathrm{diag}(s) - s s^T) g = s \odot g - s (s^T g)$$"
+    assert only(rule, lets).verdict == HOLDS
+    wrong = only(rule.replace(r"- s (s^T g)", r"+ s (s^T g)"), lets)
+    assert wrong.verdict == FALSE
+    at = point(wrong)
+    s, g = matrix(at["s"]), matrix(at["g"])
+    assert (sp.diag(*s) - s * s.T) * g != s.multiply_elementwise(g) + s * (s.T * g)
+
+
+@pytest.mark.parametrize("claim, expected", [
+    (r"u \otimes v = u v^T", PROVED),
+    (r"u \cdot v = v^T u", HOLDS),
+    (r"\mathrm{tr}(u v^T) = u^T v", HOLDS),
+    (r"\nabla_u R = \lambda u", PROVED),
+    (r"\nabla_u R = 2 \lambda u", FALSE),
+    (r"u \circ v = v \odot u", PROVED),
+])
+def test_vector_identities(claim, expected):
+    step = only(f"$${claim}$$", ["u: n", "v: n", r"R = \frac{\lambda}{2} u^T u"])
+    assert step.verdict == expected, step.reason
+
+
+def test_logistic_regression_gradient_with_the_sigmoid_elementwise():
+    lets = ["X: m x d", "w: d", "y: m", r"\sigma(t) = \frac{1}{1 + \exp(-t)}",
+            r"J = -\frac{1}{m}(y^T \log(\sigma(Xw)) + (1 - y)^T \log(1 - \sigma(Xw)))"]
+    step = only(r"$$\nabla_w J = \frac{1}{m} X^T(\sigma(Xw) - y)$$", lets)
+    assert step.verdict == UNCHECKED and step.reason_kind == "matrix shape"  # 1 - y: a scalar minus a vector
+
+
+def test_a_bad_shape_declaration_is_an_input_error():
+    with pytest.raises(InputError):
+        check_writeup("$$a = a$$", lets=["W: m x 0"])
