@@ -14,9 +14,9 @@ Contract:
   factor of shape 1 x 1 is a scalar; ``\\cdot`` between two vectors of the same shape is the dot
   product), ``+``/``-``, ``^T``/``^\\top``/``^{\\intercal}``, ``^{-1}``, ``\\odot``/``\\circ`` (Hadamard),
   ``\\otimes`` of two column vectors (outer product u v^T), ``\\mathrm{diag}(v)``,
-  ``\\mathrm{tr}(A)``, ``\\exp``/``\\log``/``\\tanh``/a declared concrete function applied
-  elementwise, division by a scalar, ``\\frac{\\partial L}{\\partial W}`` and ``\\nabla_W L`` of a
-  scalar L that a definition expresses in W: the matrix of partials with the shape of W
+  ``\\mathrm{tr}(A)``, ``\\|x\\|^2`` (also ``_2^2``, ``_F^2``), ``\\exp``/``\\log``/``\\tanh``/a declared concrete function applied
+  elementwise, division by a scalar, ``\\frac{\\partial L}{\\partial W}``, ``\\nabla_W L``, ``\\partial_W (…)`` and
+  ``\\frac{\\partial}{\\partial W} (…)`` of a scalar (a name that a definition expresses in W, or an expression): the matrix of partials with the shape of W
   (denominator layout, the convention of the d2l book and CS231n; a writeup in numerator layout
   gets a shape mismatch, which is unchecked, never false).
 - Anything else raises :class:`~symderiv.writeup.latex_parser.Unsupported` with the construct named.
@@ -24,7 +24,7 @@ Contract:
 Expression tree: ``("name", latex)``, ``("scalar", sympy expr)``, ``("T", a)``, ``("inv", a)``,
 ``("mul", a, b)``, ``("add", a, b)``, ``("neg", a)``, ``("had", a, b)``, ``("outer", a, b)``,
 ``("dot", a, b)``, ``("diag", a)``, ``("tr", a)``, ``("fn", name, a)``, ``("div", a, b)``,
-``("grad", scalar name, wrt name)``.
+``("grad", scalar operand, wrt name)``, ``("normsq", a)`` (the sum of the squared entries).
 """
 
 from __future__ import annotations
@@ -122,6 +122,7 @@ class Reader:
         self.definitions = matrix_definitions
         self.concrete = concrete_functions
         self.used: set = set()
+        self.entries = False  # inside an explicit matrix: y_1, y_n are entries (matrix_patterns)
 
     def side(self, tree):
         kind = tree.data
@@ -131,6 +132,9 @@ class Reader:
             return ("add", self.side(tree.children[0]), ("neg", self.side(tree.children[1])))
         if kind == "neg":
             return ("neg", self.side(tree.children[0]))
+        if kind in ("mul_explicit", "div") and _ends_with_operator(tree.children[0]):
+            raise Unsupported("a derivative operator followed by \\cdot, \\times or /: put its operand in brackets",
+                              kind="operator scope")
         if kind == "mul_explicit":
             op = str(tree.children[1])
             left, right = self.side(tree.children[0]), self.side(tree.children[-1])
@@ -178,10 +182,23 @@ class Reader:
                 factors.append(self._scripts(self._apply(word, argument), following.children[1:]))
                 position += 2
                 continue
-            if getattr(base, "data", None) == "command" and str(base.children[0]) == "\\nabla":
-                factors.append(self._nabla(item, following))
-                position += 2
+            if getattr(base, "data", None) == "norm":
+                factors.append(self._norm(item))
+                position += 1
                 continue
+            if getattr(base, "data", None) == "command" and str(base.children[0]) in ("\\nabla", "\\partial"):
+                factors.append(self._nabla(item, items[position + 1:]))
+                break
+            if getattr(base, "data", None) == "frac" and _is_derivative_head(base.children[1]) \
+                    and _derivative_operator(base) is None and _differential(base.children[1]) is None:
+                raise Unsupported("a derivative operator with respect to an entry, an indexed or a superscripted "
+                                  "variable in a step that uses matrices", kind="matrix")
+            operator = _derivative_operator(base) if len(item.children) == 1 else None
+            if operator is not None:  # \frac{\partial}{\partial w} applies to the rest of the product
+                if position + 1 >= len(items):
+                    raise Unsupported("a derivative operator without an operand", kind="matrix")
+                factors.append(self._gradient(self._product(items[position + 1:]), operator))
+                break
             factors.append(self._scripts(self._base(base, item.children[1:]), item.children[1:]))
             position += 1
         result = factors[0]
@@ -212,22 +229,39 @@ class Reader:
             raise Unsupported("a function of several arguments applied to matrices", kind="matrix")
         return self.side(node.children[0])
 
-    def _nabla(self, item, following):
-        scripts = item.children[1:]
-        if len(scripts) != 1 or scripts[0].data != "sub_script" or following is None or len(following.children) != 1:
-            raise Unsupported("\\nabla without a subscript variable and a scalar after it", kind="matrix")
-        wrt = name_of(unwrap(scripts[0].children[0]))
-        target = name_of(following.children[0])
-        return self._gradient(target, wrt)
+    def _norm(self, item):
+        """``\\|x\\|^2``, ``\\|x\\|_2^2``, ``\\|X\\|_F^2``: the sum of squared entries (only squared norms)."""
+        inner = self.side([c for c in item.children[0].children if hasattr(c, "data")][0])
+        squared = False
+        for script in item.children[1:]:
+            text = _tree_text(script.children[0]) if script.data != "prime" else "'"
+            if script.data == "sub_script" and text in ("2", "F"):
+                continue
+            if script.data == "sup_script" and text == "2" and not squared:
+                squared = True
+                continue
+            raise Unsupported("a norm other than \\|x\\|^2, \\|x\\|_2^2 or \\|X\\|_F^2", kind="matrix")
+        if not squared:
+            raise Unsupported("a norm that is not squared (only \\|x\\|^2 is read)", kind="matrix")
+        return ("normsq", inner)
 
-    def _gradient(self, target, wrt):
+    def _nabla(self, item, rest):
+        """``\\nabla_w L``, ``\\partial_w (…)``: the gradient of the rest of the product."""
+        scripts = item.children[1:]
+        if len(scripts) != 1 or scripts[0].data != "sub_script" or not rest:
+            raise Unsupported("\\nabla or \\partial without a subscript variable and a scalar after it", kind="matrix")
+        return self._gradient(self._product(rest), name_of(unwrap(scripts[0].children[0])))
+
+    def _gradient(self, operand, wrt):
         if wrt not in self.shapes:
             raise Unsupported(f"a gradient with respect to {wrt}, whose shape is not declared", kind="matrix")
-        if target not in self.definitions:
-            raise Unsupported(f"the derivative of {target}, which no definition expresses in {wrt} "
-                              f"(write its definition in the file or with --let)", kind="declaration needed")
-        self.used.update({target, wrt})
-        return ("grad", target, wrt)
+        if operand[0] == "scalar" and operand[1].is_Symbol:
+            name = str(operand[1])
+            raise Unsupported(f"the derivative of {latex_name(name)}, which no definition expresses in "
+                              f"{latex_name(wrt)} (write its definition in the file or with --let)",
+                              kind="declaration needed")
+        self.used.add(wrt)
+        return ("grad", operand, wrt)
 
     def _base(self, base, scripts):
         import sympy as sp
@@ -239,14 +273,27 @@ class Reader:
             return self._bracket(base)
         if kind == "frac":
             return self._fraction(base)
+        if kind == "matrix":
+            from symderiv.writeup.matrix_patterns import read_matrix
+
+            return read_matrix(self, base)
         name = name_of(base)
         if name is None or name.startswith("@"):
             raise Unsupported(f"{kind} is not read in a matrix step", kind="matrix")
+        word = word_subscript(scripts)
+        if word is not None:  # J_{MSE}, y_{\text{pred}}: the subscript is part of the name
+            name, scripts = f"{name}_{{{word}}}", [s for s in scripts if s.data != "sub_script"]
+        if self.entries and any(s.data == "sub_script" for s in scripts):
+            from symderiv.writeup.matrix_patterns import read_entry
+
+            return read_entry(self, name, [s for s in scripts if s.data == "sub_script"][0])
         if any(s.data == "sub_script" for s in scripts) and (name in self.shapes or name in self.definitions):
             raise NotMatrixStep(name)  # an entry x_i of a vector: the scalar reader's business
         if name in self.shapes or name in self.definitions:
             self.used.add(name)
             return ("name", name)
+        if kind == "command" and name not in GREEK:
+            raise Unsupported(f"\\{name} is not read in a step that uses matrices", kind="matrix")
         if any(s.data in ("sub_script", "prime") for s in scripts):
             raise Unsupported(f"{latex_name(name)} with a subscript or prime (an entry?) in a step that uses "
                               "matrices", kind="matrix")
@@ -255,17 +302,22 @@ class Reader:
             return ("scalar", self.sizes[name])
         if name in SCALAR_LETTERS:
             return ("scalar", sp.Symbol(name, real=True))
-        shown = latex_name(name)
+        shown = name if "_" in name else latex_name(name)
         raise Unsupported(f"{shown} has no declared shape in a step that uses matrices (declare it: "
-                          f'--let "{shown}: n x m", or --let "{shown}: 1" for a scalar)', kind="declaration needed")
+                          f'--let "{shown}: m x n" for a matrix, --let "{shown}: n" for a column vector, '
+                          f'--let "{shown}: 1" for a scalar)', kind="declaration needed")
 
     def _fraction(self, node):
         numerator, denominator = node.children[1], node.children[2]
         differentials = [_differential(numerator), _differential(denominator)]
         if all(d is not None for d in differentials):
-            return self._gradient(differentials[0], differentials[1])
-        if any(d is not None for d in differentials):
-            raise Unsupported("a derivative that is not \\frac{\\partial L}{\\partial W}", kind="matrix")
+            target = differentials[0]
+            operand = ("name", target) if target in self.definitions or target in self.shapes \
+                else ("scalar", __import__("sympy").Symbol(target))
+            return self._gradient(operand, differentials[1])
+        if any(d is not None for d in differentials) or _is_derivative_head(numerator):
+            raise Unsupported("a derivative that is not \\frac{\\partial L}{\\partial W} (an entry, an indexed or "
+                              "a superscripted variable?) in a step that uses matrices", kind="matrix")
         return ("div", self.side(numerator), self.side(denominator))
 
     def _scripts(self, node, scripts):
@@ -304,6 +356,18 @@ def _tree_text(tree) -> str:
     return "".join(_tree_text(child) for child in tree.children)
 
 
+def word_subscript(scripts):
+    """The word of a subscript that is a word (``J_{MSE}``, ``y_{\\text{pred}}``), else None."""
+    subscripts = [s for s in scripts if getattr(s, "data", None) == "sub_script"]
+    if len(subscripts) != 1:
+        return None
+    text = _tree_text(subscripts[0].children[0])
+    match = re.fullmatch(r"([A-Za-z]{2,})|\\(?:text|mathrm|textrm|rm)\{([A-Za-z]{2,})\}", text.strip())
+    if not match:
+        return None
+    return match.group(1) or match.group(2)
+
+
 def _integer(tree):
     tree = unwrap(tree)
     if getattr(tree, "data", None) == "number" and str(tree.children[0]).isdigit():
@@ -312,6 +376,41 @@ def _integer(tree):
         inner = _integer(tree.children[0])
         return -inner if inner is not None else None
     return None
+
+
+def _ends_with_operator(tree) -> bool:
+    """Does a product's last juxtaposition hold a derivative operator or \\nabla (whose extent is unclear)?"""
+    while getattr(tree, "data", None) in ("mul_explicit", "div"):
+        tree = tree.children[-1] if tree.data == "mul_explicit" else tree.children[1]
+    items = list(tree.children) if getattr(tree, "data", None) == "juxt" else [tree]
+    for item in items:
+        base = item.children[0] if getattr(item, "data", None) == "item" else item
+        if _derivative_operator(base) is not None:
+            return True
+        if getattr(base, "data", None) == "command" and str(base.children[0]) in ("\\nabla", "\\partial"):
+            return True
+    return False
+
+
+def _is_derivative_head(tree) -> bool:
+    """Does a fraction's numerator start with d or \\partial (a Leibniz derivative)?"""
+    items = list(tree.children) if getattr(tree, "data", None) == "juxt" else [tree]
+    first = items[0].children[0] if getattr(items[0], "data", None) == "item" else items[0]
+    try:
+        return (name_of(first) if hasattr(first, "data") else None) in ("partial", "d", "\\mathrm{d}")
+    except Unsupported:
+        return False
+
+
+def _derivative_operator(base):
+    """``\\frac{\\partial}{\\partial w}`` (also ``d``) -> "w"; None for other bases."""
+    if getattr(base, "data", None) != "frac" or len(base.children) != 3:
+        return None
+    head = unwrap(base.children[1])
+    head_name = name_of(head) if hasattr(head, "data") and head.data in ("command", "letter", "decorated") else None
+    if head_name not in ("partial", "d", "\\mathrm{d}"):
+        return None
+    return _differential(base.children[2])
 
 
 def _differential(tree):
@@ -331,8 +430,14 @@ def uses_matrix_names(tree, shapes: dict, definitions: dict) -> bool:
     if not hasattr(tree, "data"):
         return False
     if tree.data == "item":
-        name = name_of(tree.children[0]) if hasattr(tree.children[0], "data") else None
+        try:
+            name = name_of(tree.children[0]) if hasattr(tree.children[0], "data") else None
+        except Unsupported:
+            name = None
         has_subscript = any(getattr(s, "data", None) == "sub_script" for s in tree.children[1:])
+        word = word_subscript(tree.children[1:])
+        if name is not None and word is not None and f"{name}_{{{word}}}" in definitions:
+            return True
         if name is not None and (name in shapes or name in definitions) and not has_subscript:
             return True
     return any(uses_matrix_names(child, shapes, definitions) for child in tree.children)

@@ -46,8 +46,10 @@ def shape_of(node, shapes: dict, definitions: dict):
         if node[1] in shapes:
             return shapes[node[1]]
         return shape_of(definitions[node[1]], shapes, definitions)
-    if kind == "scalar":
+    if kind in ("scalar", "entry"):
         return None
+    if kind in ("explicit", "pattern"):
+        return _explicit_shape(node, shapes, definitions)
     if kind == "T":
         inner = shape_of(node[1], shapes, definitions)
         return None if inner is None else (inner[1], inner[0])
@@ -58,10 +60,13 @@ def shape_of(node, shapes: dict, definitions: dict):
         return inner
     if kind in ("neg", "fn"):
         return shape_of(node[-1], shapes, definitions)
+    if kind == "normsq":
+        shape_of(node[1], shapes, definitions)
+        return None
     if kind == "grad":
-        target = shape_of(("name", node[1]), shapes, definitions)
+        target = shape_of(node[1], shapes, definitions)
         if not _scalar_shape(target):
-            raise ShapeError(f"the derivative of {node[1]}, which is {show(target)}, not a scalar")
+            raise ShapeError(f"a derivative of a {show(target)} matrix with respect to a matrix (only scalars)")
         return shapes[node[2]]
     left = shape_of(node[1], shapes, definitions) if kind not in ("diag", "tr") else None
     if kind == "diag":
@@ -76,6 +81,21 @@ def shape_of(node, shapes: dict, definitions: dict):
         return None
     right = shape_of(node[2], shapes, definitions)
     return _binary_shape(kind, left, right)
+
+
+def _explicit_shape(node, shapes, definitions):
+    import sympy as sp
+
+    if node[0] == "explicit":
+        for row in node[1]:
+            for entry in row:
+                if not _scalar_shape(shape_of(entry, shapes, definitions)):
+                    raise ShapeError("a matrix entry that is itself a matrix (block matrices are not read)")
+        return (sp.Integer(len(node[1])), sp.Integer(len(node[1][0])))
+    _, kind, template, _, size = node
+    if not _scalar_shape(shape_of(template, shapes, definitions)):
+        raise ShapeError("a matrix entry that is itself a matrix (block matrices are not read)")
+    return {"col": (size, sp.Integer(1)), "row": (sp.Integer(1), size), "diag": (size, size)}[kind]
 
 
 def _scalar_shape(shape) -> bool:
@@ -124,8 +144,14 @@ def dot_node(node, shapes, definitions):
         if left is not None and left == right and left[1] == 1 and left[0] != 1:
             return ("mul", ("T", rewritten[0]), rewritten[1])
         return ("mul",) + rewritten
-    if node[0] in ("name", "scalar", "grad"):
+    if node[0] in ("name", "scalar", "entry"):
         return node
+    if node[0] == "explicit":
+        return ("explicit", tuple(tuple(dot_node(e, shapes, definitions) for e in row) for row in node[1]))
+    if node[0] == "pattern":
+        return node[:2] + (dot_node(node[2], shapes, definitions),) + node[3:]
+    if node[0] == "grad":
+        return ("grad", dot_node(node[1], shapes, definitions), node[2])
     if node[0] == "fn":
         return ("fn", node[1], dot_node(node[2], shapes, definitions))
     return (node[0],) + tuple(dot_node(child, shapes, definitions) for child in node[1:])
@@ -151,6 +177,10 @@ def symbolic_value(node, shapes: dict, definitions: dict):
         return recurse(definitions[node[1]])
     if kind == "scalar":
         return node[1]
+    if kind in ("entry", "pattern"):
+        raise _NoExact(kind)
+    if kind == "explicit":
+        return sp.ImmutableMatrix([[_scalar(recurse(entry)) for entry in row] for row in node[1]])
     if kind == "T":
         return _as_matrix(recurse(node[1])).T
     if kind == "inv":
@@ -161,8 +191,11 @@ def symbolic_value(node, shapes: dict, definitions: dict):
         return DiagMatrix(recurse(node[1]))
     if kind == "tr":
         return sp.Trace(recurse(node[1]))
+    if kind == "normsq":
+        inner = _as_matrix(recurse(node[1]))
+        return inner.T * inner if inner.shape[1] == 1 else sp.Trace(inner.T * inner)
     if kind == "grad":  # SymPy's matrix calculus: d(scalar)/dW in denominator layout (the shape of W)
-        target = recurse(("name", node[1]))
+        target = recurse(node[1])
         if getattr(target, "shape", (1, 1)) != (1, 1):
             raise _NoExact(kind)
         rows, cols = shapes[node[2]]
@@ -214,6 +247,8 @@ def explicit_value(node, env: dict, shapes: dict, definitions: dict, functions: 
         return recurse(definitions[node[1]])
     if kind == "scalar":
         return node[1].xreplace(env.get("@sizes", {}))
+    if kind in ("entry", "explicit", "pattern"):
+        return _explicit_entries(node, env, recurse)
     if kind == "T":
         return _as_matrix(recurse(node[1])).T
     if kind == "inv":
@@ -226,12 +261,14 @@ def explicit_value(node, env: dict, shapes: dict, definitions: dict, functions: 
         return sp.diag(*list(vector))
     if kind == "tr":
         return _as_matrix(recurse(node[1])).trace()
+    if kind == "normsq":
+        return sum(entry ** 2 for entry in _as_matrix(recurse(node[1])))
     if kind == "fn":
         function = _elementwise(node[1], functions)
         value = recurse(node[2])
         return value.applyfunc(function) if getattr(value, "is_Matrix", False) else function(value)
     if kind == "grad":
-        target = _scalar(recurse(("name", node[1])))
+        target = _scalar(recurse(node[1]))
         variables = env[node[2]]
         return variables.applyfunc(lambda entry: sp.diff(target, entry))
     left, right = recurse(node[1]), recurse(node[2])
@@ -244,6 +281,35 @@ def explicit_value(node, env: dict, shapes: dict, definitions: dict, functions: 
     if kind == "outer":
         return left * right.T
     return _product(left, right)
+
+
+def _explicit_entries(node, env, recurse):
+    import sympy as sp
+
+    from symderiv.writeup.matrix_patterns import substitute
+
+    if node[0] == "entry":
+        indices = tuple(int(sp.sympify(i).xreplace(env["@sizes"])) for i in node[2])
+        if node[1] in env:
+            matrix = env[node[1]]
+            position = indices if len(indices) == 2 else ((indices[0], 1) if matrix.cols == 1 else (1, indices[0]))
+            if not all(1 <= p <= n for p, n in zip(position, matrix.shape)):
+                raise Unsupported(f"entry {indices} of {node[1]}, which is {matrix.rows} x {matrix.cols}", kind="matrix")
+            return matrix[position[0] - 1, position[1] - 1]
+        key = (node[1], indices)
+        if key not in env["@entries"]:
+            env["@entries"][key] = sp.Dummy(f"{node[1]}_{{{','.join(map(str, indices))}}}", real=True)
+        return env["@entries"][key]
+    if node[0] == "explicit":
+        return sp.Matrix([[_scalar(recurse(entry)) for entry in row] for row in node[1]])
+    _, kind, template, k, size = node
+    count = int(size.xreplace(env["@sizes"]))
+    values = [_scalar(recurse(substitute(template, {k: sp.Integer(i)}))) for i in range(1, count + 1)]
+    if kind == "col":
+        return sp.Matrix(values)
+    if kind == "row":
+        return sp.Matrix([values])
+    return sp.diag(*values)
 
 
 def _is_scalar(value) -> bool:
@@ -304,7 +370,7 @@ def _sizes_text(sizes, tried) -> str:
 
 
 def _shapes_used(lhs, rhs, shapes, definitions):
-    names, stack = set(), [lhs, rhs]
+    names, stack, patterns = set(), [lhs, rhs], set()
     while stack:
         node = stack.pop()
         if node[0] == "name":
@@ -315,10 +381,20 @@ def _shapes_used(lhs, rhs, shapes, definitions):
                 stack.append(definitions[node[1]])
         elif node[0] == "grad":
             names.add(node[2])
-            stack.append(("name", node[1]))
+            stack.append(node[1])
+        elif node[0] == "entry":
+            names.add(node[1])
+        elif node[0] == "pattern":
+            stack.append(node[2])
+            patterns.add(node[4])
+        elif node[0] == "explicit":
+            stack.extend(entry for row in node[1] for entry in row)
         elif node[0] != "scalar":
             stack.extend(child for child in node[1:] if isinstance(child, tuple))
-    return {n: shapes[n] for n in names if n in shapes}
+    used = {n: shapes[n] for n in names if n in shapes}
+    for size in patterns - {s for shape in used.values() for s in shape}:
+        used[f"@size:{size}"] = (size, size)  # a size only a pattern names (not a matrix)
+    return used
 
 
 def _exact_zero(lhs, rhs, shapes, definitions) -> bool:
@@ -338,8 +414,10 @@ def _environment(names_shapes: dict, assignment: dict, values) -> tuple[dict, di
     """Explicit matrices of entry symbols for each name, and the values of those symbols."""
     import sympy as sp
 
-    env, point = {"@sizes": {s: sp.Integer(v) for s, v in assignment.items()}, "@scalars": {}}, {}
+    env, point = {"@sizes": {s: sp.Integer(v) for s, v in assignment.items()}, "@scalars": {}, "@entries": {}}, {}
     for name, (rows, cols) in sorted(names_shapes.items()):
+        if name.startswith("@size:"):
+            continue
         r, c = int(rows.xreplace(env["@sizes"])), int(cols.xreplace(env["@sizes"]))
         entries = [[sp.Dummy(f"{name}_{i}{j}", real=True) for j in range(c)] for i in range(r)]
         env[name] = sp.Matrix(entries)
@@ -416,10 +494,14 @@ def _simplest_counterexample(lhs, rhs, tried, used, shapes, definitions, functio
 
 def _counterexample(env, point, assignment, left, right, exact: bool) -> Counterexample:
     shown = [(str(size), str(value)) for size, value in sorted(assignment.items(), key=lambda sv: str(sv[0]))]
-    shown += [(latex_name(str(symbol)), _number(value)) for symbol, value in env["@scalars"].items()]
+    shown += [(_shown_name(str(symbol)), _number(value)) for symbol, value in env["@scalars"].items()]
     for name, matrix in sorted((n, m) for n, m in env.items() if not n.startswith("@")):
         shown.append((name, _latex(matrix.xreplace(point))))
     return Counterexample((), tuple(shown), _latex(left), _latex(right), 50, exact)
+
+
+def _shown_name(name: str) -> str:
+    return name if "_" in name or name.startswith("\\") else latex_name(name)
 
 
 def _latex(value) -> str:

@@ -15,7 +15,7 @@ Contract:
 from __future__ import annotations
 
 from symderiv.writeup.latex_parser import Unsupported
-from symderiv.writeup.matrices import NotMatrixStep, Reader, document_shapes, uses_matrix_names
+from symderiv.writeup.matrices import NotMatrixStep, Reader, document_shapes, uses_matrix_names, word_subscript
 from symderiv.writeup.shapes import name_of, unwrap
 
 
@@ -64,11 +64,15 @@ def _defined_name(item, context):
     if not item.step.first_in_chain:
         return None
     tree = unwrap(item.lhs_side.tree)
+    word = None
     if getattr(tree, "data", None) == "item":
-        if len(tree.children) != 1:
+        word = word_subscript(tree.children[1:])
+        if len(tree.children) != 1 and not (word is not None and len(tree.children) == 2):
             return None
         tree = tree.children[0]
     name = name_of(tree)
+    if name is not None and word is not None:
+        name = f"{name}_{{{word}}}"
     if name is None or name.startswith("@") or name in context.shapes or name in context.matrix_definitions:
         return None
     if name in context.let_names and name not in context.shapes:
@@ -110,3 +114,21 @@ def matrix_declaration(context, left_text: str, right_text: str, source: str) ->
     context.origins[name] = ("matrix definition", source)
     context.declared_names.add(name)
     return True
+
+
+def matrix_false_blocked(item, assumptions, fact: bool, parsed) -> str | None:
+    """Why a false matrix step must not be reported false (the matrix reader does not use conditions
+    or facts), or None. An equation set to zero, and what follows from it in the same display
+    ("= 0 and hence X^T y = X^T X w"), is an equation to solve for an unknown, not an identity."""
+    step = item.step
+    if fact:
+        return f"stated as a fact (after '{step.context_word}'): used as given; it does not follow from the declarations"
+    if step.conditions or item.facts or assumptions:
+        return "false as an identity, but the step has conditions or facts, which are not used for matrices yet"
+    for other in parsed:
+        if other.step.block != step.block or other.step.lhs_offset > step.lhs_offset:
+            continue
+        if other.step.rhs.strip() in ("0", "\\mathbf{0}", "\\boldsymbol{0}") or other.step.lhs.strip() == "0":
+            return (f"false as an identity, but it reads as an equation to solve (set equal to zero at line "
+                    f"{other.step.line}), not an identity")
+    return None

@@ -35,7 +35,7 @@ from symderiv.writeup.extract import Lines, Step, extract, is_fact, section_of
 from symderiv.writeup.judge import Outcome, bare_and_applied, invert_for_inequality, judge
 from symderiv.writeup.latex_parser import Unsupported, parse_side_tracked
 from symderiv.writeup.matrices import shape_declaration
-from symderiv.writeup.matrix_steps import collect_shapes, decide_matrix, mark_matrix_steps
+from symderiv.writeup.matrix_steps import collect_shapes, decide_matrix, mark_matrix_steps, matrix_false_blocked
 from symderiv.writeup.meaning import Context, Converter, Doubt, index_symbol
 from symderiv.writeup.shapes import latex_name
 from symderiv.writeup.printing import to_latex
@@ -109,6 +109,7 @@ def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
     _gather_notation(parsed, context, extraction)
     collect_shapes(context)
     mark_matrix_steps(parsed, context, _StepError)
+    context.parsed_steps = parsed
     for item in parsed:
         if item.matrix is None:
             _convert(item, context, step_seconds)
@@ -499,7 +500,7 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
     if item.error is not None:
         return result(Outcome(UNCHECKED, item.error.args[0], kind=item.error.kind), item.error.offset)
     if item.matrix is not None and item.matrix[0] == "step":
-        return result(_decided_matrix_step(item, context, rng, step_seconds))
+        return result(_decided_matrix_step(item, context, rng, step_seconds, assumptions, context.parsed_steps))
     if item.definition:
         return result(Outcome(UNCHECKED, f"{item.definition} (used as given in the other steps)", kind="definition"))
     if item.unusable:  # a recursion or an update rule is not an identity: nothing to decide
@@ -526,7 +527,7 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
     return result(outcome, restrictions=restrictions)
 
 
-def _decided_matrix_step(item: _Parsed, context: Context, rng, step_seconds: float) -> Outcome:
+def _decided_matrix_step(item: _Parsed, context: Context, rng, step_seconds: float, assumptions, parsed) -> Outcome:
     try:
         with cpu_time_limit(step_seconds):
             outcome = decide_matrix(item, context, rng)
@@ -540,6 +541,10 @@ def _decided_matrix_step(item: _Parsed, context: Context, rng, step_seconds: flo
         return Outcome(UNCHECKED, f"cannot evaluate: {type(exc).__name__}: {_first_line(exc)}", kind="cannot evaluate")
     if item.step.relation == "\\neq":
         outcome = invert_for_inequality(outcome)
+    if outcome.verdict == FALSE:
+        why = matrix_false_blocked(item, assumptions, is_fact(item.step), parsed)
+        if why:
+            return Outcome(UNCHECKED, why, kind="condition")
     return outcome
 
 

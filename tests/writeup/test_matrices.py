@@ -123,7 +123,7 @@ def test_numerator_layout_is_a_shape_mismatch_not_false():
 def test_an_undeclared_name_beside_matrices_is_unchecked_never_a_scalar():
     step = only("$$W x = x W$$", ["x: n"])
     assert step.verdict == UNCHECKED and step.reason_kind == "declaration needed"
-    assert '--let "W: n x m"' in step.reason
+    assert '--let "W: m x n"' in step.reason
 
 
 def test_shapes_stated_in_the_writeup_are_read():
@@ -168,3 +168,50 @@ def test_logistic_regression_gradient_with_the_sigmoid_elementwise():
 def test_a_bad_shape_declaration_is_an_input_error():
     with pytest.raises(InputError):
         check_writeup("$$a = a$$", lets=["W: m x 0"])
+
+
+# --- explicit matrices and elided patterns ---------------------------------------------------------
+
+COLUMN = r"\begin{bmatrix} y_1 \\ \vdots \\ y_n \end{bmatrix}"
+ROW = r"\begin{bmatrix} y_1 & \cdots & y_n \end{bmatrix}"
+DIAGONAL = r"\begin{bmatrix} y_1 & \cdots & 0 \\ \vdots & \ddots & \vdots \\ 0 & \cdots & y_n \end{bmatrix}"
+
+
+@pytest.mark.parametrize("claim, expected", [
+    (rf"\mathbf{{y}} = {COLUMN}", HOLDS),  # y_k is the k-th entry of the declared vector
+    (rf"\mathbf{{y}}^T \mathbf{{y}} = {ROW} {COLUMN}", HOLDS),
+    (rf"\mathrm{{diag}}(\mathbf{{y}}) = {DIAGONAL}", HOLDS),
+    (rf"\mathbf{{y}}^T = {COLUMN}", UNCHECKED),  # a row against a column: a shape mismatch
+    (rf"\mathbf{{y}}^T \mathbf{{y}} = {ROW} {COLUMN} + 1", FALSE),
+])
+def test_elided_vectors_and_diagonals_are_read_as_their_pattern(claim, expected):
+    step = only(f"$${claim}$$", [r"\mathbf{y}: n"])
+    assert step.verdict == expected, step.reason
+
+
+@pytest.mark.parametrize("column, why", [
+    (r"\begin{bmatrix} y_2 \\ \vdots \\ y_n \end{bmatrix}", "pattern is not clear"),
+    (r"\begin{bmatrix} y_1 \\ \vdots \\ y_{n-1} \end{bmatrix}", "not a number or a letter"),
+    (r"\begin{bmatrix} y_1 \\ \vdots \end{bmatrix}", "first and last entries"),
+    (r"\begin{bmatrix} y_1 & 1 \\ \vdots & \vdots \\ y_n & 1 \end{bmatrix}", "not a diagonal pattern"),
+])
+def test_an_ambiguous_pattern_is_unchecked_with_the_reason(column, why):
+    step = only(rf"$$\mathbf{{y}} = {column}$$", [r"\mathbf{y}: n"])
+    assert step.verdict == UNCHECKED and why in step.reason, step.reason
+
+
+def test_an_explicit_matrix_is_compared_entry_by_entry():
+    assert only(r"$$(AB)^T = \begin{bmatrix} 1 & 0 \\ 0 & 1 \end{bmatrix} (AB)^T$$", ["A: 2 x 3", "B: 3 x 2"]).verdict \
+        == PROVED
+    diagonal = r"\begin{bmatrix} A_{11}^2 + A_{21}^2 & X \\ X & A_{12}^2 + A_{22}^2 \end{bmatrix}"
+    assert only(f"$$A^T A = {diagonal.replace('X', 'A_{11} A_{12} + A_{21} A_{22}')}$$", ["A: 2 x 2"]).verdict == HOLDS
+    step = only(f"$$A^T A = {diagonal.replace('X', '0')}$$", ["A: 2 x 2"])
+    assert step.verdict == FALSE  # the off-diagonal A_11 A_12 + A_21 A_22 is missing
+    A = matrix(point(step)["A"])
+    assert A.T * A != sp.diag(A[0, 0] ** 2 + A[1, 0] ** 2, A[0, 1] ** 2 + A[1, 1] ** 2)
+
+
+def test_lowercase_entries_beside_a_declared_capital_are_unchecked():
+    step = only(r"$$A^T A = \begin{bmatrix} a_{11}^2 + a_{21}^2 & 0 \\ 0 & a_{12}^2 + a_{22}^2 \end{bmatrix}$$",
+                ["A: 2 x 2"])
+    assert step.verdict == UNCHECKED and step.reason_kind == "uncertain reading"
