@@ -9,7 +9,7 @@ Forms (each ``LHS = RHS`` in LaTeX, or ``LHS: KEYWORD``):
 - ``\\sigma(t) = \\frac{1}{1 + \\exp(-t)}``: a concrete function.
 - ``x^{n}: power``: every superscript on x is an exponent.
 - ``W: m x n``, ``x: n``, ``W \\in \\mathbb{R}^{m \\times n}``: W is a matrix, x a column vector
-  (see :mod:`matrices`).
+  (see :mod:`matrices`); ``layout: numerator`` for derivatives by vectors and matrices.
 - ``z^{l}: index``: superscripts on z are labels: ``z^{l}``, ``z^{l+1}`` are
   separate names (each may carry subscripts, ``z^{l}_j``).
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 
 from symderiv.writeup.latex_parser import Unsupported, parse_side, parse_side_tracked
-from symderiv.writeup.matrices import shape_declaration
+from symderiv.writeup.matrices import layout_declaration, shape_declaration
 from symderiv.writeup.matrix_steps import matrix_declaration
 from symderiv.writeup.meaning import Context, Converter, NameRef, ParenValue, real_symbol
 from symderiv.writeup.shapes import name_of, unwrap
@@ -35,7 +35,8 @@ def split_declaration(text: str) -> tuple[str, str]:
 
     parts = _split(text, _RELATION)
     if len(parts) != 2 or parts[1][2] not in ("=", ":=", "\\coloneqq", "\\equiv"):
-        raise Unsupported("expected 'NAME = EXPRESSION', 'f(t) = EXPRESSION', 'x^{n}: power' or 'z^{l}: index'")
+        raise Unsupported("expected 'NAME = EXPRESSION', 'f(t) = EXPRESSION', 'W: m x n', 'x^{n}: power' or "
+                          "'z^{l}: index'")
     return parts[0][1].strip(), parts[1][1].strip()
 
 
@@ -60,6 +61,11 @@ def add_declaration(context: Context, text: str, source: str = "--let") -> None:
     import sympy as sp
     from sympy.core.function import AppliedUndef
 
+    layout = layout_declaration(text)
+    if layout is not None:
+        context.layout = layout
+        context.origins["layout"] = (f"{layout} layout", source)
+        return
     shape = shape_declaration(text)
     if shape is not None:
         name, (rows, cols) = shape

@@ -17,8 +17,8 @@ Contract:
   ``\\mathrm{tr}(A)``, ``\\|x\\|^2`` (also ``_2^2``, ``_F^2``), ``\\exp``/``\\log``/``\\tanh``/a declared concrete function applied
   elementwise, division by a scalar, ``\\frac{\\partial L}{\\partial W}``, ``\\nabla_W L``, ``\\partial_W (…)`` and
   ``\\frac{\\partial}{\\partial W} (…)`` of a scalar (a name that a definition expresses in W, or an expression): the matrix of partials with the shape of W
-  (denominator layout, the convention of the d2l book and CS231n; a writeup in numerator layout
-  gets a shape mismatch, which is unchecked, never false).
+  (denominator layout, the convention of the d2l book and CS231n; ``--let "layout: numerator"``
+  transposes it; a writeup in the other layout gets a shape mismatch, unchecked, never false).
 - Anything else raises :class:`~symderiv.writeup.latex_parser.Unsupported` with the construct named.
 
 Expression tree: ``("name", latex)``, ``("scalar", sympy expr)``, ``("T", a)``, ``("inv", a)``,
@@ -38,6 +38,7 @@ from symderiv.writeup.shapes import latex_name, name_of, superscript_shape, unwr
 _SHAPE_FORM = re.compile(r"^(?P<name>.+?)\s*:\s*(?P<rows>[^:]+?)\s*(?:(?:x|\\times|×)\s*(?P<cols>[^:]+?))?\s*$", re.S)
 _IN_REALS = re.compile(r"^(?P<name>.+?)\s*\\in\s*\\mathbb\s*\{?\s*R\s*\}?\s*\^\s*(?P<dims>\{[^{}]*\}|[A-Za-z0-9])\s*$",
                        re.S)
+_LAYOUT = re.compile(r"^\s*layout\s*:\s*(numerator|denominator)\s*$")
 _SIZE = re.compile(r"^(?:[0-9]{1,3}|[A-Za-z](?:_\{?[A-Za-z0-9]{1,6}\}?)?|\\[a-zA-Z]+)$")
 # Undeclared Greek letters are scalars (\lambda w, \eta g); any other undeclared name needs a shape.
 SCALAR_LETTERS = set(GREEK) - {"Sigma", "Delta", "Lambda", "Phi", "Psi", "Omega", "Theta", "Gamma", "Pi", "nabla",
@@ -82,15 +83,27 @@ def shape_declaration(text: str):
     return _named_shape(match.group("name"), parts)
 
 
+def layout_declaration(text: str):
+    """``layout: numerator`` / ``layout: denominator`` -> the layout; None for other forms."""
+    match = _LAYOUT.match(text)
+    return match.group(1) if match else None
+
+
 def _named_shape(name_text: str, parts):
     import sympy as sp
 
     if len(parts) not in (1, 2):
         raise Unsupported("a shape has one size (a column vector) or two (rows x columns)")
     tree = unwrap(parse_side(name_text))
+    word = None
+    if getattr(tree, "data", None) == "item" and len(tree.children) == 2:
+        word = word_subscript(tree.children[1:])
+        tree = tree.children[0] if word is not None else tree
     name = name_of(tree)
     if name is None or name.startswith("@"):
         raise Unsupported(f"'{name_text.strip()}' is not a name that can have a shape")
+    if word is not None:
+        name = f"{name}_{{{word}}}"
     rows = size_symbol(parts[0])
     cols = size_symbol(parts[1]) if len(parts) == 2 else sp.Integer(1)
     return name, (rows, cols)
@@ -123,6 +136,7 @@ class Reader:
         self.concrete = concrete_functions
         self.used: set = set()
         self.entries = False  # inside an explicit matrix: y_1, y_n are entries (matrix_patterns)
+        self.layout = "denominator"  # --let "layout: numerator" transposes every derivative by a matrix
 
     def side(self, tree):
         kind = tree.data
@@ -261,6 +275,8 @@ class Reader:
                               f"{latex_name(wrt)} (write its definition in the file or with --let)",
                               kind="declaration needed")
         self.used.add(wrt)
+        if self.layout == "numerator":  # the transpose of the denominator-layout matrix of partials
+            return ("T", ("grad", operand, wrt))
         return ("grad", operand, wrt)
 
     def _base(self, base, scripts):
@@ -362,7 +378,7 @@ def word_subscript(scripts):
     if len(subscripts) != 1:
         return None
     text = _tree_text(subscripts[0].children[0])
-    match = re.fullmatch(r"([A-Za-z]{2,})|\\(?:text|mathrm|textrm|rm)\{([A-Za-z]{2,})\}", text.strip())
+    match = re.fullmatch(r"([A-Za-z]{3,})|\\(?:text|mathrm|textrm|rm)\{([A-Za-z]{2,})\}", text.strip())
     if not match:
         return None
     return match.group(1) or match.group(2)
@@ -443,4 +459,4 @@ def uses_matrix_names(tree, shapes: dict, definitions: dict) -> bool:
     return any(uses_matrix_names(child, shapes, definitions) for child in tree.children)
 
 
-__all__ = ["NotMatrixStep", "Reader", "document_shapes", "shape_declaration", "size_symbol", "uses_matrix_names"]
+__all__ = ["NotMatrixStep", "Reader", "layout_declaration", "document_shapes", "shape_declaration", "size_symbol", "uses_matrix_names"]

@@ -27,6 +27,7 @@ from symderiv.writeup.report import FALSE, HOLDS, PROVED, Counterexample
 SIZE_PLANS = ((1,), (2,), (3,), (2, 3, 4, 5, 6), (3, 2, 5, 4, 7), (4,))
 SAMPLES_PER_SIZE = 2
 TOLERANCE = 1e-40
+MAX_ENTRIES = 144  # per instantiated matrix (a declared 1000 x 1000 is not written out)
 
 
 class ShapeError(Unsupported):
@@ -108,14 +109,16 @@ def _binary_shape(kind, left, right):
     if kind == "add":
         if left == right or (_scalar_shape(left) and _scalar_shape(right)):
             return left if left is not None else right
-        raise ShapeError(f"a sum of a {_describe(left)} and a {_describe(right)}")
+        if _scalar_shape(left) or _scalar_shape(right):
+            return right if _scalar_shape(left) else left  # v - c: the scalar is broadcast to every entry (EDF, numpy)
+        raise ShapeError(f"a sum of shapes {_describe(left)} and {_describe(right)}")
     if kind == "div":
         if not _scalar_shape(right):
-            raise ShapeError(f"a division by a {_describe(right)}")
+            raise ShapeError(f"a division by a matrix of shape {_describe(right)}")
         return left
     if kind in ("had",):
         if left != right:
-            raise ShapeError(f"a Hadamard product of a {_describe(left)} and a {_describe(right)}")
+            raise ShapeError(f"a Hadamard product of shapes {_describe(left)} and {_describe(right)}")
         return left
     if kind == "outer":
         if left is None or right is None or left[1] != 1 or right[1] != 1:
@@ -128,12 +131,13 @@ def _binary_shape(kind, left, right):
     if _scalar_shape(right):
         return left
     if sp.simplify(left[1] - right[0]) != 0:
-        raise ShapeError(f"a product of a {_describe(left)} and a {_describe(right)}")
+        raise ShapeError(f"a product ({show(left)}) times ({show(right)}) whose inner sizes {left[1]} and "
+                         f"{right[0]} differ (a transpose missing?)")
     return (left[0], right[1])
 
 
 def _describe(shape) -> str:
-    return "scalar" if shape is None else f"{show(shape)} matrix"
+    return "scalar" if shape is None else show(shape)
 
 
 def dot_node(node, shapes, definitions):
@@ -204,6 +208,8 @@ def symbolic_value(node, shapes: dict, definitions: dict):
         raise _NoExact(kind)
     left, right = recurse(node[1]), recurse(node[2])
     if kind == "add":
+        if _broadcast(left, right):
+            raise _NoExact("broadcast")
         return left + right
     if kind == "div":
         return left * (1 / _scalar(right))
@@ -212,6 +218,12 @@ def symbolic_value(node, shapes: dict, definitions: dict):
     if kind == "outer":
         return left * right.T
     return _product(left, right)
+
+
+def _broadcast(left, right) -> bool:
+    shapes = [getattr(v, "shape", None) for v in (left, right)]
+    scalar = [shape in (None, (1, 1)) for shape in shapes]
+    return scalar[0] != scalar[1]
 
 
 def _as_matrix(value):
@@ -273,11 +285,18 @@ def explicit_value(node, env: dict, shapes: dict, definitions: dict, functions: 
         return variables.applyfunc(lambda entry: sp.diff(target, entry))
     left, right = recurse(node[1]), recurse(node[2])
     if kind == "add":
-        return _scalar(left) + _scalar(right) if _is_scalar(left) and _is_scalar(right) else left + right
+        if _is_scalar(left) and _is_scalar(right):
+            total = _scalar(left) + _scalar(right)
+            matrices = any(getattr(v, "is_Matrix", False) for v in (left, right))
+            return sp.Matrix([[total]]) if matrices else total
+        if _is_scalar(left) or _is_scalar(right):  # broadcast the scalar to every entry
+            matrix, scalar = (right, _scalar(left)) if _is_scalar(left) else (left, _scalar(right))
+            return matrix + sp.ones(*matrix.shape) * scalar
+        return left + right
     if kind == "div":
         return left / _scalar(right)
     if kind == "had":
-        return left.multiply_elementwise(right)
+        return _as_matrix(left).multiply_elementwise(_as_matrix(right))
     if kind == "outer":
         return left * right.T
     return _product(left, right)
@@ -337,7 +356,7 @@ def decide_matrix_step(lhs, rhs, shapes: dict, definitions: dict, functions: dic
     definitions = {name: dot_node(node, shapes, definitions) for name, node in definitions.items()}
     left, right = shape_of(lhs, shapes, definitions), shape_of(rhs, shapes, definitions)
     if not (left == right or (_scalar_shape(left) and _scalar_shape(right))):
-        raise ShapeError(f"the left side is a {_describe(left)} and the right side a {_describe(right)} "
+        raise ShapeError(f"the left side has shape {_describe(left)} and the right side {_describe(right)} "
                          "(a transpose missing, or another layout convention?)")
     used = _shapes_used(lhs, rhs, shapes, definitions)
     sizes = sorted({s for shape in used.values() for s in shape if s.is_Symbol}, key=str)
@@ -355,11 +374,26 @@ def decide_matrix_step(lhs, rhs, shapes: dict, definitions: dict, functions: dic
                 return Outcome(FALSE, "counterexample with explicit matrices (" + (simple or found)[1] + ")",
                                (simple or found)[0], None, "false")
     sizes_text = _sizes_text(sizes, tried)
+    if _broadcasts(lhs, shapes, definitions) or _broadcasts(rhs, shapes, definitions):
+        sizes_text += "; a scalar added to a vector or matrix is added to every entry (broadcast)"
     if exact:
         return Outcome(PROVED, "exact: SymPy's matrix algebra reduces lhs - rhs to the zero matrix for every "
                        f"size (and explicit matrices agree{sizes_text})", kind="proved")
     return Outcome(HOLDS, f"equal for explicit matrices with random rational entries{sizes_text} "
                    "(no exact proof for symbolic sizes found)", kind="holds")
+
+
+def _broadcasts(node, shapes, definitions) -> bool:
+    if node[0] == "add":
+        sides = [_scalar_shape(shape_of(child, shapes, definitions)) for child in node[1:]]
+        if sides[0] != sides[1]:
+            return True
+    if node[0] in ("name", "scalar", "entry"):
+        return False
+    children = [c for c in node[1:] if isinstance(c, tuple)]
+    if node[0] == "explicit":
+        children = [entry for row in node[1] for entry in row]
+    return any(_broadcasts(child, shapes, definitions) for child in children)
 
 
 def _sizes_text(sizes, tried) -> str:
@@ -419,6 +453,9 @@ def _environment(names_shapes: dict, assignment: dict, values) -> tuple[dict, di
         if name.startswith("@size:"):
             continue
         r, c = int(rows.xreplace(env["@sizes"])), int(cols.xreplace(env["@sizes"]))
+        if r * c > MAX_ENTRIES:
+            raise Unsupported(f"{name} would have {r * c} entries (limit {MAX_ENTRIES}): declare symbolic sizes",
+                              kind="too large")
         entries = [[sp.Dummy(f"{name}_{i}{j}", real=True) for j in range(c)] for i in range(r)]
         env[name] = sp.Matrix(entries)
         for row in entries:

@@ -44,7 +44,8 @@ def read_entry(reader, name: str, subscript):
     if target is None and other is not None:
         raise Unsupported(f"{name}_... beside the declared {other}: its entries, or another quantity? (write the "
                           f"entries as {other}_{{ij}}, or declare {name})", kind="uncertain reading")
-    if target is not None and len(indices) == 1 and 10 <= indices[0] <= 99 and 1 not in reader.shapes[target]:
+    if target is not None and len(indices) == 1 and indices[0].is_Integer and 10 <= indices[0] <= 99 \
+            and 1 not in reader.shapes[target]:
         indices = [sp.Integer(int(str(indices[0])[0])), sp.Integer(int(str(indices[0])[1]))]  # W_{12}: row 1, column 2
     return ("entry", target if target is not None else name, tuple(indices))
 

@@ -37,6 +37,7 @@ def mark_matrix_steps(parsed, context, error_type) -> None:
         if not any(uses_matrix_names(tree, context.shapes, context.matrix_definitions) for tree in trees):
             continue
         reader = Reader(context.shapes, context.matrix_definitions, context.concrete_functions, sizes)
+        reader.layout = context.layout
         try:
             defined = _defined_name(item, context)
             lhs = None if defined else reader.side(trees[0])
@@ -49,6 +50,12 @@ def mark_matrix_steps(parsed, context, error_type) -> None:
             continue
         except RecursionError:
             item.error = error_type("expression nested too deeply", "too large", item.step.lhs_offset)
+            item.matrix = ("unread",)
+            continue
+        except Exception as exc:  # never crash on user text: the step is unchecked with what went wrong
+            item.error = error_type(f"cannot interpret: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                                    "cannot parse", item.step.lhs_offset)
+            item.matrix = ("unread",)
             continue
         item.error = None
         if defined:
@@ -107,6 +114,7 @@ def matrix_declaration(context, left_text: str, right_text: str, source: str) ->
         raise Unsupported("the left side of a definition with matrices must be a name without a declared shape")
     sizes = {str(s): s for shape in context.shapes.values() for s in shape if s.is_Symbol}
     reader = Reader(context.shapes, context.matrix_definitions, context.concrete_functions, sizes)
+    reader.layout = context.layout
     try:
         context.matrix_definitions[name] = reader.side(right)
     except NotMatrixStep as exc:

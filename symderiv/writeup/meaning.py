@@ -102,6 +102,7 @@ class Context:
     shapes: dict = field(default_factory=dict)  # name -> (rows, cols), declared (see matrices)
     matrix_definitions: dict = field(default_factory=dict)  # name -> expression tree (see matrix_steps)
     parsed_steps: list = field(default_factory=list)  # every step of the file, in order (see verdicts)
+    layout: str = "denominator"  # of derivatives by a vector or matrix (--let "layout: numerator")
     # per step, set by the caller before converting:
     flags: frozenset = frozenset()  # doubt keys whose alternative reading is wanted
     doubts: dict = field(default_factory=dict)  # key -> Doubt, recorded while converting

@@ -34,7 +34,7 @@ from symderiv.writeup.evidence import document_notation, step_letters
 from symderiv.writeup.extract import Lines, Step, extract, is_fact, section_of
 from symderiv.writeup.judge import Outcome, bare_and_applied, invert_for_inequality, judge
 from symderiv.writeup.latex_parser import Unsupported, parse_side_tracked
-from symderiv.writeup.matrices import shape_declaration
+from symderiv.writeup.matrices import layout_declaration, shape_declaration
 from symderiv.writeup.matrix_steps import collect_shapes, decide_matrix, mark_matrix_steps, matrix_false_blocked
 from symderiv.writeup.meaning import Context, Converter, Doubt, index_symbol
 from symderiv.writeup.shapes import latex_name
@@ -163,7 +163,8 @@ def _declare(context: Context, lets: list[str], extraction, step_seconds: float,
 
 def _is_notation_form(text: str) -> bool:
     try:
-        return shape_declaration(text) is not None or notation_declaration(text) is not None
+        return layout_declaration(text) is not None or shape_declaration(text) is not None \
+            or notation_declaration(text) is not None
     except Unsupported:
         return True
 

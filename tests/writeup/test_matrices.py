@@ -215,3 +215,15 @@ def test_lowercase_entries_beside_a_declared_capital_are_unchecked():
     step = only(r"$$A^T A = \begin{bmatrix} a_{11}^2 + a_{21}^2 & 0 \\ 0 & a_{12}^2 + a_{22}^2 \end{bmatrix}$$",
                 ["A: 2 x 2"])
     assert step.verdict == UNCHECKED and step.reason_kind == "uncertain reading"
+
+
+def test_numerator_layout_when_declared():
+    lets = ["a: n", "x: n", "f = a^T x"]
+    assert only(r"$$\frac{\partial f}{\partial x} = a$$", lets).verdict == PROVED
+    assert only(r"$$\frac{\partial f}{\partial x} = a^T$$", lets + ["layout: numerator"]).verdict == PROVED
+    assert only(r"$$\frac{\partial f}{\partial x} = a$$", lets + ["layout: numerator"]).reason_kind == "matrix shape"
+
+
+def test_huge_declared_sizes_are_refused_not_written_out():
+    step = only("$$W^T W = (W^T W)^T$$", ["W: 999 x 999"])
+    assert step.verdict == UNCHECKED and step.reason_kind == "too large"
