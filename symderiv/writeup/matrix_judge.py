@@ -383,17 +383,20 @@ def decide_matrix_step(lhs, rhs, shapes: dict, definitions: dict, functions: dic
                    "(no exact proof for symbolic sizes found)", kind="holds")
 
 
-def _broadcasts(node, shapes, definitions) -> bool:
+def _broadcasts(node, shapes, definitions, seen=frozenset()) -> bool:
+    """Does the node (or a definition it uses) add a scalar to a vector or matrix?"""
     if node[0] == "add":
         sides = [_scalar_shape(shape_of(child, shapes, definitions)) for child in node[1:]]
         if sides[0] != sides[1]:
             return True
+    if node[0] == "name" and node[1] in definitions and node[1] not in seen:
+        return _broadcasts(definitions[node[1]], shapes, definitions, seen | {node[1]})
     if node[0] in ("name", "scalar", "entry"):
         return False
     children = [c for c in node[1:] if isinstance(c, tuple)]
     if node[0] == "explicit":
         children = [entry for row in node[1] for entry in row]
-    return any(_broadcasts(child, shapes, definitions) for child in children)
+    return any(_broadcasts(child, shapes, definitions, seen) for child in children)
 
 
 def _sizes_text(sizes, tried) -> str:

@@ -51,10 +51,24 @@ def read_entry(reader, name: str, subscript):
 
 
 def _vector_name(reader, name: str):
-    for candidate in (name, f"\\mathbf{{{name}}}", f"\\boldsymbol{{{name}}}", f"\\vec{{{name}}}"):
-        if candidate in reader.shapes:
-            return candidate
-    return None
+    """The declared vector or matrix whose entries ``name_k`` are: the name itself, or the one declared
+    name whose letter it is (``\\mathbf{x}``, ``\\boldsymbol{\\beta}``, ``\\vec{a}`` for x_k, \\beta_k, a_k)."""
+    if name in reader.shapes:
+        return name
+    letter = name.lstrip("\\")
+    matches = [declared for declared in reader.shapes if _letter_of(declared) == letter]
+    if len(matches) > 1:
+        raise Unsupported(f"{name}_...: an entry of which of {', '.join(sorted(matches))}?", kind="uncertain reading")
+    return matches[0] if matches else None
+
+
+def _letter_of(declared: str):
+    from symderiv.writeup import notation
+
+    if not declared.startswith("\\"):
+        return declared
+    found = notation.decoration(declared)
+    return found.base_letter if found.kind == "symbol" else declared.lstrip("\\")
 
 
 def read_matrix(reader, tree):

@@ -162,7 +162,18 @@ def test_logistic_regression_gradient_with_the_sigmoid_elementwise():
     lets = ["X: m x d", "w: d", "y: m", r"\sigma(t) = \frac{1}{1 + \exp(-t)}",
             r"J = -\frac{1}{m}(y^T \log(\sigma(Xw)) + (1 - y)^T \log(1 - \sigma(Xw)))"]
     step = only(r"$$\nabla_w J = \frac{1}{m} X^T(\sigma(Xw) - y)$$", lets)
-    assert step.verdict == UNCHECKED and step.reason_kind == "matrix shape"  # 1 - y: a scalar minus a vector
+    assert step.verdict == HOLDS and "broadcast" in step.reason, step.reason  # 1 - y: 1 minus every entry
+    wrong = only(r"$$\nabla_w J = \frac{1}{m} X^T(\sigma(Xw) + y)$$", lets)
+    assert wrong.verdict == FALSE
+    at = point(wrong)
+    X, w, y, m = matrix(at["X"]), matrix(at["w"]), matrix(at["y"]), int(at["m"])
+    entries = sp.Matrix(sp.symbols(f"w0:{w.rows}"))
+    sigma = lambda t: 1 / (1 + sp.exp(-t))  # noqa: E731
+    p = (X * entries).applyfunc(sigma)
+    loss = -sum(y[i] * sp.log(p[i]) + (1 - y[i]) * sp.log(1 - p[i]) for i in range(m)) / m
+    gradient = sp.Matrix([sp.diff(loss, e) for e in entries]).subs(dict(zip(entries, w)))
+    claimed = X.T * ((X * w).applyfunc(sigma) + y) / m
+    assert any(abs(sp.N(a - b, 30)) > 1e-20 for a, b in zip(gradient, claimed))
 
 
 def test_a_bad_shape_declaration_is_an_input_error():
@@ -227,3 +238,11 @@ def test_numerator_layout_when_declared():
 def test_huge_declared_sizes_are_refused_not_written_out():
     step = only("$$W^T W = (W^T W)^T$$", ["W: 999 x 999"])
     assert step.verdict == UNCHECKED and step.reason_kind == "too large"
+
+
+def test_entries_belong_to_the_declared_vector_of_their_letter():
+    text = (r"$$\begin{bmatrix} \beta_1 \\ \vdots \\ \beta_n \end{bmatrix} = \boldsymbol{\beta}$$" "\n\n"
+            r"$$\begin{bmatrix} x_1 \\ \vdots \\ x_n \end{bmatrix} = \mathbf{x}$$")
+    steps = check_writeup(text, lets=[r"\boldsymbol{\beta}: n", r"\mathbf{x}: n", r"\tilde{\mathbf{x}}: n"]).equations
+    assert [s.verdict for s in steps] == [HOLDS, UNCHECKED]
+    assert steps[1].reason_kind == "uncertain reading"  # x_k: of \mathbf{x} or of \tilde{\mathbf{x}}?
