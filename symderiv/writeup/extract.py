@@ -290,8 +290,8 @@ def extract(text: str, is_latex: bool) -> Extraction:
             continue
         displays += not inline
         steps = _block_steps(content, start, lines, inline, context_word, is_latex, previous_side, index)
-        if steps and not inline and steps[-1].rhs and not steps[-1].problem:
-            previous_side = (steps[-1].rhs, steps[-1].rhs_offset)
+        if not inline:
+            previous_side = _last_side(steps, content, start, is_latex, lines)
         blocks.append(_Block(kind, opened, start, end, steps, context_word))
         total += len(steps)
         if total > MAX_STEPS:
@@ -300,6 +300,7 @@ def extract(text: str, is_latex: bool) -> Extraction:
     blocks.extend(_inline_relation_tables(inline_blocks, text, lines))
     blocks.sort(key=lambda block: block.opened)
     facts = _sentence_facts(blocks, text, sections)
+    _attach_values_after_display(blocks, text)
     _attach_sentence_conditions(blocks, text)
     for block in blocks:  # an inequality in prose that restricts no display is not a claim either
         if block.kind == "inline":
@@ -341,6 +342,27 @@ def _inline_relation_tables(inline_blocks: list, text: str, lines: Lines) -> lis
         found.append(_Block("inline", opened, start, end, [step]))
         previous_right = (right, right_offset)
     return found
+
+
+def _last_side(steps: list, content: str, start: int, is_latex: bool, lines: Lines) -> tuple:
+    """What a following display that starts with a relation continues: (text, offset) of this display's last
+    side; a display without a relation is itself that side (``$$ \\frac{d}{dx} x^3 $$`` then ``$$ = 3x^2 $$``);
+    (None, line) when it cannot be read, so the continuation is unchecked rather than attached further up."""
+    if steps:
+        last = steps[-1]
+        return (last.rhs, last.rhs_offset) if last.rhs and not last.problem else (None, last.line)
+    if len(content) > MAX_BLOCK_CHARS:
+        return (None, lines.line(start))
+    cleaned = _same_length_cleanup(content, is_latex)
+    rows = [row for _, row, _ in _split(cleaned, _ROW_SEPARATOR) if row.strip()]
+    if len(rows) != 1:
+        return (None, lines.line(start))
+    side = _blank_top_level(rows[0], _ALIGN)
+    at = _leading(side)
+    text = side[at:].strip().rstrip(".,;").strip()
+    if not text:
+        return (None, lines.line(start))
+    return (text, start + cleaned.index(rows[0]) + at)
 
 
 def _context_word(text: str, opened: int) -> str | None:
@@ -644,6 +666,12 @@ def _chain_steps(statement: str, offset: int, lines: Lines, inline: bool, contex
             return [Step(lines.line(at), "", sides[1][1], sides[1][2] or "", inline=inline, lhs_offset=at,
                          rhs_offset=at, relation_offset=at, block=block,
                          problem="the display starts with a relation but no earlier display gives its left side")]
+        if previous_side[0] is None:
+            at = sides[1][0]
+            return [Step(lines.line(at), "", sides[1][1], sides[1][2] or "", inline=inline, lhs_offset=at,
+                         rhs_offset=at, relation_offset=at, block=block,
+                         problem=f"the display starts with a relation, but the display before it (line "
+                                 f"{previous_side[1]}) is not read, so its left side is unknown")]
         sides[0] = (previous_side[1], previous_side[0], None)
         continues = True
     steps = []
@@ -804,6 +832,37 @@ def _attach_sentence_conditions(blocks: list[_Block], text: str) -> None:
         else:
             continue
         block.steps[:] = []  # it is a condition, not a claim of its own
+
+
+_VALUES_AFTER_DISPLAY = re.compile(r"[\s,]*(?:where|with|at|for)\s*", re.I)
+_MORE_VALUES = re.compile(r"\s*(?:,|and|,\s*and)\s*", re.I)
+
+
+def _attach_values_after_display(blocks: list[_Block], text: str) -> None:
+    """``$$ … $$ where $x = 1$ and $y = 0$ are substituted``: values stated right after a display (the
+    next words, even across a blank line) are conditions of that whole display, not claims."""
+    for position, block in enumerate(blocks):
+        if block.kind == "inline" or not block.steps or position + 1 >= len(blocks):
+            continue
+        values = []
+        previous_end, pattern = block.end, _VALUES_AFTER_DISPLAY
+        for after in blocks[position + 1:]:
+            if after.kind != "inline" or not after.steps or not pattern.fullmatch(text[previous_end:after.opened]) \
+                    or not all(_is_value_step(s) for s in after.steps):
+                break
+            values.append(after)
+            previous_end, pattern = after.end, _MORE_VALUES
+        if not values:
+            continue
+        conditions = tuple(Condition(f"{s.lhs} = {s.rhs}", s.lhs_offset, "sentence") for v in values for s in v.steps)
+        block.steps[:] = [replace(s, conditions=s.conditions + conditions) for s in block.steps]
+        for value in values:
+            value.steps[:] = []
+
+
+def _is_value_step(step: Step) -> bool:
+    return not step.problem and step.relation == "=" and step.chain_length == 1 \
+        and bool(_NAME_EQUALS_NUMBER.match(step.lhs)) and bool(_NUMBER_TEXT.match(step.rhs))
 
 
 def _leads_to(text: str, start: int, end: int) -> bool:

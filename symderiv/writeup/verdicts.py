@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from symderiv.budget import BudgetExceeded, cpu_seconds, cpu_time_limit
 from symderiv.errors import InputError
 from symderiv.writeup import symbolic
 from symderiv.writeup.conditions import Restriction, StepRestrictions, parse_restrictions
 from symderiv.writeup.declarations import add_declaration, notation_declaration
-from symderiv.writeup.definitions import (adopt_text_definitions, definitions_at, unread_definition_used,
-                                           uncertain_definitions_used)
+from symderiv.writeup.definitions import (adopt_text_definitions, definition_out_of_scope, definitions_at,
+                                           unread_definition_used, uncertain_definitions_used)
 from symderiv.writeup.evidence import document_notation, step_letters
 from symderiv.writeup.extract import Lines, Step, extract, is_fact, section_of
 from symderiv.writeup.judge import Outcome, bare_and_applied, invert_for_inequality, judge
@@ -77,6 +77,9 @@ class _Parsed:
     definition: str | None = None  # the note shown for a definition
     conflict: str | None = None  # a --let defines the same name differently
     unusable: str | None = None  # definition-shaped, but not usable as one (recursive, parameters unused)
+    value: str | None = None  # the note shown for a name given a number (x = 2): a value, not a definition
+    conclusion: str | None = None  # name = expression concluded in prose ("gives $b = …$")
+    values: list = field(default_factory=list)  # restrictions from the values in effect at this step
     facts: list = field(default_factory=list)
 
 
@@ -94,6 +97,7 @@ def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
     lines = Lines(text)
     context = Context()
     context.document_text = text
+    context.sections = extraction.sections
     math_text = " ".join(f"{step.lhs} {step.rhs}" for step in extraction.steps)
     context.primed_names = {a or b for a, b in _PRIMED.findall(math_text)}
     warnings: list[str] = []
@@ -107,6 +111,7 @@ def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
     for item in parsed:
         _convert(item, context, step_seconds)
     adopt_text_definitions(parsed, context, lines)
+    _attach_values(parsed, context)
     assumptions = _parse_facts(assume, "--assume", context)
     _attach_facts(parsed, extraction, context, lines)
     _warn_undeclared(parsed, context, declared, warnings)
@@ -442,6 +447,15 @@ def _attach_facts(parsed, extraction, context: Context, lines: Lines) -> None:
                 item.facts.extend(restrictions)
 
 
+def _attach_values(parsed, context: Context) -> None:
+    """A value (``x = 2`` given in the text) restricts the steps after it in its section."""
+    for offset, end, text, _, _ in context.values:
+        restrictions = [replace(r, origin="value") for r in _parse_facts([text], "value", context)]
+        for item in parsed:
+            if offset < item.step.lhs_offset < end and item.value is None:
+                item.values.extend(restrictions)
+
+
 def _step_restrictions(item: _Parsed, reading: _Reading, context: Context, assumptions) -> StepRestrictions:
     import sympy as sp
 
@@ -467,6 +481,7 @@ def _step_restrictions(item: _Parsed, reading: _Reading, context: Context, assum
                                           reason=f"{', '.join(sorted(captured))} is bound by a sum in the step")
             items.append(restriction)
     items.extend(item.facts)
+    items.extend(item.values)
     items.extend(assumptions)
     return StepRestrictions(items)
 
@@ -497,6 +512,10 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
     if item.unusable:  # a recursion or an update rule is not an identity: nothing to decide
         return result(Outcome(UNCHECKED, f"reads as a definition, not an identity: {item.unusable}",
                               kind="definition"))
+    if item.value:
+        return result(Outcome(UNCHECKED, item.value, kind="value"))
+    if item.conclusion:
+        return result(Outcome(UNCHECKED, item.conclusion, kind="conclusion"))
     definitions_at(context, step.lhs_offset)
     restrictions = _step_restrictions(item, reading, context, assumptions)
     try:
@@ -504,6 +523,8 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
             outcome = _judge_reading(reading, context, restrictions, rng, step)
             if outcome.verdict == FALSE:
                 outcome = _second_opinions(item, context, restrictions, rng, outcome, step_seconds)
+            elif outcome.verdict in (PROVED, HOLDS) and item.values:
+                outcome = _without_values(item, context, restrictions, rng, outcome)
     except BudgetExceeded:
         return result(Outcome(UNCHECKED, f"timed out after {step_seconds:g} s of CPU time", kind="budget"),
                       restrictions=restrictions)
@@ -523,6 +544,21 @@ def _judge_reading(reading: _Reading, context: Context, restrictions, rng, step:
     if step.relation == "\\neq":
         outcome = invert_for_inequality(outcome)
     return outcome
+
+
+def _without_values(item: _Parsed, context: Context, restrictions, rng, outcome: Outcome) -> Outcome:
+    """True at the values given in the text (``Let $x = 2$``): proved only if also true without them."""
+    from symderiv.writeup.conditions import StepRestrictions
+
+    general = StepRestrictions([r for r in restrictions.items if r.origin != "value"])
+    if len(general.items) == len(restrictions.items):
+        return outcome
+    without = _judge_reading(item.reading, context, general, rng, item.step)
+    if without.verdict in (PROVED, HOLDS):
+        return without
+    values = ", ".join(r.text for r in restrictions.items if r.origin == "value")
+    return Outcome(UNCHECKED, f"true at the values given in the text ({values}), not for every value: "
+                   "checked only there", kind="value")
 
 
 def _second_opinions(item: _Parsed, context: Context, restrictions, rng, primary: Outcome,
@@ -586,6 +622,11 @@ def _qualify(item: _Parsed, outcome: Outcome, restrictions: StepRestrictions, co
     if item.conflict:
         return Outcome(UNCHECKED, f"differs from the declaration: {item.conflict}; which one is meant?",
                        kind="conflicting definition")
+    elsewhere = definition_out_of_scope(item.reading.names, context, step.lhs_offset)
+    if elsewhere:
+        return Outcome(UNCHECKED, f"false as read, but {latex_name(elsewhere[0])} is given a meaning at "
+                       f"{elsewhere[1]}, which does not apply here (another section); which one is meant?",
+                       kind="definition elsewhere")
     unread = unread_definition_used(item.reading, context, step.lhs_offset)
     if unread:
         return Outcome(UNCHECKED, f"false as read, but it uses {latex_name(unread[0])}, whose definition at line "

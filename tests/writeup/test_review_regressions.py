@@ -1,0 +1,88 @@
+"""Regression tests for the review of issue 12 (blockers B1-B4, majors M1-M10, minors): the reviewer's
+reproductions, each asserting the verdict the mathematics requires."""
+
+from __future__ import annotations
+
+import pytest
+
+from symderiv.writeup.report import FALSE, HOLDS, PROVED, UNCHECKED
+from symderiv.writeup.verdicts import check_text
+
+
+def steps(text: str, lets=(), assume=()):
+    return check_text(text, False, list(lets), assume=list(assume)).equations
+
+
+def on_line(text: str, line: int, lets=()):
+    return [s for s in steps(text, lets) if s.line == line]
+
+
+# --- B1: a definition applies from its line on, within its section; a number in prose is a value ------
+
+def test_a_value_in_a_later_worked_example_does_not_prove_an_earlier_wrong_line():
+    text = ("## Derivative of the square\n\n$$ \\frac{d}{dx} x^2 = x^2 $$\n\n## Worked example\n\n"
+            "Let $x = 2$. Then $x^2 = 4$ and the slope is $2x = 4$.\n")
+    found = steps(text)
+    assert found[0].verdict == FALSE
+    value = [s for s in found if s.lhs_source == "x" and s.rhs_source == "2"][0]
+    assert value.verdict == UNCHECKED and value.reason_kind == "value" and "checked at x = 2" in value.reason
+    slope = [s for s in found if s.lhs_source == "2x"][0]
+    assert slope.verdict == UNCHECKED and "x = 2" in slope.reason  # true at the value, not in general
+
+
+def test_a_number_in_a_prose_phrase_is_not_a_definition():
+    text = "$$ \\sum_{k=1}^{n} k = n^2 - 1 $$\n\nFor example, for $n = 2$ the sum is $3$.\n"
+    assert steps(text)[0].verdict == FALSE
+    for phrase in ("Evaluate the tangent line at the point $x = 1$.", "At $x = 1$ the slope is 4.",
+                   "with $x = 1$ we get 4.", "Setting $x = 1$ gives 4.", "what happens if $x = 1$?"):
+        text = f"# Problem 1\n\n$$ \\frac{{d}}{{dx}}\\left(x^3 + x\\right) = 3x + 1 $$\n\n# Problem 2\n\n{phrase}\n"
+        assert steps(text)[0].verdict == FALSE, phrase
+
+
+def test_a_definition_does_not_apply_before_its_line():
+    text = ("Let $f$ and $g$ be differentiable. Then\n\n$$ \\frac{d}{dx} f(g(x)) = f(g(x))\\, g'(x). $$\n\n"
+            "Example: $f(u) = e^u$ and $g(x) = x^2$, so\n\n$$ \\frac{d}{dx} e^{x^2} = 2x e^{x^2}. $$\n")
+    found = steps(text)
+    assert found[0].verdict == FALSE and found[-1].verdict == PROVED
+
+
+def test_a_definition_holds_only_within_its_section():
+    text = ("## A\n\nLet $u = x^2$.\n\n$$ \\frac{du}{dx} = 2x $$\n\n## B\n\n$$ \\frac{du}{dx} = 0 $$\n")
+    found = steps(text)
+    assert [s.verdict for s in found if s.lhs_source.startswith("\\frac")][0] == PROVED
+    later = found[-1]
+    # u is an independent variable in section B, but u was defined in section A: not false for sure
+    assert later.verdict != FALSE
+
+
+def test_a_conclusion_in_prose_is_not_a_definition():
+    text = ("## Gradient of the prediction\n\n$$ \\frac{\\partial}{\\partial w} (w x + b) = x $$\n\n## Optimal bias\n\n"
+            "Setting the derivative in $b$ to zero gives $b = \\bar y - w \\bar x$.\n")
+    found = steps(text)
+    assert found[0].verdict == PROVED
+    assert found[1].verdict == UNCHECKED and found[1].reason_kind == "conclusion"
+
+
+def test_a_preamble_definition_holds_in_every_section():
+    text = "Let $u = x^2$.\n\n## A\n\n$$ \\frac{du}{dx} = 2x $$\n\n## B\n\n$$ \\frac{du}{dx} = 3x $$\n"
+    found = steps(text)
+    assert [s.verdict for s in found[1:]] == [PROVED, FALSE]
+
+
+# --- B2: a display without a relation is the left side of a following "= ..." display -------------------
+
+def test_a_display_without_a_relation_is_the_base_of_the_next_continuation():
+    text = ("First, $$ \\frac{d}{dx} x^2 = 2x $$\n\nNext we differentiate the cube:\n\n"
+            "$$ \\frac{d}{dx} x^3 $$\n\n$$ = 2x $$\n")
+    found = steps(text)
+    assert [(s.line, s.verdict) for s in found] == [(1, PROVED), (7, FALSE)]
+    assert found[1].lhs_source == "\\frac{d}{dx} x^3"
+    text = "$$ f'(x) = \\frac{d}{dx}(x^2+1)^2 $$\n\n$$ (x^2+1)^2 $$\n\n$$ = x^4 + 2x^2 + 1 $$\n"
+    assert steps(text)[-1].verdict == PROVED
+
+
+@pytest.mark.parametrize("unread", ["\\frac{d}{dx} \\left( x^3 \\right.", "a \\\\ b"])
+def test_a_continuation_of_an_unreadable_display_is_unchecked(unread):
+    text = f"$$ \\frac{{d}}{{dx}} x^2 = 2x $$\n\n$$ {unread} $$\n\n$$ = 2x $$\n"
+    last = steps(text)[-1]
+    assert last.line == 5 and last.verdict == UNCHECKED
