@@ -152,6 +152,7 @@ class Extraction:
     facts: tuple = ()
     displays: int = 0  # display blocks found (with or without relations)
     sections: tuple = ()  # (offset, level) where sections start (a lower level is a larger section)
+    memberships: tuple = ()  # (line, name text, set text) for "W \\in \\mathbb{R}^{m \\times n}" anywhere in the math
 
 
 class Lines:
@@ -264,6 +265,7 @@ def extract(text: str, is_latex: bool) -> Extraction:
     skipped: list[tuple[int, str]] = []
     previous_side = None  # (text, offset) of the last side of the previous display
     inline_blocks: list = []  # every inline block, for "\(A\) \(=\) \(B\)" tables
+    memberships: list = []
     total = 0
     displays = 0
     # In LaTeX a % comment holds no math (the blanking keeps every offset).
@@ -280,6 +282,7 @@ def extract(text: str, is_latex: bool) -> Extraction:
                 total += 1
             continue
         inline = kind == "inline"
+        memberships.extend(_memberships(content, start, lines))
         context_word = _context_word(text, opened) if inline else None
         if inline:
             inline_blocks.append((opened, start, end, content, index))
@@ -306,7 +309,24 @@ def extract(text: str, is_latex: bool) -> Extraction:
         if block.kind == "inline":
             block.steps[:] = [s for s in block.steps if not _INEQUALITY.fullmatch(s.relation or "=")]
     steps = [step for block in blocks for step in block.steps][:MAX_STEPS]
-    return Extraction(tuple(steps), tuple(read_declarations(text)), tuple(skipped), tuple(facts), displays, sections)
+    return Extraction(tuple(steps), tuple(read_declarations(text)), tuple(skipped), tuple(facts), displays, sections,
+                      tuple(memberships))
+
+
+_MEMBERSHIP = re.compile(r"(?P<names>[^$=;:]+?)\s*\\in\s*(?P<set>\\mathbb\s*\{\s*R\s*\}\s*\^\s*"
+                         r"(?:\{(?:[^{}]|\{[^{}]*\})*\}|\\?[a-zA-Z0-9]+))")
+
+
+def _memberships(content: str, start: int, lines: Lines) -> list:
+    """``W \\in \\mathbb{R}^{m \\times n}`` (also ``W, V \\in …``) in any math, inline or displayed: evidence
+    that the names are vectors or matrices, whatever else the block holds."""
+    found = []
+    for match in _MEMBERSHIP.finditer(content):
+        for name in match.group("names").split(","):
+            name = re.sub(r"^\s*(?:\\(?:text|mathrm)\{[^{}]*\}|\\q?quad|\\[,;: ])*", "", name).strip()
+            if name:
+                found.append((lines.line(start + match.start()), name, match.group("set")))
+    return found
 
 
 _BARE_RELATION = re.compile(r"\s*(?:\\(?:ds|displaystyle)(?![a-zA-Z])\s*)?(?:=|\\neq?(?![a-zA-Z])|\\leq?(?![a-zA-Z])"

@@ -259,6 +259,11 @@ def _gather_notation(parsed: list[_Parsed], context: Context, extraction) -> Non
                 steps[-1] = (step.line, step.relation, parse_side_tracked(step.lhs), None, rhs_text)
             except Unsupported:
                 pass
+    for line, name, space in extraction.memberships:  # inline "W \in \mathbb{R}^{m \times n}" is evidence too
+        try:
+            steps.append((line, "\\in", parse_side_tracked(name), None, space))
+        except (Unsupported, RecursionError):
+            pass
     words = {m.group(1) for item in parsed if item.step.first_in_chain
              for m in [re.fullmatch(r"\s*\\(?:text|mathrm|operatorname|textrm)\{([a-zA-Z]+)\}\s*", item.step.lhs)] if m}
     found = document_notation(steps, context.notation.declared_powers, context.notation.declared_indexed, words)

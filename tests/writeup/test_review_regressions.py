@@ -86,3 +86,21 @@ def test_a_continuation_of_an_unreadable_display_is_unchecked(unread):
     text = f"$$ \\frac{{d}}{{dx}} x^2 = 2x $$\n\n$$ {unread} $$\n\n$$ = 2x $$\n"
     last = steps(text)[-1]
     assert last.line == 5 and last.verdict == UNCHECKED
+
+
+# --- B3: an inline "W \in \mathbb{R}^{m \times n}" is evidence of a matrix ---------------------------------
+
+@pytest.mark.parametrize("prose", [
+    "where $W \\in \\mathbb{R}^{m \\times n}$ is the weight matrix and $X \\in \\mathbb{R}^{n \\times m}$.",
+    "where $W, X \\in \\mathbb{R}^{n \\times n}$.",
+    "Let \\(W \\in \\mathbb{R}^{m \\times n}\\), and $X\\in\\mathbb{R}^{n\\times m}$ be given.",
+])
+def test_an_inline_membership_makes_a_name_a_matrix(prose):
+    (step,) = steps(f"{prose}\n\n$$ W X = X W $$\n")
+    assert step.verdict == UNCHECKED and step.reason_kind == "matrix"
+
+
+def test_the_missing_transpose_gradient_is_not_proved():
+    text = ("Let $X \\in \\mathbb{R}^{n \\times d}$ be the data matrix.\n\n"
+            "$$ \\nabla L = \\frac{\\partial L}{\\partial w} = X (X w - y) $$\n")
+    assert all(s.verdict not in (PROVED, HOLDS) for s in steps(text) if "X (X w" in s.rhs_source)
