@@ -45,6 +45,9 @@ DEFAULT_BUDGET_SECONDS = 300.0
 DIFFERENCE_SECONDS = 3.0
 MAX_DOUBTS = 2
 _PRIMED = re.compile(r"(?:\\([a-zA-Z]+)|(?<![a-zA-Z\\])([a-zA-Z]))\s*'")
+_PARAMETER = r"\s*(?:\\[a-zA-Z]+|[a-zA-Z])(?:_\{?[a-zA-Z0-9]+\}?)?\s*"
+_FUNCTION_DEFINED = re.compile(r"\s*(?:\\([a-zA-Z]+)|(?<![a-zA-Z\\])([a-zA-Z]))\s*(?:\\left)?\("
+                               + _PARAMETER + r"(?:[,;]" + _PARAMETER + r")*(?:\\right)?\)\s*")
 CONDITION_CONTEXT_WORDS = {"where", "whenever", "when", "if", "iff", "at", "such that", "for", "unless", "exactly where"}
 LOGISTIC_LET = r"\sigma(t) = \frac{1}{1+\exp(-t)}"
 
@@ -100,6 +103,10 @@ def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
     context.sections = extraction.sections
     math_text = " ".join(f"{step.lhs} {step.rhs}" for step in extraction.steps)
     context.primed_names = {a or b for a, b in _PRIMED.findall(math_text)}
+    # J(\theta) = … defines a function J: J(0) elsewhere is J at 0, never the product J·0
+    context.primed_names |= {m.group(1) or m.group(2) for step in extraction.steps
+                             if step.first_in_chain and step.relation in ("=", ":=") and not step.problem
+                             for m in [_FUNCTION_DEFINED.fullmatch(step.lhs)] if m}
     warnings: list[str] = []
     _declare(context, list(lets), extraction, step_seconds, warnings)
     declared = set(context.declared_names)

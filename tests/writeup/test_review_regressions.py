@@ -104,3 +104,15 @@ def test_the_missing_transpose_gradient_is_not_proved():
     text = ("Let $X \\in \\mathbb{R}^{n \\times d}$ be the data matrix.\n\n"
             "$$ \\nabla L = \\frac{\\partial L}{\\partial w} = X (X w - y) $$\n")
     assert all(s.verdict not in (PROVED, HOLDS) for s in steps(text) if "X (X w" in s.rhs_source)
+
+
+# --- B4: a function defined in the file, evaluated at a number ---------------------------------------------
+
+def test_a_defined_function_at_a_number_is_an_application():
+    text = ("$$ J(\\theta) = (\\theta - 1)^2 $$\n\n$$ \\frac{dJ}{d\\theta} = 2(\\theta - 1) $$\n\n"
+            "The cost at the start is $J(0) = 1$.\n")
+    assert [s.verdict for s in steps(text)] == [UNCHECKED, PROVED, PROVED]
+    text = "$$ L(w) = (w-3)^2 + 1 $$ $$ \\frac{dL}{dw} = 2(w-3) $$ At the minimum, $$ L(3) = 1 $$"
+    assert steps(text)[-1].verdict == PROVED
+    wrong = steps("$$ L(w) = (w-3)^2 + 1 $$\n\n$$ L(4) = 1 $$\n")[-1]
+    assert wrong.verdict == FALSE
