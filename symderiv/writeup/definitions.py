@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 
-from symderiv.writeup.extract import is_fact, section_of
+from symderiv.writeup.extract import UNATTACHED_CONDITION, is_fact, section_of
 from symderiv.writeup.meaning import Context, real_symbol
 from symderiv.writeup.shapes import latex_name
 from symderiv.writeup.printing import to_latex
@@ -39,7 +39,7 @@ from symderiv.writeup.printing import to_latex
 def _is_definition_shaped(item) -> bool:
     step = item.step
     return step.first_in_chain and step.relation in ("=", ":=") and not step.conditions \
-        and not is_fact(step)
+        and not is_fact(step) and step.problem != UNATTACHED_CONDITION
 
 
 def adopt_text_definitions(parsed: list, context: Context, lines) -> None:

@@ -64,7 +64,7 @@ SENTENCE_CONDITION_WORDS = {"if", "for", "when", "whenever", "provided"}
 FACT_WORDS = {"since", "because", "using"}
 _CONTEXT_WORD = re.compile(r"\b(where|whenever|when|if|iff|at|such that|for|unless|exactly where|since|because"
                            r"|using|provided|provided that|with)\s*[,:]?\s*$", re.I)
-_RELATION = re.compile(r"\\neq(?![a-zA-Z])|\\ne(?![a-zA-Z])|:=|\\coloneqq(?![a-zA-Z])|\\equiv(?![a-zA-Z])|="
+_RELATION = re.compile(r"\\neq(?![a-zA-Z])|\\ne(?![a-zA-Z])|\\not\s*=|≠|≤|≥|:=|\\coloneqq(?![a-zA-Z])|\\equiv(?![a-zA-Z])|="
                        r"|\\(?:approx|leq?|geq?|leqslant|geqslant|lt|gt|sim|simeq|propto|to|mapsto|in|notin|subset"
                        r"|subseteq|ll|gg|cong)(?![a-zA-Z])|<|>")
 _CONNECTIVES = {"and", "or", "where", "with", "for", "if", "when", "whenever", "since", "because", "so", "hence",
@@ -85,9 +85,9 @@ _STATEMENT_SEPARATOR = re.compile(
 _LEADING_SPACE = re.compile(r"^(?:\s|\\q?quad(?![a-zA-Z])|\\[ ,;:!]|~)+")
 _INDEX_LETTERS = set("ijklmnpqrst")
 _CONDITION_SHAPE = re.compile(
-    r"^\s*(?P<a>[a-zA-Z0-9](?:\s*[+-]\s*\d+)?)\s*(?P<rel>=|\\neq?(?![a-zA-Z]))\s*(?P<b>[a-zA-Z0-9](?:\s*[+-]\s*\d+)?)"
+    r"^\s*(?P<a>[a-zA-Z0-9](?:\s*[+-]\s*\d+)?)\s*(?P<rel>=|\\neq?(?![a-zA-Z])|\\not\s*=|≠)\s*(?P<b>[a-zA-Z0-9](?:\s*[+-]\s*\d+)?)"
     r"\s*[.,;]?\s*$")
-_INEQUALITY = re.compile(r"(?<![<>])(?:<|>)|\\(?:leq?|geq?|leqslant|geqslant|lt|gt|in|notin)(?![a-zA-Z])")
+_INEQUALITY = re.compile(r"(?<![<>])(?:<|>|≤|≥)|\\(?:leq?|geq?|leqslant|geqslant|lt|gt|in|notin)(?![a-zA-Z])")
 
 
 @dataclass(frozen=True)
@@ -288,7 +288,7 @@ def extract(text: str, is_latex: bool) -> Extraction:
             inline_blocks.append((opened, start, end, content, index))
             if _BARE_RELATION.fullmatch(content):
                 continue  # "\(=\)" between two inline expressions: joined below
-        if inline and "=" not in content and "\\neq" not in content and not (
+        if inline and "=" not in content and "\\ne" not in content and "≠" not in content and not (
                 context_word in SENTENCE_CONDITION_WORDS and _INEQUALITY.search(content)):
             continue
         displays += not inline
@@ -629,6 +629,7 @@ def _bare_condition(statement: str) -> str:
     if text.startswith("(") and text.endswith(")") and _matching_paren(text) == len(text) - 1:
         text = _CONDITION_PADDING.sub("", text[1:-1])
     text = re.sub(r"^\\(?:text|textrm|mbox)\{\s*(?:if|for|when|whenever|for all)\s*\}\s*", "", text)
+    text = re.sub(r"^\\forall(?![a-zA-Z])\s*", "", text)
     return text
 
 
@@ -644,6 +645,8 @@ def _matching_paren(text: str) -> int:
 
 def _is_condition(statement: str, separator: str | None) -> bool:
     """A statement that restricts the one before it rather than a claim of its own."""
+    if re.match(r"(?:\s|\\[,;:! ]|\\q?quad(?![a-zA-Z]))*\\forall(?![a-zA-Z])", statement) and separator is not None:
+        return True  # "A_{ij} = 0, \forall i \neq j"
     statement = _bare_condition(statement)
     words = _separator_words(separator)
     if words in SENTENCE_CONDITION_WORDS or words in ("for all", "unless", "provided", "otherwise"):
@@ -730,7 +733,8 @@ def _hidden_relation(statement: str) -> str | None:
 
 
 def _relation_name(relation: str) -> str:
-    if relation in ("\\neq", "\\ne"):
+    relation = {"≠": "\\neq", "≤": "\\leq", "≥": "\\geq"}.get(relation, relation)
+    if relation in ("\\neq", "\\ne") or re.fullmatch(r"\\not\s*=", relation):
         return "\\neq"
     if relation in (":=", "\\coloneqq", "\\equiv"):
         return ":="
@@ -788,7 +792,7 @@ def _case_steps(left: str, left_offset: int, rows, lines: Lines, offset: int, in
     return steps
 
 
-_NEGATION = {"=": "\\neq", "\\neq": "=", "\\ne": "=", "<": "\\geq", ">": "\\leq", "\\leq": ">", "\\le": ">",
+_NEGATION = {"=": "\\neq", "\\neq": "=", "\\ne": "=", "≠": "=", "≤": ">", "≥": "<", "<": "\\geq", ">": "\\leq", "\\leq": ">", "\\le": ">",
              "\\geq": "<", "\\ge": "<"}
 
 
@@ -830,18 +834,33 @@ def _sentence_condition(step: Step) -> bool:
 
 def _attach_sentence_conditions(blocks: list[_Block], text: str) -> None:
     """``If $i = j$, $$…$$`` and ``$$…$$ for $i \\neq j$``: the inline condition restricts the display;
-    ``If $x = 4$ then $f = …$``: it restricts the inline claims of the same sentence."""
+    ``If $x = 4$ then $f = …$``: it restricts the inline claims of the same sentence.
+
+    An index relation in prose (``i = j``, ``i \\ne j``, ``k = 1``) is a condition whatever word comes
+    before it ("Assume", "Case", "On the diagonal ($i = j$)"), never a claim; it restricts the displays of
+    its sentence (``If $i = j$ then $$…$$ and $$…$$``), and ``otherwise`` between two displays gives the
+    next one the negation. An index relation that restricts no display is unchecked as a condition."""
+    joined: set = set()
     for position, block in enumerate(blocks):
-        if block.kind != "inline" or block.context_word not in SENTENCE_CONDITION_WORDS or not block.steps:
+        if block.kind != "inline" or not block.steps or position in joined:
+            continue
+        index_only = all(_index_condition(step) for step in block.steps)
+        if block.context_word not in SENTENCE_CONDITION_WORDS and not index_only:
             continue
         if not all(_sentence_condition(step) for step in block.steps):
             continue
-        conditions = tuple(Condition(f"{s.lhs} {s.relation} {s.rhs}", s.lhs_offset, "sentence") for s in block.steps)
-        after = blocks[position + 1] if position + 1 < len(blocks) else None
+        group = [position] + _joined_conditions(blocks, position, text)
+        joined.update(group)
+        conditions = tuple(Condition(f"{s.lhs} {s.relation} {s.rhs}", s.lhs_offset, "sentence")
+                           for k in group for s in blocks[k].steps)
+        last = blocks[group[-1]]
+        after_at = group[-1] + 1
+        after = blocks[after_at] if after_at < len(blocks) else None
         before = blocks[position - 1] if position > 0 else None
-        same_sentence = _inline_claims_in_sentence(blocks, position, text)
-        if after is not None and after.kind != "inline" and after.steps and _leads_to(text, block.end, after.opened):
-            after.steps[:] = [replace(s, conditions=s.conditions + conditions) for s in after.steps]
+        same_sentence = _inline_claims_in_sentence(blocks, group[-1], text)
+        if after is not None and after.kind != "inline" and after.steps and _leads_to(text, last.end, after.opened):
+            for display in _displays_of_sentence(blocks, after_at, text):
+                display.steps[:] = [replace(s, conditions=s.conditions + conditions) for s in display.steps]
         elif same_sentence:
             for claim in same_sentence:
                 claim.steps[:] = [replace(s, conditions=s.conditions + conditions) for s in claim.steps]
@@ -849,9 +868,80 @@ def _attach_sentence_conditions(blocks: list[_Block], text: str) -> None:
                 and _gap_is_one_sentence(text, before.end, block.opened, 30):
             last_chain = _last_chain(before.steps)
             before.steps[-len(last_chain):] = [replace(s, conditions=s.conditions + conditions) for s in last_chain]
+        elif index_only and all(_between_indices(s) for k in group for s in blocks[k].steps):
+            for k in group:  # a condition on indices that restricts nothing: not a claim either
+                blocks[k].steps[:] = [replace(s, problem=UNATTACHED_CONDITION) for s in blocks[k].steps]
+            continue
         else:
             continue
-        block.steps[:] = []  # it is a condition, not a claim of its own
+        for k in group:
+            blocks[k].steps[:] = []  # it is a condition, not a claim of its own
+    _prose_otherwise(blocks, text)
+
+
+UNATTACHED_CONDITION = "an index condition in the text that restricts no display; not a claim"
+
+
+def _between_indices(step: Step) -> bool:
+    """``i = j`` or ``k \\neq 1``, but not ``n = 2`` (a value, see :mod:`definitions`)."""
+    return step.relation == "\\neq" or (step.lhs.strip().isalpha() and step.rhs.strip().isalpha())
+
+
+def _index_condition(step: Step) -> bool:
+    """``i = j``, ``i \\neq j``, ``k = 1``: a relation between index letters (or an index and a number)."""
+    if step.problem or step.chain_length != 1:
+        return False
+    shape = _CONDITION_SHAPE.match(f"{step.lhs} {step.relation} {step.rhs}")
+    if not shape:
+        return False
+    letters = {c for c in shape.group("a") + shape.group("b") if c.isalpha()}
+    return bool(letters) and letters <= _INDEX_LETTERS
+
+
+def _joined_conditions(blocks: list[_Block], position: int, text: str) -> list:
+    """``For $i = j$ and $k = 1$``: the condition blocks joined to the one at ``position`` by "and" or ","."""
+    found = []
+    previous_end = blocks[position].end
+    for k in range(position + 1, len(blocks)):
+        block = blocks[k]
+        if block.kind != "inline" or not block.steps or not re.fullmatch(r"\s*(?:,|and|,\s*and)\s*",
+                                                                         text[previous_end:block.opened]):
+            break
+        if not all(_sentence_condition(step) for step in block.steps):
+            break
+        found.append(k)
+        previous_end = block.end
+    return found
+
+
+def _displays_of_sentence(blocks: list[_Block], first: int, text: str) -> list:
+    """The display at ``first`` and the displays after it in the same sentence (``$$…$$ and $$…$$``)."""
+    found = [blocks[first]]
+    for block in blocks[first + 1:]:
+        previous = found[-1]
+        gap = _HTML_COMMENT.sub("", text[previous.end:block.opened])
+        if block.kind == "inline" or not block.steps or len(gap) > 40 or _BLANK_LINE.search(gap) \
+                or re.search(r"[.?!:;]", gap) or not re.fullmatch(r"\s*(?:,?\s*(?:and|or))?\s*,?\s*", gap) \
+                or text[previous.start:previous.end].rstrip("$]) \n\\").endswith("."):
+            break
+        found.append(block)
+    return found
+
+
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+
+
+def _prose_otherwise(blocks: list[_Block], text: str) -> None:
+    """``$$…$$ otherwise $$…$$``: the second display holds where the first one's sentence conditions do not."""
+    for previous, block in zip(blocks, blocks[1:]):
+        if block.kind == "inline" or previous.kind == "inline" or not block.steps or not previous.steps:
+            continue
+        if not re.fullmatch(r"[\s,;]*otherwise[\s,:]*", _HTML_COMMENT.sub("", text[previous.end:block.opened]), re.I):
+            continue
+        others = [c for c in previous.steps[-1].conditions if c.origin == "sentence"]
+        if others:
+            conditions = tuple(Condition(c.text, c.offset, "otherwise") for c in others)
+            block.steps[:] = [replace(s, conditions=s.conditions + conditions) for s in block.steps]
 
 
 _VALUES_AFTER_DISPLAY = re.compile(r"[\s,]*(?:where|with|at|for)\s*", re.I)

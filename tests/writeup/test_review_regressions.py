@@ -116,3 +116,39 @@ def test_a_defined_function_at_a_number_is_an_application():
     assert steps(text)[-1].verdict == PROVED
     wrong = steps("$$ L(w) = (w-3)^2 + 1 $$\n\n$$ L(4) = 1 $$\n")[-1]
     assert wrong.verdict == FALSE
+
+
+# --- M1/M2: conditions in their usual spellings, and conditions that are never claims -----------------------
+
+@pytest.mark.parametrize("prose, verdict", [
+    ("When $i \\ne j$ we get $$ A_{ij} = 0 $$", PROVED),
+    ("When $i \\ne j$, $$ A_{ij} = 0 $$", PROVED),
+    ("If $i ≠ j$, $$ A_{ij} = 0 $$", PROVED),
+    ("Assume $i = j$. $$ A_{ij} = 1 $$", PROVED),
+    ("Suppose $i = j$. Then $$ A_{ij} = 1 $$", PROVED),
+    ("On the diagonal ($i = j$) we have $$ A_{ij} = 1 $$", PROVED),
+    ("In the case $i \\neq j$: $$ A_{ij} = 0 $$", PROVED),
+    ("Case $i \\neq j$: $$ A_{ij} = 0 $$", PROVED),
+    ("For the off-diagonal entries ($i \\neq j$): $$ A_{ij} = 0 $$", PROVED),
+    ("For $i = j$ and $k = 1$: $$ A_{ij} = 1 $$", PROVED),
+    ("$$ A_{ij} = 0, \\forall i \\neq j $$", PROVED),
+    ("If $i \\not= j$, $$ A_{ij} = 0 $$", PROVED),
+    ("Suppose $i = j$. Then $$ A_{ij} = 0 $$", FALSE),
+    ("When $i \\ne j$ we get $$ A_{ij} = 1 $$", FALSE),
+])
+def test_a_condition_in_prose_restricts_the_display(prose, verdict):
+    found = steps(f"$$ A_{{ij}} = \\delta_{{ij}} $$\n\n{prose}\n")[1:]
+    assert [s.verdict for s in found] == [verdict], [(s.lhs_source, s.verdict, s.reason) for s in found]
+
+
+def test_a_condition_holds_for_every_display_of_its_sentence_and_otherwise_negates_it():
+    found = steps("$$ A_{ij} = \\delta_{ij} $$\n\nIf $i = j$ then $$A_{ij} = 1$$ and $$A_{ji} = 1$$\n")[1:]
+    assert [s.verdict for s in found] == [PROVED, PROVED]
+    found = steps("$$ A_{ij} = \\delta_{ij} $$\n\nIf $i = j$ then $$A_{ij} = 1$$ otherwise $$A_{ij} = 0$$\n")[1:]
+    assert [s.verdict for s in found] == [PROVED, PROVED]
+    assert found[1].conditions == ("i \\neq j",)
+
+
+def test_an_index_condition_in_prose_is_never_a_claim():
+    (step,) = steps("Note that $i \\ne j$ here.\n")
+    assert step.verdict == UNCHECKED and step.reason_kind == "structure"
