@@ -64,7 +64,9 @@ SENTENCE_CONDITION_WORDS = {"if", "for", "when", "whenever", "provided"}
 FACT_WORDS = {"since", "because", "using"}
 _CONTEXT_WORD = re.compile(r"\b(where|whenever|when|if|iff|at|such that|for|unless|exactly where|since|because"
                            r"|using|provided|provided that|with)\s*[,:]?\s*$", re.I)
-_RELATION = re.compile(r"\\neq(?![a-zA-Z])|\\ne(?![a-zA-Z])|\\not\s*=|≠|≤|≥|:=|\\coloneqq(?![a-zA-Z])|\\equiv(?![a-zA-Z])|="
+_RELATION = re.compile(r"\\neq(?![a-zA-Z])|\\ne(?![a-zA-Z])|\\not\s*=|≠|≤|≥|:=|=:|\\coloneqq?(?![a-zA-Z])|\\equiv(?![a-zA-Z])"
+                       r"|\\(?:triangleq|eqqcolon|eqcolon|doteq|leftarrow|gets|longleftarrow|stackrel\{[^{}]*\}\{=\}"
+                       r"|overset\{[^{}]*\}\{=\}|defeq|eqdef)(?![a-zA-Z])|="
                        r"|\\(?:approx|leq?|geq?|leqslant|geqslant|lt|gt|sim|simeq|propto|to|mapsto|in|notin|subset"
                        r"|subseteq|ll|gg|cong)(?![a-zA-Z])|<|>")
 _CONNECTIVES = {"and", "or", "where", "with", "for", "if", "when", "whenever", "since", "because", "so", "hence",
@@ -288,7 +290,8 @@ def extract(text: str, is_latex: bool) -> Extraction:
             inline_blocks.append((opened, start, end, content, index))
             if _BARE_RELATION.fullmatch(content):
                 continue  # "\(=\)" between two inline expressions: joined below
-        if inline and "=" not in content and "\\ne" not in content and "≠" not in content and not (
+        if inline and "=" not in content and not re.search(r"\\ne|≠|\\equiv|\\triangleq|\\coloneq|\\eqqcolon|\\gets"
+                                                           r"|\\leftarrow|\\defeq", content) and not (
                 context_word in SENTENCE_CONDITION_WORDS and _INEQUALITY.search(content)):
             continue
         displays += not inline
@@ -736,7 +739,8 @@ def _relation_name(relation: str) -> str:
     relation = {"≠": "\\neq", "≤": "\\leq", "≥": "\\geq"}.get(relation, relation)
     if relation in ("\\neq", "\\ne") or re.fullmatch(r"\\not\s*=", relation):
         return "\\neq"
-    if relation in (":=", "\\coloneqq", "\\equiv"):
+    if relation in (":=", "\\coloneqq", "\\coloneq", "\\equiv", "\\triangleq", "\\defeq") \
+            or re.fullmatch(r"\\(?:stackrel|overset)\{\s*(?:\\text\{|\\mathrm\{)?\s*(?:def|\\Delta)\s*\}?\s*\}\{=\}", relation):
         return ":="
     return relation
 

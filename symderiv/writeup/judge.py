@@ -227,9 +227,44 @@ def bare_and_applied(*exprs) -> set:
 def invert_for_inequality(outcome: Outcome) -> Outcome:
     if outcome.verdict == PROVED:
         return Outcome(FALSE, "the two sides are identically equal", kind="false")
-    if outcome.verdict == HOLDS:
-        return Outcome(FALSE, "the two sides agree numerically everywhere sampled (" + outcome.reason + ")",
-                       kind="false")
+    if outcome.verdict == HOLDS:  # agreement at samples is no proof of equality: the \neq is not false for sure
+        return Outcome(UNCHECKED, "the two sides agree at every sampled point (" + outcome.reason + "), "
+                       "but they are not proved equal", kind="inequality")
     if outcome.verdict == FALSE:
         return Outcome(PROVED, "the sides differ at a verified point", kind="proved")
     return Outcome(outcome.verdict, outcome.reason, kind=outcome.kind)
+
+
+NEQ_MEANING = ("a \\neq b is read as \"a and b are never equal\" (for every value of its variables, under the "
+               "step's conditions)")
+
+
+def differs_everywhere(lhs_surface, rhs_surface, context, outcome: Outcome) -> Outcome:
+    """``a \\neq b`` whose sides differ somewhere: proved only if they differ for *every* value.
+
+    Decided exactly when ``lhs - rhs`` is a nonzero number, or a rational function of one real
+    variable whose numerator has no real root (then it never vanishes); a real root is a point where
+    the sides are equal: the step is unchecked with that point. Anything else is unchecked."""
+    import sympy as sp
+
+    resolver = Resolver(context)
+    difference = sp.together(resolver.full(lhs_surface) - resolver.full(rhs_surface))
+    if difference.is_number:
+        if difference.is_zero is False:
+            return Outcome(PROVED, "the sides differ (their difference is a nonzero number)", kind="proved")
+        return Outcome(UNCHECKED, "the sides are not proved to differ", kind="inequality")
+    variables = sorted(difference.free_symbols, key=str)
+    numerator, _ = sp.fraction(difference)
+    if len(variables) == 1 and numerator.is_polynomial(variables[0]):
+        variable = variables[0]
+        polynomial = sp.Poly(numerator, variable)
+        if polynomial.degree() <= 12:
+            roots = sp.real_roots(polynomial)
+            if not roots:
+                return Outcome(PROVED, f"the sides differ for every real {sp.latex(variable)} (their difference "
+                               "never vanishes)", kind="proved")
+            return Outcome(UNCHECKED, f"the sides differ somewhere but are equal at {sp.latex(variable)} = "
+                           f"{sp.latex(roots[0])}: true only if \\neq means 'not identically equal'",
+                           kind="inequality")
+    return Outcome(UNCHECKED, outcome.reason + "; whether they differ for every value is not decided "
+                   "(\\neq is read as 'never equal')", kind="inequality")

@@ -32,7 +32,7 @@ from symderiv.writeup.definitions import (adopt_text_definitions, definition_out
                                            unread_definition_used, uncertain_definitions_used)
 from symderiv.writeup.evidence import document_notation, step_letters
 from symderiv.writeup.extract import Lines, Step, extract, is_fact, section_of
-from symderiv.writeup.judge import Outcome, bare_and_applied, invert_for_inequality, judge
+from symderiv.writeup.judge import Outcome, bare_and_applied, differs_everywhere, invert_for_inequality, judge
 from symderiv.writeup.latex_parser import Unsupported, parse_side_tracked
 from symderiv.writeup.meaning import Context, Converter, Doubt, index_symbol
 from symderiv.writeup.shapes import latex_name
@@ -239,7 +239,9 @@ def _parse_sides(step: Step) -> _Parsed:
             "too large" if "longer than" in step.problem else "structure"), step.lhs_offset)
         return item
     if step.relation not in ("=", "\\neq", ":="):
-        item.error = _StepError(f"relation {step.relation} is not checked (only = and \\neq)", "relation",
+        update = re.fullmatch(r"\\(?:leftarrow|gets|longleftarrow)", step.relation)
+        item.error = _StepError(f"{step.relation} is an update (an assignment), not an identity: not checked" if update
+                                else f"relation {step.relation} is not checked (only = and \\neq)", "relation",
                                 step.relation_offset)
         return item
     for attribute, text, offset in (("lhs_side", step.lhs, step.lhs_offset), ("rhs_side", step.rhs, step.rhs_offset)):
@@ -555,6 +557,8 @@ def _judge_reading(reading: _Reading, context: Context, restrictions, rng, step:
     outcome = judge(reading.lhs, reading.rhs, context, restrictions, rng)
     if step.relation == "\\neq":
         outcome = invert_for_inequality(outcome)
+        if outcome.verdict == PROVED:
+            outcome = differs_everywhere(reading.lhs, reading.rhs, context, outcome)
     return outcome
 
 

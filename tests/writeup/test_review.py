@@ -1,7 +1,7 @@
 """The review of issue 12: realistic writeups in ``tests/writeups/review/``, each line marked as right or wrong.
 
-A line marked ``<!-- correct -->`` is never reported FALSE; one marked ``<!-- wrong -->`` is never
-proved or holds; ``<!-- expect: VERDICT -->`` pins one verdict on that line. The markers come from the
+A line marked ``<!-- correct -->`` is never reported FALSE; on one marked ``<!-- wrong -->`` some
+step (the wrong one) is neither proved nor holds; ``<!-- expect: VERDICT -->`` pins one verdict on that line. The markers come from the
 mathematics (checked by hand), never from symderiv's output.
 """
 
@@ -44,7 +44,7 @@ def test_review_writeup_verdicts_respect_the_mathematics(path):
             if kind == "correct":
                 assert all(s.verdict != FALSE for s in found), (path.name, line, shown)
             elif kind == "wrong":
-                assert found and all(s.verdict not in (PROVED, HOLDS) for s in found), (path.name, line, shown)
+                assert found and any(s.verdict not in (PROVED, HOLDS) for s in found), (path.name, line, shown)
             else:
                 verdict = kind.split()[1].lower()
                 assert any(s.verdict == verdict for s in found), (path.name, line, verdict, shown)

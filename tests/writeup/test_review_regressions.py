@@ -152,3 +152,30 @@ def test_a_condition_holds_for_every_display_of_its_sentence_and_otherwise_negat
 def test_an_index_condition_in_prose_is_never_a_claim():
     (step,) = steps("Note that $i \\ne j$ here.\n")
     assert step.verdict == UNCHECKED and step.reason_kind == "structure"
+
+
+# --- M3: no relation is dropped silently; \triangleq and inline \equiv define --------------------------------
+
+def test_every_display_holding_a_relation_is_reported():
+    displays = [r"r \triangleq x^3", r"a \doteq b", r"w \leftarrow w - \eta g", r"a \gets b", r"a \eqqcolon b",
+                r"a ≠ b", r"a ≤ b"]
+    found = steps("\n\n".join(f"$$ {d} $$" for d in displays))
+    assert [s.line for s in found] == [1, 3, 5, 7, 9, 11, 13]
+    assert found[0].role == "definition" and "update" in found[2].reason
+
+
+def test_triangleq_and_inline_equiv_define():
+    assert steps("$$ r \\triangleq x^3 $$\n\n$$ \\frac{dr}{dx} = 3x^2 $$\n")[-1].verdict == PROVED
+    text = "Define $u := w x + b$ and $s \\equiv u^2$.\n\n$$ \\frac{ds}{du} = 2u $$\n"
+    assert steps(text)[-1].verdict == PROVED
+
+
+# --- M7: \neq means "never equal" -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("latex, verdict", [
+    (r"2x - 2 \neq 0", UNCHECKED), (r"x^2 + 1 \neq 0", PROVED), (r"3 \neq 4", PROVED),
+    (r"\frac{d}{dx} x^2 \neq 2x", FALSE), (r"a \neq b", UNCHECKED),
+])
+def test_neq_is_proved_only_when_the_sides_never_meet(latex, verdict):
+    (step,) = steps(f"$$ {latex} $$")
+    assert step.verdict == verdict, step.reason
