@@ -406,6 +406,14 @@ def _block_steps(content, start, lines, inline, context_word, is_latex, previous
     claims: list[int] = []  # indices of the steps of the last statement that made claims
     for statement_start, statement, separator in _statements(content):
         absolute = start + statement_start
+        if separator == AMBIGUOUS_COLUMN:
+            at = absolute + _leading(statement)
+            steps.append(Step(lines.line(at), " ".join(statement.split()), "", "", inline=inline, lhs_offset=at,
+                              rhs_offset=at, relation_offset=at, block=index,
+                              problem="this row continues a row with several aligned columns: which column it "
+                                      "continues is ambiguous; not read"))
+            claims = []
+            continue
         if claims and _is_condition(statement, separator):
             condition = Condition(_condition_text(statement), absolute + _leading(statement), "beside")
             for k in claims:
@@ -562,6 +570,8 @@ _ALIGN = re.compile(r"&")
 def _statements(content: str) -> list[tuple[int, str, str | None]]:
     """Rows joined into chains, then cut at separators; (offset, statement, separator before it)."""
     chains: list[tuple[int, str]] = []
+    ambiguous: set = set()  # chains that continue a row with several columns: which column is not known
+    previous_columns = 1
     for row_offset, row, _ in _split(content, _ROW_SEPARATOR):
         # Remove alignment marks but keep offsets (same length).
         cleaned = _blank_top_level(row, _ALIGN)
@@ -573,6 +583,11 @@ def _statements(content: str) -> list[tuple[int, str, str | None]]:
             _RELATION.match(stripped) is not None or stripped[0] in "+-" or stripped.startswith("\\cdot")
             or previous_end.endswith(("+", "-", "=", "\\cdot", "\\times", "("))  # multline: broken mid-expression
         )
+        columns, previous_columns = previous_columns, _relation_columns(row)
+        if continues and columns > 1:
+            ambiguous.add(len(chains))
+            chains.append((row_offset, cleaned))
+            continue
         if continues:
             previous_offset, previous = chains[-1]
             padding = row_offset - (previous_offset + len(previous))
@@ -580,7 +595,10 @@ def _statements(content: str) -> list[tuple[int, str, str | None]]:
         else:
             chains.append((row_offset, cleaned))
     statements = []
-    for chain_offset, chain in chains:
+    for number, (chain_offset, chain) in enumerate(chains):
+        if number in ambiguous:
+            statements.append((chain_offset, chain, AMBIGUOUS_COLUMN))
+            continue
         pending_separator = None
         for piece_offset, piece, separator in _split(chain, _STATEMENT_SEPARATOR):
             if separator is not None and _is_phrase_piece(separator):
@@ -591,6 +609,15 @@ def _statements(content: str) -> list[tuple[int, str, str | None]]:
                                        (pending_separator or separator) if comma is None else ",\\quad"))
                 pending_separator = None
     return statements
+
+
+AMBIGUOUS_COLUMN = "<a row continuing one of several columns>"
+
+
+def _relation_columns(row: str) -> int:
+    """Aligned columns holding a relation: ``f &= a, & g &= b`` has 2 (``a & = & b`` in eqnarray has 1)."""
+    cells = [cell for _, cell, _ in _split(row, _ALIGN)]
+    return sum(1 for cell in cells[1:] if _RELATION.match(_LEADING_SPACE.sub("", cell).strip() or " "))
 
 
 _COMMA = re.compile(r",")

@@ -179,3 +179,28 @@ def test_triangleq_and_inline_equiv_define():
 def test_neq_is_proved_only_when_the_sides_never_meet(latex, verdict):
     (step,) = steps(f"$$ {latex} $$")
     assert step.verdict == verdict, step.reason
+
+
+# --- M8: a kink just outside the sampling range --------------------------------------------------------------
+
+@pytest.mark.parametrize("latex", [r"\mathrm{ReLU}(x - 2) = 0", r"\frac{d}{dx}\mathrm{ReLU}(x-2) = 0",
+                                   r"|x - 2| = 2 - x", r"\min(x, 5) = x", r"\sqrt{(x-3)^2} = 3 - x"])
+def test_a_kink_outside_the_samples_is_looked_at_from_both_sides(latex):
+    (step,) = steps(f"$$ {latex} $$")
+    assert step.verdict == UNCHECKED and step.reason_kind == "kink", step.reason
+
+
+def test_a_kinked_identity_still_holds():
+    (step,) = steps(r"$$ |x| = \max(x, -x) $$")
+    assert step.verdict in (PROVED, HOLDS)
+    (step,) = steps(r"$$ \mathrm{ReLU}(x - 2) = 0 \quad \text{if } x < 2 $$")
+    assert step.verdict in (PROVED, HOLDS)
+
+
+# --- M9: a continuation row under a row with several columns --------------------------------------------------
+
+def test_a_continuation_of_a_two_column_row_is_ambiguous():
+    text = ("\\begin{align*}\nf(x) &= x^2 + 2x + 1 \\\\\n     &= (x+1)^2, & g(x) &= (x - 1)^2 \\\\\n"
+            "     &= x^2 - 2x + 1\n\\end{align*}\n")
+    last = steps(text, )[-1]
+    assert last.line == 4 and last.verdict == UNCHECKED and "columns" in last.reason
