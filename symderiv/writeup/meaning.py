@@ -103,6 +103,10 @@ class Context:
     matrix_definitions: dict = field(default_factory=dict)  # name -> expression tree (see matrix_steps)
     parsed_steps: list = field(default_factory=list)  # every step of the file, in order (see verdicts)
     layout: str = "denominator"  # of derivatives by a vector or matrix (--let "layout: numerator")
+    sections: tuple = ()  # (offset, level) of the document's headings: a definition holds within its section
+    indexed_scopes: dict = field(default_factory=dict)  # base name -> (offset, scope end, entry) from the file
+    values: list = field(default_factory=list)  # (offset, scope end, "x = 2", line, name): numbers in the text
+    conclusions: list = field(default_factory=list)  # (offset, name, line): name = … concluded in prose
     # per step, set by the caller before converting:
     flags: frozenset = frozenset()  # doubt keys whose alternative reading is wanted
     doubts: dict = field(default_factory=dict)  # key -> Doubt, recorded while converting
