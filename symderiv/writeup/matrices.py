@@ -112,15 +112,16 @@ def _named_shape(name_text: str, parts):
 def document_shapes(text: str) -> dict:
     """``W \\in \\mathbb{R}^{m \\times n}`` written in the writeup's math (inline or display)."""
     found = {}
-    pattern = re.compile(r"((?:\\(?:mathbf|boldsymbol|bm|tilde|hat|bar|vec)\s*\{[^{}]*(?:\{[^{}]*\}[^{}]*)?\})|"
-                         r"[A-Za-z]|\\[a-zA-Z]+)\s*\\in\s*\\mathbb\s*\{?\s*R\s*\}?\s*\^\s*(\{[^{}]*\}|[A-Za-z0-9])")
+    one = r"(?:\\(?:mathbf|boldsymbol|bm|tilde|hat|bar|vec)\s*\{[^{}]*(?:\{[^{}]*\}[^{}]*)?\}|[A-Za-z]|\\[a-zA-Z]+)"
+    pattern = re.compile(rf"(?<![A-Za-z\\{{}}])({one}(?:\s*,\s*{one})*)\s*\\in\s*\\mathbb\s*\{{?\s*R\s*\}}?\s*\^\s*(\{{[^{{}}]*\}}|[A-Za-z0-9])")
     for match in pattern.finditer(text):
-        try:
-            declared = shape_declaration(f"{match.group(1)} \\in \\mathbb{{R}}^{match.group(2)}")
-        except Unsupported:
-            continue
-        if declared is not None:
-            found.setdefault(declared[0], declared[1])
+        for name in re.findall(one, match.group(1)):  # W, X \in \mathbb{R}^{n \times n}: both
+            try:
+                declared = shape_declaration(f"{name} \\in \\mathbb{{R}}^{match.group(2)}")
+            except Unsupported:
+                continue
+            if declared is not None:
+                found.setdefault(declared[0], declared[1])
     return found
 
 

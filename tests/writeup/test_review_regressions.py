@@ -96,8 +96,14 @@ def test_a_continuation_of_an_unreadable_display_is_unchecked(unread):
     "Let \\(W \\in \\mathbb{R}^{m \\times n}\\), and $X\\in\\mathbb{R}^{n\\times m}$ be given.",
 ])
 def test_an_inline_membership_makes_a_name_a_matrix(prose):
+    # With the shapes stated, W X = X W is read as matrix algebra (tests/writeup/test_matrices.py): never
+    # proved; unchecked when the shapes differ (m x m against n x n), false with explicit matrices when
+    # both are n x n.
     (step,) = steps(f"{prose}\n\n$$ W X = X W $$\n")
-    assert step.verdict == UNCHECKED and step.reason_kind == "matrix"
+    if "n \\times n" in prose:
+        assert step.verdict == FALSE and step.counterexample is not None
+    else:
+        assert step.verdict == UNCHECKED and step.reason_kind == "matrix shape"
 
 
 def test_the_missing_transpose_gradient_is_not_proved():
