@@ -43,6 +43,7 @@ _SIZE = re.compile(r"^(?:[0-9]{1,3}|[A-Za-z](?:_\{?[A-Za-z0-9]{1,6}\}?)?|\\[a-zA
 # Undeclared Greek letters are scalars (\lambda w, \eta g); any other undeclared name needs a shape.
 SCALAR_LETTERS = set(GREEK) - {"Sigma", "Delta", "Lambda", "Phi", "Psi", "Omega", "Theta", "Gamma", "Pi", "nabla",
                                "partial", "delta", "sigma"}
+MAX_MATRIX_POWER = 8
 ELEMENTWISE = {"exp", "log", "ln", "tanh", "sigmoid", "logistic"}
 _HADAMARD = {"\\odot", "\\circ"}
 _OUTER = {"\\otimes"}
@@ -350,13 +351,14 @@ class Reader:
             exponent = _integer(script.children[0])
             if exponent == -1:
                 node = ("inv", node)
-            elif exponent is not None and exponent >= 1:
+            elif exponent is not None and 1 <= exponent <= MAX_MATRIX_POWER:
                 power = node
                 for _ in range(exponent - 1):
                     power = ("mul", power, node)
                 node = power
             else:
-                raise Unsupported("a superscript that is not a transpose, -1 or a positive power", kind="matrix")
+                raise Unsupported(f"a superscript that is not a transpose, -1 or a power from 1 to {MAX_MATRIX_POWER}",
+                                  kind="matrix")
         return node
 
 

@@ -98,9 +98,9 @@ def _elision(entry):
 
 def _pattern(reader, rows, marks):
     if len(rows[0]) == 1:  # a column
-        return _sequence(reader, [row[0] for row in rows], [row[0] for row in marks], "col", "\\vdots")
+        return _sequence(reader, [row[0] for row in rows], [row[0] for row in marks], "col", ("\\vdots",))
     if len(rows) == 1:
-        return _sequence(reader, rows[0], marks[0], "row", "\\cdots")
+        return _sequence(reader, rows[0], marks[0], "row", ("\\cdots", "\\ldots", "\\dots"))
     return _diagonal(reader, rows, marks)
 
 
@@ -108,6 +108,9 @@ def _sequence(reader, entries, marks, kind, expected):
     if marks.count(None) < 2 or sum(1 for m in marks if m) != 1 or marks[0] or marks[-1]:
         raise Unsupported("elided entries: the pattern needs the first and last entries and one elision",
                           kind="elided")
+    if not all(m in expected for m in marks if m):
+        where = "column" if kind == "col" else "row"
+        raise Unsupported(f"elided entries: {', '.join(m for m in marks if m)} in a {where}", kind="elided")
     given = [reader.side(e) for e, m in zip(entries, marks) if m is None]
     elision = marks.index(next(m for m in marks if m))
     before = elision  # entries written before the elision

@@ -246,3 +246,16 @@ def test_entries_belong_to_the_declared_vector_of_their_letter():
     steps = check_writeup(text, lets=[r"\boldsymbol{\beta}: n", r"\mathbf{x}: n", r"\tilde{\mathbf{x}}: n"]).equations
     assert [s.verdict for s in steps] == [HOLDS, UNCHECKED]
     assert steps[1].reason_kind == "uncertain reading"  # x_k: of \mathbf{x} or of \tilde{\mathbf{x}}?
+
+
+@pytest.mark.parametrize("claim, why", [
+    (r"W^{99} = W", "power from 1 to 8"),
+    (r"\begin{bmatrix} x_1 \\ \ddots \\ x_n \end{bmatrix} = x", "in a column"),
+    (r"\begin{bmatrix} W & W \\ W & W \end{bmatrix} = W", "block matrices"),
+    (r"\|W\| = W", "not squared"),
+    (r"\frac{\partial W}{\partial W} = 1", "only scalars"),
+    (r"W^{-1} W = I", "I has no declared shape"),
+])
+def test_what_is_not_read_in_a_matrix_step_is_unchecked_with_the_reason(claim, why):
+    step = only(f"$${claim}$$", ["W: 3 x 3", "x: n"])
+    assert step.verdict == UNCHECKED and why in step.reason, step.reason
