@@ -143,7 +143,9 @@ def inverted(equal: StepVerdict) -> StepVerdict:
     if equal.verdict == Verdict.PROVED:
         return verdict(Verdict.FALSE, "the two sides are identically equal", "false")
     if equal.verdict == Verdict.HOLDS:
-        return verdict(Verdict.FALSE, f"the two sides agree numerically everywhere sampled ({equal.reason})", "false")
+        # agreement at samples is no proof of equality, so the != is not false for sure
+        return verdict(Verdict.UNCHECKED, f"the two sides agree at every sampled point ({equal.reason}), "
+                       "but they are not proved equal", "inequality")
     if equal.verdict == Verdict.FALSE:
         return verdict(Verdict.PROVED, "the sides differ at a verified point", "proved", equal.counterexample)
     return verdict(equal.verdict, equal.reason, equal.reason_kind)

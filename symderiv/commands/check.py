@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--let", dest="lets", action="append", default=[], metavar="DECL",
         help=r'declaration in LaTeX, repeatable: "g = g(x)", "\ell = \ell(g, h)", '
-             r'"Z = \sum_{k=1}^n \exp(x_k)", "\sigma(t) = \frac{1}{1+\exp(-t)}"',
+             r'"Z = \sum_{k=1}^n \exp(x_k)", "\sigma(t) = \frac{1}{1+\exp(-t)}"; shapes of vectors and '
+             r'matrices: "W: m x n", "x: n"',
     )
     parser.add_argument(
         "--assume", dest="assume", action="append", default=[], metavar="FACT",

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from symderiv.writeup.latex_parser import Unsupported, parse_side_tracked
 
-_RELATIONS = {"=": "eq", "\\neq": "ne", "\\ne": "ne", "<": "lt", "\\lt": "lt", ">": "gt", "\\gt": "gt",
+_RELATIONS = {"=": "eq", "\\neq": "ne", "\\ne": "ne", "≠": "ne", "≤": "le", "≥": "ge", "\\not=": "ne", "<": "lt", "\\lt": "lt", ">": "gt", "\\gt": "gt",
               "\\le": "le", "\\leq": "le", "\\leqslant": "le", "\\ge": "ge", "\\geq": "ge", "\\geqslant": "ge"}
 _NEGATED = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "gt": "le", "le": "gt"}
 _SHOWN = {"eq": "=", "ne": "\\neq", "lt": "<", "le": "\\leq", "gt": ">", "ge": "\\geq"}
@@ -73,7 +73,7 @@ def parse_restrictions(text: str, origin: str, converter_factory, negate: bool =
     if negate and len(parts) > 2:
         return [Restriction(text, origin, "unread", reason="the negation of a chained condition is not read")]
     for k in range(1, len(parts)):
-        relation = _RELATIONS.get(parts[k][2])
+        relation = _RELATIONS.get("".join(parts[k][2].split()))
         if relation is None:
             return [Restriction(text, origin, "unread", reason=f"relation {parts[k][2]} in a condition is not read")]
         if negate:

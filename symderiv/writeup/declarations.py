@@ -8,6 +8,8 @@ Forms (each ``LHS = RHS`` in LaTeX, or ``LHS: KEYWORD``):
 - ``y_j = \\exp(x_j)/Z``: an indexed definition (j is a placeholder index).
 - ``\\sigma(t) = \\frac{1}{1 + \\exp(-t)}``: a concrete function.
 - ``x^{n}: power``: every superscript on x is an exponent.
+- ``W: m x n``, ``x: n``, ``W \\in \\mathbb{R}^{m \\times n}``: W is a matrix, x a column vector
+  (see :mod:`matrices`); ``layout: numerator`` for derivatives by vectors and matrices.
 - ``z^{l}: index``: superscripts on z are labels: ``z^{l}``, ``z^{l+1}`` are
   separate names (each may carry subscripts, ``z^{l}_j``).
 
@@ -20,6 +22,8 @@ from __future__ import annotations
 import re
 
 from symderiv.writeup.latex_parser import Unsupported, parse_side, parse_side_tracked
+from symderiv.writeup.matrices import layout_declaration, shape_declaration
+from symderiv.writeup.matrix_steps import matrix_declaration
 from symderiv.writeup.meaning import Context, Converter, NameRef, ParenValue, real_symbol
 from symderiv.writeup.shapes import name_of, unwrap
 
@@ -31,7 +35,8 @@ def split_declaration(text: str) -> tuple[str, str]:
 
     parts = _split(text, _RELATION)
     if len(parts) != 2 or parts[1][2] not in ("=", ":=", "\\coloneqq", "\\equiv"):
-        raise Unsupported("expected 'NAME = EXPRESSION', 'f(t) = EXPRESSION', 'x^{n}: power' or 'z^{l}: index'")
+        raise Unsupported("expected 'NAME = EXPRESSION', 'f(t) = EXPRESSION', 'W: m x n', 'x^{n}: power' or "
+                          "'z^{l}: index'")
     return parts[0][1].strip(), parts[1][1].strip()
 
 
@@ -56,6 +61,17 @@ def add_declaration(context: Context, text: str, source: str = "--let") -> None:
     import sympy as sp
     from sympy.core.function import AppliedUndef
 
+    layout = layout_declaration(text)
+    if layout is not None:
+        context.layout = layout
+        context.origins["layout"] = (f"{layout} layout", source)
+        return
+    shape = shape_declaration(text)
+    if shape is not None:
+        name, (rows, cols) = shape
+        context.shapes[name] = (rows, cols)
+        context.origins[name] = (f"{rows} x {cols} matrix", source)
+        return
     notation_form = notation_declaration(text)
     if notation_form is not None:
         name, keyword = notation_form
@@ -64,6 +80,8 @@ def add_declaration(context: Context, text: str, source: str = "--let") -> None:
         context.origins[name] = ("superscripts are powers" if keyword == "power" else "an indexed family", source)
         return
     left_text, right_text = split_declaration(text)
+    if matrix_declaration(context, left_text, right_text, source):
+        return
     context.start_step()
     left = parse_side_tracked(left_text)
     superscripted = _superscripted_name(left.tree)

@@ -6,8 +6,18 @@ Contract of :func:`adopt_text_definitions` (run once, after every step is read):
   an indexed ``y_j = …``, a function ``f(x) = …`` (also ``f(x_1, x_2) = …``) and
   ``… = NAME`` when NAME is first written there and used later define that name
   for every step; the step is reported as a definition.
-- A later definition of the same name applies from its line on, the earlier one
-  before it (:func:`definitions_at` makes the one in effect current).
+- A definition applies from its line on, to the end of its section (a Markdown
+  heading or ``\\section``; text before the first heading is a preamble whose
+  definitions hold for the whole file), never before its line: a later
+  definition of the same name replaces it from its own line on
+  (:func:`definitions_at` makes the one in effect current, or none).
+- A name given a number (``x = 2``, ``w_1 = 0.5``; in prose "at $x = 1$", "Let
+  $x = 2$" or in a display) is a *value*, not a definition: the steps after it
+  in its section are checked at that value (a step true only there is reported
+  unchecked, see :func:`attach_values`), the steps before it and elsewhere never.
+- ``name = expression`` concluded in prose ("… gives $b = …$", "so $x = …$") or
+  after ``\\Rightarrow`` is a conclusion (``item.conclusion``): neither a
+  definition nor an identity.
 - A declared dependency (``g = g(x)``) is refined by the file's definition; a name
   a declaration defines is not redefined (the line is checked as a claim, and a
   disagreement is unchecked, never false: ``item.conflict``).
@@ -21,7 +31,7 @@ from __future__ import annotations
 
 import re
 
-from symderiv.writeup.extract import is_fact
+from symderiv.writeup.extract import UNATTACHED_CONDITION, is_fact, section_of
 from symderiv.writeup.meaning import Context, real_symbol
 from symderiv.writeup.shapes import latex_name
 from symderiv.writeup.printing import to_latex
@@ -29,7 +39,7 @@ from symderiv.writeup.printing import to_latex
 def _is_definition_shaped(item) -> bool:
     step = item.step
     return step.first_in_chain and step.relation in ("=", ":=") and not step.conditions \
-        and not is_fact(step)
+        and not is_fact(step) and step.problem != UNATTACHED_CONDITION
 
 
 def adopt_text_definitions(parsed: list, context: Context, lines) -> None:
@@ -51,6 +61,8 @@ def adopt_text_definitions(parsed: list, context: Context, lines) -> None:
                 used_elsewhere[name] = used_elsewhere.get(name, 0) + 1
                 first_use.setdefault(name, position)
     for position, item in enumerate(parsed):
+        if getattr(item, "matrix", None) is not None:
+            continue  # read as matrix algebra (matrix_steps), its definitions included
         if not _is_definition_shaped(item):
             if _introduces_name(item, position, used_elsewhere, first_use, context):
                 _adopt_symbol(item, item.reading.rhs, item.reading.lhs, context, lines)
@@ -59,6 +71,17 @@ def adopt_text_definitions(parsed: list, context: Context, lines) -> None:
             _note_unread_definition(item, context)
             continue
         lhs, rhs = item.reading.lhs, item.reading.rhs
+        if _is_value(lhs, rhs, context):
+            _adopt_value(item, lhs, rhs, context)
+            continue
+        conclusion = conclusion_word(item.step, context.document_text) \
+            if isinstance(lhs, (sp.Symbol, sp.Indexed, AppliedUndef_type())) else None
+        if conclusion:
+            context.conclusions.append((item.step.lhs_offset, getattr(lhs, "name", str(lhs)).split("[")[0],
+                                        item.step.line))
+            item.conclusion = (f"{to_latex(lhs)} = … is concluded here (after '{conclusion}'): it is neither a "
+                               "definition nor an identity to check")
+            continue
         if isinstance(lhs, sp.Symbol) and not lhs.is_integer:
             if lhs in rhs.free_symbols:
                 item.unusable = (f"{to_latex(lhs)} appears on both sides (an update rule or an equation to solve "
@@ -85,7 +108,8 @@ def _introduces_name(item, position: int, used_elsewhere: dict, first_use: dict,
     if reading is None or item.error or step.relation != "=" or step.conditions or not step.last_in_chain:
         return False
     lhs, rhs = reading.lhs, reading.rhs
-    if not (isinstance(rhs, sp.Symbol) and not rhs.is_integer and isinstance(lhs, sp.Basic)):
+    if not (isinstance(rhs, sp.Symbol) and not rhs.is_integer and isinstance(lhs, sp.Basic)) \
+            or not lhs.free_symbols:
         return False
     # the name must be used after this step (in any math, even math that cannot be read)
     pattern = re.compile(re.escape(latex_name(rhs.name)) + (r"(?![a-zA-Z])" if len(rhs.name) > 1 else ""))
@@ -120,8 +144,11 @@ def _adopt_symbol(item, lhs, rhs, context: Context, lines) -> None:
         if not dependency:
             item.conflict = f"a declaration also defines {latex_name(name)}"
             return  # checked as a claim against the declaration
+        end = scope_end(step.lhs_offset, context)
         context.definitions[lhs] = rhs
-        context.versions[lhs] = [(step.lhs_offset, rhs, f"line {step.line}")]
+        context.versions[lhs] = [(-1, previous, "the declaration", step.lhs_offset),
+                                 (step.lhs_offset, rhs, f"line {step.line}", end),
+                                 (end, previous, "the declaration", len(context.document_text) + 2)]
         context.origins[name] = ("definition", f"line {step.line} (refining a declared dependency)")
         item.definition = f"definition of {to_latex(lhs)} (refines the declared dependency)"
         return
@@ -135,7 +162,7 @@ def _adopt_symbol(item, lhs, rhs, context: Context, lines) -> None:
 def _new_version(item, key, value, context: Context, versions_of: dict, current: dict) -> None:
     step = item.step
     versions = versions_of.setdefault(key, [])
-    versions.append((step.lhs_offset, value, f"line {step.line}"))
+    versions.append((step.lhs_offset, value, f"line {step.line}", scope_end(step.lhs_offset, context)))
     shown = to_latex(key) if not isinstance(key, str) else latex_name(key)
     if len(versions) == 1:
         current[key] = value
@@ -143,7 +170,7 @@ def _new_version(item, key, value, context: Context, versions_of: dict, current:
         context.origins[getattr(key, "name", str(key))] = ("definition", f"line {step.line}")
     else:
         item.definition = (f"definition of {shown} (a new definition from line {step.line} on; "
-                           f"the one at {versions[0][2]} applies before)")
+                           f"the one at {versions[-2][2]} applies before)")
 
 
 def _adopt_indexed(item, lhs, rhs, context: Context) -> None:
@@ -162,6 +189,8 @@ def _adopt_indexed(item, lhs, rhs, context: Context) -> None:
     if not all(isinstance(i, sp.Symbol) for i in lhs.indices) or name in context.indexed_definitions:
         return
     context.indexed_definitions[name] = (tuple(lhs.indices), rhs)
+    context.indexed_scopes[name] = (item.step.lhs_offset, scope_end(item.step.lhs_offset, context),
+                                    context.indexed_definitions[name])
     context.declared_names.add(name)
     context.origins[name] = ("indexed definition", f"line {item.step.line}")
     item.definition = f"definition of {to_latex(lhs)}"
@@ -197,7 +226,8 @@ def _adopt_function(item, lhs, rhs, context: Context) -> None:
     if all(isinstance(p, sp.Symbol) for p in parameters) and name not in context.let_names:
         # the bare name stands for the value at its parameters: \partial f/\partial x with f(x, y) = x y
         value = sp.Function(name)(*parameters)
-        context.versions.setdefault(symbol, []).append((item.step.lhs_offset, value, f"line {item.step.line}"))
+        context.versions.setdefault(symbol, []).append((item.step.lhs_offset, value, f"line {item.step.line}",
+                                                        scope_end(item.step.lhs_offset, context)))
         context.definitions.setdefault(symbol, value)
     context.declared_names.add(name)
     context.origins[name] = ("concrete function", f"line {item.step.line}")
@@ -206,13 +236,98 @@ def _adopt_function(item, lhs, rhs, context: Context) -> None:
 
 
 def definitions_at(context: Context, offset: int) -> None:
-    """Make the definition in effect at ``offset`` current: the latest before it, else the first after it."""
+    """Make the definitions in effect at ``offset`` current: for each name, the latest one at or before
+    ``offset`` whose section holds ``offset``; a name defined only later or elsewhere is not defined here."""
     for versions_of, current in ((context.versions, context.definitions),
                                  (context.function_versions, context.concrete_functions)):
         for key, versions in versions_of.items():
-            before = [v for v in versions if v[0] <= offset]
-            chosen = before[-1] if before else versions[0]
-            current[key] = chosen[1]
+            in_effect = [v for v in versions if v[0] <= offset < v[3]]
+            if in_effect and in_effect[-1][1] is not None:
+                current[key] = in_effect[-1][1]
+            else:
+                current.pop(key, None)
+    for name, (start, end, entry) in context.indexed_scopes.items():
+        if start <= offset < end:
+            context.indexed_definitions[name] = entry
+        else:
+            context.indexed_definitions.pop(name, None)
+
+
+def scope_end(offset: int, context: Context) -> int:
+    """Where a definition made at ``offset`` stops applying: the end of its section (the whole file for the
+    preamble before the first heading)."""
+    end = len(context.document_text) + 1
+    if not any(at <= offset for at, _ in context.sections):
+        return end
+    return section_of(offset, context.sections, end)[1]
+
+
+def _is_value(lhs, rhs, context: Context) -> bool:
+    """``x = 2`` or ``w_1 = 0.5``: a name (or one entry) given a number, with no declaration of that name."""
+    import sympy as sp
+
+    if not isinstance(rhs, sp.Basic) or rhs.free_symbols or not rhs.is_number:
+        return False
+    if isinstance(lhs, sp.Symbol) and not lhs.is_integer:
+        return lhs.name not in context.let_names
+    return isinstance(lhs, sp.Indexed) and all(i.is_Integer for i in lhs.indices) \
+        and str(lhs.base) not in context.let_names
+
+
+def _adopt_value(item, lhs, rhs, context: Context) -> None:
+    step = item.step
+    shown = f"{step.lhs.strip()} = {step.rhs.strip()}"
+    end = scope_end(step.lhs_offset, context)
+    name = getattr(lhs, "name", str(lhs)).split("[")[0]
+    context.values.append((step.lhs_offset, end, shown, step.line, name))
+    where = "the rest of its section" if any(at <= step.lhs_offset for at, _ in context.sections) \
+        else "the rest of the file"
+    item.value = (f"a value given in the text: the steps after it that use {to_latex(lhs)} ({where}) are "
+                  f"checked at {shown}; it is not a definition")
+
+
+_CONCLUSION = re.compile(r"\b(?:gives?|giving|so|hence|thus|therefore|we get|we obtain|obtain|yields?|conclude"
+                         r"|solving|solves?|solution|minimi[sz]ed|maximi[sz]ed|optimum|optimal|implies|which means)"
+                         r"\b[^.$?!]*$", re.I)
+_CONCLUSION_SIGN = re.compile(r"\\(?:Rightarrow|Longrightarrow|implies|therefore|iff|Leftrightarrow)(?![a-zA-Z])")
+
+
+def conclusion_word(step, text: str) -> str | None:
+    """The word or sign that makes ``name = …`` a conclusion: "… gives $b = …$", "\\Rightarrow x = …"."""
+    if step.inline:
+        match = _CONCLUSION.search(text, max(0, step.lhs_offset - 80), max(0, step.lhs_offset - 1))
+        if match and "$" not in text[match.start():step.lhs_offset - 1]:
+            return match.group().split()[0]
+    before = text[max(0, step.lhs_offset - 20):step.lhs_offset]
+    sign = None
+    for sign in _CONCLUSION_SIGN.finditer(before):
+        pass
+    if sign is not None and not before[sign.end():].strip(" ,\t\n:;"):
+        return sign.group()
+    return None
+
+
+def definition_out_of_scope(names, context: Context, offset: int):
+    """(name, "line N") when a name the step uses was defined, given a value or concluded before ``offset``
+    in a section that has ended: the step may mean that, so it is not false for sure."""
+    wanted = {name.split("[")[0] for name in names}
+    found = []
+    for versions_of in (context.versions, context.function_versions):
+        for key, versions in versions_of.items():
+            name = getattr(key, "name", str(key)).split("[")[0]
+            if name in wanted and not any(v[0] <= offset < v[3] for v in versions):
+                found += [(v[0], name, v[2]) for v in versions if v[3] <= offset and v[0] >= 0]
+    for name, (start, end, _) in context.indexed_scopes.items():
+        if name in wanted and end <= offset:
+            found.append((start, name, "the line at offset"))
+    for start, end, _, line, name in context.values:
+        if end <= offset and name in wanted:
+            found.append((start, name, f"line {line}"))
+    for start, name, line in context.conclusions:
+        if start < offset and name in wanted:
+            found.append((start, name, f"line {line}"))
+    return max(found)[1:] if found else None
+
 
 def unread_definition_used(reading, context: Context, offset: int):
     """(name, line) when the definition in effect at ``offset`` of a name the step uses could not be read."""

@@ -64,7 +64,9 @@ SENTENCE_CONDITION_WORDS = {"if", "for", "when", "whenever", "provided"}
 FACT_WORDS = {"since", "because", "using"}
 _CONTEXT_WORD = re.compile(r"\b(where|whenever|when|if|iff|at|such that|for|unless|exactly where|since|because"
                            r"|using|provided|provided that|with)\s*[,:]?\s*$", re.I)
-_RELATION = re.compile(r"\\neq(?![a-zA-Z])|\\ne(?![a-zA-Z])|:=|\\coloneqq(?![a-zA-Z])|\\equiv(?![a-zA-Z])|="
+_RELATION = re.compile(r"\\neq(?![a-zA-Z])|\\ne(?![a-zA-Z])|\\not\s*=|≠|≤|≥|:=|=:|\\coloneqq?(?![a-zA-Z])|\\equiv(?![a-zA-Z])"
+                       r"|\\(?:triangleq|eqqcolon|eqcolon|doteq|leftarrow|gets|longleftarrow|stackrel\{[^{}]*\}\{=\}"
+                       r"|overset\{[^{}]*\}\{=\}|defeq|eqdef)(?![a-zA-Z])|="
                        r"|\\(?:approx|leq?|geq?|leqslant|geqslant|lt|gt|sim|simeq|propto|to|mapsto|in|notin|subset"
                        r"|subseteq|ll|gg|cong)(?![a-zA-Z])|<|>")
 _CONNECTIVES = {"and", "or", "where", "with", "for", "if", "when", "whenever", "since", "because", "so", "hence",
@@ -85,9 +87,9 @@ _STATEMENT_SEPARATOR = re.compile(
 _LEADING_SPACE = re.compile(r"^(?:\s|\\q?quad(?![a-zA-Z])|\\[ ,;:!]|~)+")
 _INDEX_LETTERS = set("ijklmnpqrst")
 _CONDITION_SHAPE = re.compile(
-    r"^\s*(?P<a>[a-zA-Z0-9](?:\s*[+-]\s*\d+)?)\s*(?P<rel>=|\\neq?(?![a-zA-Z]))\s*(?P<b>[a-zA-Z0-9](?:\s*[+-]\s*\d+)?)"
+    r"^\s*(?P<a>[a-zA-Z0-9](?:\s*[+-]\s*\d+)?)\s*(?P<rel>=|\\neq?(?![a-zA-Z])|\\not\s*=|≠)\s*(?P<b>[a-zA-Z0-9](?:\s*[+-]\s*\d+)?)"
     r"\s*[.,;]?\s*$")
-_INEQUALITY = re.compile(r"(?<![<>])(?:<|>)|\\(?:leq?|geq?|leqslant|geqslant|lt|gt|in|notin)(?![a-zA-Z])")
+_INEQUALITY = re.compile(r"(?<![<>])(?:<|>|≤|≥)|\\(?:leq?|geq?|leqslant|geqslant|lt|gt|in|notin)(?![a-zA-Z])")
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ class Extraction:
     facts: tuple = ()
     displays: int = 0  # display blocks found (with or without relations)
     sections: tuple = ()  # (offset, level) where sections start (a lower level is a larger section)
+    memberships: tuple = ()  # (line, name text, set text) for "W \\in \\mathbb{R}^{m \\times n}" anywhere in the math
 
 
 class Lines:
@@ -264,6 +267,7 @@ def extract(text: str, is_latex: bool) -> Extraction:
     skipped: list[tuple[int, str]] = []
     previous_side = None  # (text, offset) of the last side of the previous display
     inline_blocks: list = []  # every inline block, for "\(A\) \(=\) \(B\)" tables
+    memberships: list = []
     total = 0
     displays = 0
     # In LaTeX a % comment holds no math (the blanking keeps every offset).
@@ -280,18 +284,20 @@ def extract(text: str, is_latex: bool) -> Extraction:
                 total += 1
             continue
         inline = kind == "inline"
+        memberships.extend(_memberships(content, start, lines))
         context_word = _context_word(text, opened) if inline else None
         if inline:
             inline_blocks.append((opened, start, end, content, index))
             if _BARE_RELATION.fullmatch(content):
                 continue  # "\(=\)" between two inline expressions: joined below
-        if inline and "=" not in content and "\\neq" not in content and not (
+        if inline and "=" not in content and not re.search(r"\\ne|≠|\\equiv|\\triangleq|\\coloneq|\\eqqcolon|\\gets"
+                                                           r"|\\leftarrow|\\defeq", content) and not (
                 context_word in SENTENCE_CONDITION_WORDS and _INEQUALITY.search(content)):
             continue
         displays += not inline
         steps = _block_steps(content, start, lines, inline, context_word, is_latex, previous_side, index)
-        if steps and not inline and steps[-1].rhs and not steps[-1].problem:
-            previous_side = (steps[-1].rhs, steps[-1].rhs_offset)
+        if not inline:
+            previous_side = _last_side(steps, content, start, is_latex, lines)
         blocks.append(_Block(kind, opened, start, end, steps, context_word))
         total += len(steps)
         if total > MAX_STEPS:
@@ -300,12 +306,30 @@ def extract(text: str, is_latex: bool) -> Extraction:
     blocks.extend(_inline_relation_tables(inline_blocks, text, lines))
     blocks.sort(key=lambda block: block.opened)
     facts = _sentence_facts(blocks, text, sections)
+    _attach_values_after_display(blocks, text)
     _attach_sentence_conditions(blocks, text)
     for block in blocks:  # an inequality in prose that restricts no display is not a claim either
         if block.kind == "inline":
             block.steps[:] = [s for s in block.steps if not _INEQUALITY.fullmatch(s.relation or "=")]
     steps = [step for block in blocks for step in block.steps][:MAX_STEPS]
-    return Extraction(tuple(steps), tuple(read_declarations(text)), tuple(skipped), tuple(facts), displays, sections)
+    return Extraction(tuple(steps), tuple(read_declarations(text)), tuple(skipped), tuple(facts), displays, sections,
+                      tuple(memberships))
+
+
+_MEMBERSHIP = re.compile(r"(?P<names>[^$=;:]+?)\s*\\in\s*(?P<set>\\mathbb\s*\{\s*R\s*\}\s*\^\s*"
+                         r"(?:\{(?:[^{}]|\{[^{}]*\})*\}|\\?[a-zA-Z0-9]+))")
+
+
+def _memberships(content: str, start: int, lines: Lines) -> list:
+    """``W \\in \\mathbb{R}^{m \\times n}`` (also ``W, V \\in …``) in any math, inline or displayed: evidence
+    that the names are vectors or matrices, whatever else the block holds."""
+    found = []
+    for match in _MEMBERSHIP.finditer(content):
+        for name in match.group("names").split(","):
+            name = re.sub(r"^\s*(?:\\(?:text|mathrm)\{[^{}]*\}|\\q?quad|\\[,;: ])*", "", name).strip()
+            if name:
+                found.append((lines.line(start + match.start()), name, match.group("set")))
+    return found
 
 
 _BARE_RELATION = re.compile(r"\s*(?:\\(?:ds|displaystyle)(?![a-zA-Z])\s*)?(?:=|\\neq?(?![a-zA-Z])|\\leq?(?![a-zA-Z])"
@@ -343,6 +367,27 @@ def _inline_relation_tables(inline_blocks: list, text: str, lines: Lines) -> lis
     return found
 
 
+def _last_side(steps: list, content: str, start: int, is_latex: bool, lines: Lines) -> tuple:
+    """What a following display that starts with a relation continues: (text, offset) of this display's last
+    side; a display without a relation is itself that side (``$$ \\frac{d}{dx} x^3 $$`` then ``$$ = 3x^2 $$``);
+    (None, line) when it cannot be read, so the continuation is unchecked rather than attached further up."""
+    if steps:
+        last = steps[-1]
+        return (last.rhs, last.rhs_offset) if last.rhs and not last.problem else (None, last.line)
+    if len(content) > MAX_BLOCK_CHARS:
+        return (None, lines.line(start))
+    cleaned = _same_length_cleanup(content, is_latex)
+    rows = [row for _, row, _ in _split(cleaned, _ROW_SEPARATOR) if row.strip()]
+    if len(rows) != 1:
+        return (None, lines.line(start))
+    side = _blank_top_level(rows[0], _ALIGN)
+    at = _leading(side)
+    text = side[at:].strip().rstrip(".,;").strip()
+    if not text:
+        return (None, lines.line(start))
+    return (text, start + cleaned.index(rows[0]) + at)
+
+
 def _context_word(text: str, opened: int) -> str | None:
     before = text[max(0, opened - 40): opened]
     word = _CONTEXT_WORD.search(before)
@@ -361,6 +406,14 @@ def _block_steps(content, start, lines, inline, context_word, is_latex, previous
     claims: list[int] = []  # indices of the steps of the last statement that made claims
     for statement_start, statement, separator in _statements(content):
         absolute = start + statement_start
+        if separator == AMBIGUOUS_COLUMN:
+            at = absolute + _leading(statement)
+            steps.append(Step(lines.line(at), " ".join(statement.split()), "", "", inline=inline, lhs_offset=at,
+                              rhs_offset=at, relation_offset=at, block=index,
+                              problem="this row continues a row with several aligned columns: which column it "
+                                      "continues is ambiguous; not read"))
+            claims = []
+            continue
         if claims and _is_condition(statement, separator):
             condition = Condition(_condition_text(statement), absolute + _leading(statement), "beside")
             for k in claims:
@@ -517,6 +570,8 @@ _ALIGN = re.compile(r"&")
 def _statements(content: str) -> list[tuple[int, str, str | None]]:
     """Rows joined into chains, then cut at separators; (offset, statement, separator before it)."""
     chains: list[tuple[int, str]] = []
+    ambiguous: set = set()  # chains that continue a row with several columns: which column is not known
+    previous_columns = 1
     for row_offset, row, _ in _split(content, _ROW_SEPARATOR):
         # Remove alignment marks but keep offsets (same length).
         cleaned = _blank_top_level(row, _ALIGN)
@@ -528,6 +583,11 @@ def _statements(content: str) -> list[tuple[int, str, str | None]]:
             _RELATION.match(stripped) is not None or stripped[0] in "+-" or stripped.startswith("\\cdot")
             or previous_end.endswith(("+", "-", "=", "\\cdot", "\\times", "("))  # multline: broken mid-expression
         )
+        columns, previous_columns = previous_columns, _relation_columns(row)
+        if continues and columns > 1:
+            ambiguous.add(len(chains))
+            chains.append((row_offset, cleaned))
+            continue
         if continues:
             previous_offset, previous = chains[-1]
             padding = row_offset - (previous_offset + len(previous))
@@ -535,7 +595,10 @@ def _statements(content: str) -> list[tuple[int, str, str | None]]:
         else:
             chains.append((row_offset, cleaned))
     statements = []
-    for chain_offset, chain in chains:
+    for number, (chain_offset, chain) in enumerate(chains):
+        if number in ambiguous:
+            statements.append((chain_offset, chain, AMBIGUOUS_COLUMN))
+            continue
         pending_separator = None
         for piece_offset, piece, separator in _split(chain, _STATEMENT_SEPARATOR):
             if separator is not None and _is_phrase_piece(separator):
@@ -546,6 +609,15 @@ def _statements(content: str) -> list[tuple[int, str, str | None]]:
                                        (pending_separator or separator) if comma is None else ",\\quad"))
                 pending_separator = None
     return statements
+
+
+AMBIGUOUS_COLUMN = "<a row continuing one of several columns>"
+
+
+def _relation_columns(row: str) -> int:
+    """Aligned columns holding a relation: ``f &= a, & g &= b`` has 2 (``a & = & b`` in eqnarray has 1)."""
+    cells = [cell for _, cell, _ in _split(row, _ALIGN)]
+    return sum(1 for cell in cells[1:] if _RELATION.match(_LEADING_SPACE.sub("", cell).strip() or " "))
 
 
 _COMMA = re.compile(r",")
@@ -587,6 +659,7 @@ def _bare_condition(statement: str) -> str:
     if text.startswith("(") and text.endswith(")") and _matching_paren(text) == len(text) - 1:
         text = _CONDITION_PADDING.sub("", text[1:-1])
     text = re.sub(r"^\\(?:text|textrm|mbox)\{\s*(?:if|for|when|whenever|for all)\s*\}\s*", "", text)
+    text = re.sub(r"^\\forall(?![a-zA-Z])\s*", "", text)
     return text
 
 
@@ -602,6 +675,8 @@ def _matching_paren(text: str) -> int:
 
 def _is_condition(statement: str, separator: str | None) -> bool:
     """A statement that restricts the one before it rather than a claim of its own."""
+    if re.match(r"(?:\s|\\[,;:! ]|\\q?quad(?![a-zA-Z]))*\\forall(?![a-zA-Z])", statement) and separator is not None:
+        return True  # "A_{ij} = 0, \forall i \neq j"
     statement = _bare_condition(statement)
     words = _separator_words(separator)
     if words in SENTENCE_CONDITION_WORDS or words in ("for all", "unless", "provided", "otherwise"):
@@ -644,6 +719,12 @@ def _chain_steps(statement: str, offset: int, lines: Lines, inline: bool, contex
             return [Step(lines.line(at), "", sides[1][1], sides[1][2] or "", inline=inline, lhs_offset=at,
                          rhs_offset=at, relation_offset=at, block=block,
                          problem="the display starts with a relation but no earlier display gives its left side")]
+        if previous_side[0] is None:
+            at = sides[1][0]
+            return [Step(lines.line(at), "", sides[1][1], sides[1][2] or "", inline=inline, lhs_offset=at,
+                         rhs_offset=at, relation_offset=at, block=block,
+                         problem=f"the display starts with a relation, but the display before it (line "
+                                 f"{previous_side[1]}) is not read, so its left side is unknown")]
         sides[0] = (previous_side[1], previous_side[0], None)
         continues = True
     steps = []
@@ -682,9 +763,11 @@ def _hidden_relation(statement: str) -> str | None:
 
 
 def _relation_name(relation: str) -> str:
-    if relation in ("\\neq", "\\ne"):
+    relation = {"≠": "\\neq", "≤": "\\leq", "≥": "\\geq"}.get(relation, relation)
+    if relation in ("\\neq", "\\ne") or re.fullmatch(r"\\not\s*=", relation):
         return "\\neq"
-    if relation in (":=", "\\coloneqq", "\\equiv"):
+    if relation in (":=", "\\coloneqq", "\\coloneq", "\\equiv", "\\triangleq", "\\defeq") \
+            or re.fullmatch(r"\\(?:stackrel|overset)\{\s*(?:\\text\{|\\mathrm\{)?\s*(?:def|\\Delta)\s*\}?\s*\}\{=\}", relation):
         return ":="
     return relation
 
@@ -740,7 +823,7 @@ def _case_steps(left: str, left_offset: int, rows, lines: Lines, offset: int, in
     return steps
 
 
-_NEGATION = {"=": "\\neq", "\\neq": "=", "\\ne": "=", "<": "\\geq", ">": "\\leq", "\\leq": ">", "\\le": ">",
+_NEGATION = {"=": "\\neq", "\\neq": "=", "\\ne": "=", "≠": "=", "≤": ">", "≥": "<", "<": "\\geq", ">": "\\leq", "\\leq": ">", "\\le": ">",
              "\\geq": "<", "\\ge": "<"}
 
 
@@ -782,18 +865,33 @@ def _sentence_condition(step: Step) -> bool:
 
 def _attach_sentence_conditions(blocks: list[_Block], text: str) -> None:
     """``If $i = j$, $$…$$`` and ``$$…$$ for $i \\neq j$``: the inline condition restricts the display;
-    ``If $x = 4$ then $f = …$``: it restricts the inline claims of the same sentence."""
+    ``If $x = 4$ then $f = …$``: it restricts the inline claims of the same sentence.
+
+    An index relation in prose (``i = j``, ``i \\ne j``, ``k = 1``) is a condition whatever word comes
+    before it ("Assume", "Case", "On the diagonal ($i = j$)"), never a claim; it restricts the displays of
+    its sentence (``If $i = j$ then $$…$$ and $$…$$``), and ``otherwise`` between two displays gives the
+    next one the negation. An index relation that restricts no display is unchecked as a condition."""
+    joined: set = set()
     for position, block in enumerate(blocks):
-        if block.kind != "inline" or block.context_word not in SENTENCE_CONDITION_WORDS or not block.steps:
+        if block.kind != "inline" or not block.steps or position in joined:
+            continue
+        index_only = all(_index_condition(step) for step in block.steps)
+        if block.context_word not in SENTENCE_CONDITION_WORDS and not index_only:
             continue
         if not all(_sentence_condition(step) for step in block.steps):
             continue
-        conditions = tuple(Condition(f"{s.lhs} {s.relation} {s.rhs}", s.lhs_offset, "sentence") for s in block.steps)
-        after = blocks[position + 1] if position + 1 < len(blocks) else None
+        group = [position] + _joined_conditions(blocks, position, text)
+        joined.update(group)
+        conditions = tuple(Condition(f"{s.lhs} {s.relation} {s.rhs}", s.lhs_offset, "sentence")
+                           for k in group for s in blocks[k].steps)
+        last = blocks[group[-1]]
+        after_at = group[-1] + 1
+        after = blocks[after_at] if after_at < len(blocks) else None
         before = blocks[position - 1] if position > 0 else None
-        same_sentence = _inline_claims_in_sentence(blocks, position, text)
-        if after is not None and after.kind != "inline" and after.steps and _leads_to(text, block.end, after.opened):
-            after.steps[:] = [replace(s, conditions=s.conditions + conditions) for s in after.steps]
+        same_sentence = _inline_claims_in_sentence(blocks, group[-1], text)
+        if after is not None and after.kind != "inline" and after.steps and _leads_to(text, last.end, after.opened):
+            for display in _displays_of_sentence(blocks, after_at, text):
+                display.steps[:] = [replace(s, conditions=s.conditions + conditions) for s in display.steps]
         elif same_sentence:
             for claim in same_sentence:
                 claim.steps[:] = [replace(s, conditions=s.conditions + conditions) for s in claim.steps]
@@ -801,9 +899,111 @@ def _attach_sentence_conditions(blocks: list[_Block], text: str) -> None:
                 and _gap_is_one_sentence(text, before.end, block.opened, 30):
             last_chain = _last_chain(before.steps)
             before.steps[-len(last_chain):] = [replace(s, conditions=s.conditions + conditions) for s in last_chain]
+        elif index_only and all(_between_indices(s) for k in group for s in blocks[k].steps):
+            for k in group:  # a condition on indices that restricts nothing: not a claim either
+                blocks[k].steps[:] = [replace(s, problem=UNATTACHED_CONDITION) for s in blocks[k].steps]
+            continue
         else:
             continue
-        block.steps[:] = []  # it is a condition, not a claim of its own
+        for k in group:
+            blocks[k].steps[:] = []  # it is a condition, not a claim of its own
+    _prose_otherwise(blocks, text)
+
+
+UNATTACHED_CONDITION = "an index condition in the text that restricts no display; not a claim"
+
+
+def _between_indices(step: Step) -> bool:
+    """``i = j`` or ``k \\neq 1``, but not ``n = 2`` (a value, see :mod:`definitions`)."""
+    return step.relation == "\\neq" or (step.lhs.strip().isalpha() and step.rhs.strip().isalpha())
+
+
+def _index_condition(step: Step) -> bool:
+    """``i = j``, ``i \\neq j``, ``k = 1``: a relation between index letters (or an index and a number)."""
+    if step.problem or step.chain_length != 1:
+        return False
+    shape = _CONDITION_SHAPE.match(f"{step.lhs} {step.relation} {step.rhs}")
+    if not shape:
+        return False
+    letters = {c for c in shape.group("a") + shape.group("b") if c.isalpha()}
+    return bool(letters) and letters <= _INDEX_LETTERS
+
+
+def _joined_conditions(blocks: list[_Block], position: int, text: str) -> list:
+    """``For $i = j$ and $k = 1$``: the condition blocks joined to the one at ``position`` by "and" or ","."""
+    found = []
+    previous_end = blocks[position].end
+    for k in range(position + 1, len(blocks)):
+        block = blocks[k]
+        if block.kind != "inline" or not block.steps or not re.fullmatch(r"\s*(?:,|and|,\s*and)\s*",
+                                                                         text[previous_end:block.opened]):
+            break
+        if not all(_sentence_condition(step) for step in block.steps):
+            break
+        found.append(k)
+        previous_end = block.end
+    return found
+
+
+def _displays_of_sentence(blocks: list[_Block], first: int, text: str) -> list:
+    """The display at ``first`` and the displays after it in the same sentence (``$$…$$ and $$…$$``)."""
+    found = [blocks[first]]
+    for block in blocks[first + 1:]:
+        previous = found[-1]
+        gap = _HTML_COMMENT.sub("", text[previous.end:block.opened])
+        if block.kind == "inline" or not block.steps or len(gap) > 40 or _BLANK_LINE.search(gap) \
+                or re.search(r"[.?!:;]", gap) or not re.fullmatch(r"\s*(?:,?\s*(?:and|or))?\s*,?\s*", gap) \
+                or text[previous.start:previous.end].rstrip("$]) \n\\").endswith("."):
+            break
+        found.append(block)
+    return found
+
+
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+
+
+def _prose_otherwise(blocks: list[_Block], text: str) -> None:
+    """``$$…$$ otherwise $$…$$``: the second display holds where the first one's sentence conditions do not."""
+    for previous, block in zip(blocks, blocks[1:]):
+        if block.kind == "inline" or previous.kind == "inline" or not block.steps or not previous.steps:
+            continue
+        if not re.fullmatch(r"[\s,;]*otherwise[\s,:]*", _HTML_COMMENT.sub("", text[previous.end:block.opened]), re.I):
+            continue
+        others = [c for c in previous.steps[-1].conditions if c.origin == "sentence"]
+        if others:
+            conditions = tuple(Condition(c.text, c.offset, "otherwise") for c in others)
+            block.steps[:] = [replace(s, conditions=s.conditions + conditions) for s in block.steps]
+
+
+_VALUES_AFTER_DISPLAY = re.compile(r"[\s,]*(?:where|with|at|for)\s*", re.I)
+_MORE_VALUES = re.compile(r"\s*(?:,|and|,\s*and)\s*", re.I)
+
+
+def _attach_values_after_display(blocks: list[_Block], text: str) -> None:
+    """``$$ … $$ where $x = 1$ and $y = 0$ are substituted``: values stated right after a display (the
+    next words, even across a blank line) are conditions of that whole display, not claims."""
+    for position, block in enumerate(blocks):
+        if block.kind == "inline" or not block.steps or position + 1 >= len(blocks):
+            continue
+        values = []
+        previous_end, pattern = block.end, _VALUES_AFTER_DISPLAY
+        for after in blocks[position + 1:]:
+            if after.kind != "inline" or not after.steps or not pattern.fullmatch(text[previous_end:after.opened]) \
+                    or not all(_is_value_step(s) for s in after.steps):
+                break
+            values.append(after)
+            previous_end, pattern = after.end, _MORE_VALUES
+        if not values:
+            continue
+        conditions = tuple(Condition(f"{s.lhs} = {s.rhs}", s.lhs_offset, "sentence") for v in values for s in v.steps)
+        block.steps[:] = [replace(s, conditions=s.conditions + conditions) for s in block.steps]
+        for value in values:
+            value.steps[:] = []
+
+
+def _is_value_step(step: Step) -> bool:
+    return not step.problem and step.relation == "=" and step.chain_length == 1 \
+        and bool(_NAME_EQUALS_NUMBER.match(step.lhs)) and bool(_NUMBER_TEXT.match(step.rhs))
 
 
 def _leads_to(text: str, start: int, end: int) -> bool:

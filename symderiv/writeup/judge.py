@@ -27,7 +27,7 @@ from symderiv.writeup.conditions import StepRestrictions
 from symderiv.writeup.counterexamples import (Search, counterexample, high_precision_probe, rational_counterexample,
                                               simplified_rational_counterexample)
 from symderiv.writeup.latex_parser import Unsupported
-from symderiv.writeup.report import FALSE, HOLDS, PROVED
+from symderiv.writeup.report import FALSE, HOLDS, PROVED, UNCHECKED
 from symderiv.writeup.resolve import Resolver
 
 
@@ -65,6 +65,11 @@ def judge(lhs_surface, rhs_surface, context, restrictions: StepRestrictions, rng
     assumption = f" (assuming {', '.join(sorted(assumed))})" if assumed else ""
     search = Search(context, rng, restrictions)
     outcome = _decide_prepared(prepared, search, restrictions, rng, assumption)
+    if outcome.verdict == HOLDS:
+        beyond = beyond_kinks(prepared, restrictions)
+        if beyond is not None:
+            return Outcome(UNCHECKED, f"equal at every sampled point, but not at {beyond} (on the other side of a "
+                           "kink of ReLU, max, min, |.| or sign): not equal everywhere", kind="kink")
     if kinked and outcome.verdict == PROVED:
         return Outcome(HOLDS, "equal wherever the derivative exists; not proved, because a derivative passes "
                        "through a kink (ReLU, max, min, |x| or sign) where it is not defined", kind="kink")
@@ -269,3 +274,97 @@ def invert_for_inequality(outcome: Outcome) -> Outcome:
                         counterexample=outcome.counterexample)
     decided = inverted(equal)
     return Outcome(decided.verdict, decided.reason, kind=decided.reason_kind)
+
+
+NEQ_MEANING = ("a \\neq b is read as \"a and b are never equal\" (for every value of its variables, under the "
+               "step's conditions)")
+
+
+def differs_everywhere(lhs_surface, rhs_surface, context, outcome: Outcome) -> Outcome:
+    """``a \\neq b`` whose sides differ somewhere: proved only if they differ for *every* value.
+
+    Decided exactly when ``lhs - rhs`` is a nonzero number, or a rational function of one real
+    variable whose numerator has no real root (then it never vanishes); a real root is a point where
+    the sides are equal: the step is unchecked with that point. Anything else is unchecked."""
+    import sympy as sp
+
+    resolver = Resolver(context)
+    difference = sp.together(resolver.full(lhs_surface) - resolver.full(rhs_surface))
+    if difference.is_number:
+        if difference.is_zero is False:
+            return Outcome(PROVED, "the sides differ (their difference is a nonzero number)", kind="proved")
+        return Outcome(UNCHECKED, "the sides are not proved to differ", kind="inequality")
+    variables = sorted(difference.free_symbols, key=str)
+    numerator, _ = sp.fraction(difference)
+    if len(variables) == 1 and numerator.is_polynomial(variables[0]):
+        variable = variables[0]
+        polynomial = sp.Poly(numerator, variable)
+        if polynomial.degree() <= 12:
+            roots = sp.real_roots(polynomial)
+            if not roots:
+                return Outcome(PROVED, f"the sides differ for every real {sp.latex(variable)} (their difference "
+                               "never vanishes)", kind="proved")
+            return Outcome(UNCHECKED, f"the sides differ somewhere but are equal at {sp.latex(variable)} = "
+                           f"{sp.latex(roots[0])}: true only if \\neq means 'not identically equal'",
+                           kind="inequality")
+    return Outcome(UNCHECKED, outcome.reason + "; whether they differ for every value is not decided "
+                   "(\\neq is read as 'never equal')", kind="inequality")
+
+
+KINK_OFFSETS = ("1/2", "2", "-1/2", "-2", "1/1000", "-1/1000")
+
+
+def beyond_kinks(prepared, restrictions: StepRestrictions) -> str | None:
+    """A point on either side of a kink (ReLU, max, min, |.|, sign, a step) where the sides differ.
+
+    Random samples lie in a fixed range, so ``ReLU(x - 2) = 0`` agrees at all of them. Each kink
+    ``g(v) = 0`` linear in one variable ``v`` (the others at fixed simple values) is located exactly and
+    the difference is evaluated at 50 digits on both sides of it, at points where every restriction
+    holds. Returns the point as LaTeX, or None."""
+    import itertools
+
+    import sympy as sp
+    from sympy.core.function import AppliedUndef
+
+    for lhs, rhs in prepared:
+        difference = lhs - rhs
+        if difference.has(AppliedUndef, sp.Sum, sp.Product, sp.Derivative, sp.Indexed):
+            continue
+        kinks = [atom.args[0] for atom in difference.atoms(sp.Heaviside, sp.Abs, sp.sign, sp.DiracDelta)]
+        kinks += [a - b for atom in difference.atoms(sp.Max, sp.Min) for a, b in itertools.combinations(atom.args, 2)]
+        symbols = sorted(difference.free_symbols, key=str)
+        if not kinks or not symbols or len(symbols) > 6 or any(s.is_integer for s in symbols):
+            continue
+        base = {symbol: sp.Rational(3 + 2 * k, 10) for k, symbol in enumerate(symbols)}
+        for kink, variable in itertools.product(kinks[:20], symbols):
+            others = {s: base[s] for s in symbols if s != variable}
+            equation = sp.expand(kink.xreplace(others))
+            if not equation.has(variable) or not equation.is_polynomial(variable) \
+                    or sp.degree(equation, variable) != 1:
+                continue
+            root = sp.solve(equation, variable)
+            if len(root) != 1 or not root[0].is_Rational:
+                continue
+            for offset in KINK_OFFSETS:
+                point = dict(others)
+                point[variable] = root[0] + sp.Rational(offset)
+                if _differs_at(difference, point, restrictions):
+                    return ", ".join(f"{sp.latex(s)} = {sp.latex(point[s])}" for s in symbols)
+    return None
+
+
+def _differs_at(difference, point: dict, restrictions: StepRestrictions) -> bool:
+    import sympy as sp
+
+    for restriction in restrictions.items:
+        if restriction.kind in ("index", "unread", "quantifier") or restriction.lhs is None:
+            continue
+        gap = sp.N((restriction.lhs - restriction.rhs).xreplace(point), 50)
+        if not gap.is_real:
+            return False
+        holds = {"eq": abs(gap) < 1e-40, "ne": abs(gap) > 1e-40, "lt": gap < 0, "le": gap <= 0, "gt": gap > 0,
+                 "ge": gap >= 0}.get(restriction.relation, False)
+        if not holds:
+            return False
+    value = sp.N(difference.xreplace(point), 50)
+    return bool(value.is_real and abs(value) > sp.Float("1e-30"))

@@ -81,6 +81,7 @@ script: "_" sarg               -> sub_script
      | LBRACE_ESC expr RBRACE_ESC -> paren
      | "{" expr "}"            -> brace
      | LVERT expr RVERT        -> abs
+     | NORM_OPEN expr NORM_CLOSE -> norm
      | EVAL_OPEN expr EVAL_CLOSE -> evalbar
      | FRAC "{" expr "}" "{" expr "}" -> frac
      | FRAC SDIGIT SDIGIT      -> frac
@@ -94,6 +95,8 @@ MULOP.2: /\\(cdot|times|ast)(?![a-zA-Z])/
 FRAC.3: /\\[dt]?frac(?![a-zA-Z])/
 SQRT.3: /\\sqrt(?![a-zA-Z])/
 LVERT.3: /\\lvert(?![a-zA-Z])/
+NORM_OPEN.3: /\\lnormbar(?![a-zA-Z])/
+NORM_CLOSE.3: /\\rnormbar(?![a-zA-Z])/
 RVERT.3: /\\rvert(?![a-zA-Z])/
 EVAL_OPEN: "\ue000"
 EVAL_CLOSE: "\ue001"
@@ -230,6 +233,18 @@ def _pair_bars(tracked: Tracked) -> Tracked:
     return tracked.sub(_BAR, lambda m: next(which))
 
 
+_NORM_BAR = re.compile(r"\\\|")
+
+
+def _pair_norms(tracked: Tracked) -> Tracked:
+    """An even number of ``\\|`` bars: alternately opening and closing norms (``\\|x\\|^2``, ``\\|Xw - y\\|_2^2``)."""
+    count = len(_NORM_BAR.findall(tracked.text))
+    if count == 0 or count % 2:
+        return tracked
+    which = iter(("\\lnormbar ", "\\rnormbar ") * (count // 2))
+    return tracked.sub(_NORM_BAR, lambda m: next(which))
+
+
 def normalize_tracked(text: str) -> Tracked:
     """Drop spacing/sizing/labels, rewrite old font switches and ``^{\\prime}``; keep the offsets."""
     tracked = Tracked.of(text).sub(_PRIVATE_USE, lambda m: "\ufffd")
@@ -245,6 +260,7 @@ def normalize_tracked(text: str) -> Tracked:
     tracked = tracked.sub(re.compile(r"\\left\|"), lambda m: "\\lvert ")
     tracked = tracked.sub(re.compile(r"\\right\|"), lambda m: "\\rvert ")
     tracked = _pair_bars(tracked)
+    tracked = _pair_norms(tracked)
     tracked = tracked.sub(_SPACING, lambda m: " ")
     tracked = tracked.sub(_PRIME_MACRO, lambda m: "'" * (m.group(1).count("\\prime") if m.group(1) else 1))
     return tracked.strip()
@@ -301,7 +317,7 @@ def parse_side_tracked(text: str) -> ParsedSide:
         raise Unsupported("empty expression", kind="empty side")
     norm = normalized.find("\\|")
     if norm != -1:
-        raise Unsupported("a norm \\|...\\| is not read yet", tracked.source_offset(norm), kind="not read yet")
+        raise Unsupported("norm bars \\|...\\| that do not pair up", tracked.source_offset(norm), kind="cannot parse")
     try:
         return ParsedSide(_parser().parse(normalized), tracked)
     except UnexpectedToken as exc:

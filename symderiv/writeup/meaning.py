@@ -99,6 +99,14 @@ class Context:
     unread_definitions: dict = field(default_factory=dict)  # name -> line of a definition that is not read
     document_text: str = ""
     uncertain_definitions: dict = field(default_factory=dict)  # name -> the doubts of its in-file definition
+    shapes: dict = field(default_factory=dict)  # name -> (rows, cols), declared (see matrices)
+    matrix_definitions: dict = field(default_factory=dict)  # name -> expression tree (see matrix_steps)
+    parsed_steps: list = field(default_factory=list)  # every step of the file, in order (see verdicts)
+    layout: str = "denominator"  # of derivatives by a vector or matrix (--let "layout: numerator")
+    sections: tuple = ()  # (offset, level) of the document's headings: a definition holds within its section
+    indexed_scopes: dict = field(default_factory=dict)  # base name -> (offset, scope end, entry) from the file
+    values: list = field(default_factory=list)  # (offset, scope end, "x = 2", line, name): numbers in the text
+    conclusions: list = field(default_factory=list)  # (offset, name, line): name = … concluded in prose
     # per step, set by the caller before converting:
     flags: frozenset = frozenset()  # doubt keys whose alternative reading is wanted
     doubts: dict = field(default_factory=dict)  # key -> Doubt, recorded while converting
@@ -258,7 +266,7 @@ class Converter:
             return self._product_chain(product_segments(tree))
         if kind in ("letter", "command", "decorated"):
             return self._as_expr(self._named_item(name_of(tree, self), None, None, 0, tree), tree)
-        if kind in ("number", "brace", "paren", "frac", "sqrt", "matrix", "abs", "evalbar"):
+        if kind in ("number", "brace", "paren", "frac", "sqrt", "matrix", "abs", "evalbar", "norm"):
             return self._as_expr(self._base(tree), tree)
         if kind == "start":
             return self._node(tree.children[0])
@@ -555,8 +563,8 @@ class Converter:
         hint = (f' (declare: --let "{shown}^{{{written}}}: index" to read it as a separate name, '
                 f'--let "{shown}^{{{written}}}: power" to read it as a power)')
         if shape == "transpose":
-            self.fail(node, f"{shown}^{written} is a transpose; matrices and transposes are not read yet",
-                      "transpose")
+            self.fail(node, f"{shown}^{written} is a transpose: declare the shapes of the matrices and vectors of "
+                      f'the step to read it as matrix algebra (--let "{shown}: m x n", --let "x: n")', "transpose")
         if shape == "bracketed":
             self.fail(node, f"{shown}^{{{written}}} is a sample or layer index, not a power; "
                       "indexed families are not read yet" + hint, "superscript index")
@@ -571,7 +579,7 @@ class Converter:
         if exponent.is_Number:
             if exponent < 0 and name in notes.matrix_like:
                 self.fail(node, f"{shown}^{{{written}}}: {shown} is used as a matrix ({notes.matrix_like[name]}); "
-                          "an inverse is not read yet", "matrix")
+                          f'declare its shape to read the inverse (--let "{shown}: n x n")', "matrix")
             return exponent
         if self._letters_are_quantities(superscript):
             return exponent
@@ -582,7 +590,8 @@ class Converter:
         shape = superscript_shape(superscript, self)
         written = self.source_text(superscript) or "?"
         if shape == "transpose":
-            self.fail(node, f"(...)^{written} is a transpose; matrices and transposes are not read yet", "transpose")
+            self.fail(node, f"(...)^{written} is a transpose: declare the shapes of the matrices and vectors of the "
+                      'step to read it as matrix algebra (--let "W: m x n", --let "x: n")', "transpose")
         if shape == "bracketed":
             self.fail(node, f"(...)^{{{written}}} is an index or a derivative order, not a power", "superscript index")
         return self._exponent(superscript)
@@ -655,6 +664,9 @@ class Converter:
             return sp.sqrt(self.expression(children[0]))
         if kind == "matrix":
             return self._matrix(tree)
+        if kind == "norm":
+            self.fail(tree, "a norm \\|...\\| is read only for vectors and matrices with a declared shape "
+                      '(--let "x: n", --let "X: n x d")', "not read yet")
         if kind == "evalbar":
             return _EvalBar(self.expression([c for c in tree.children if hasattr(c, "data")][0]), tree)
         return self._node(tree)
@@ -1044,7 +1056,8 @@ class Converter:
             second = sorted(with_matrices[1])[0] if len(with_matrices) >= 2 else _short(others[0])
             evidence = self.context.notation.matrix_like[first]
             raise Unsupported(f"a product of {latex_name(first)} and {second}, with {latex_name(first)} used as a "
-                              f"matrix or vector ({evidence}): matrix products are not read yet", kind="matrix")
+                              f"matrix or vector ({evidence}): declare the shapes to read it as matrix algebra "
+                              f'(--let "{latex_name(first)}: m x n")', kind="matrix")
         result = factors[0]
         for factor in factors[1:]:
             _check_size(result)

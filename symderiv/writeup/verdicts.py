@@ -21,19 +21,21 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from symderiv.budget import BudgetExceeded, cpu_seconds, cpu_time_limit
 from symderiv.errors import InputError
 from symderiv.writeup import symbolic
 from symderiv.writeup.conditions import Restriction, StepRestrictions, parse_restrictions
 from symderiv.writeup.declarations import add_declaration, notation_declaration
-from symderiv.writeup.definitions import (adopt_text_definitions, definitions_at, unread_definition_used,
-                                           uncertain_definitions_used)
+from symderiv.writeup.definitions import (adopt_text_definitions, definition_out_of_scope, definitions_at,
+                                           unread_definition_used, uncertain_definitions_used)
 from symderiv.writeup.evidence import document_notation, step_letters
 from symderiv.writeup.extract import Lines, Step, extract, is_fact, section_of
-from symderiv.writeup.judge import Outcome, bare_and_applied, invert_for_inequality, judge
+from symderiv.writeup.judge import Outcome, bare_and_applied, differs_everywhere, invert_for_inequality, judge
 from symderiv.writeup.latex_parser import Unsupported, parse_side_tracked
+from symderiv.writeup.matrices import layout_declaration, shape_declaration
+from symderiv.writeup.matrix_steps import collect_shapes, decide_matrix, mark_matrix_steps, matrix_false_blocked
 from symderiv.writeup.meaning import Context, Converter, Doubt, index_symbol
 from symderiv.writeup.shapes import latex_name
 from symderiv.writeup.printing import to_latex
@@ -45,6 +47,9 @@ DEFAULT_BUDGET_SECONDS = 300.0
 DIFFERENCE_SECONDS = 3.0
 MAX_DOUBTS = 2
 _PRIMED = re.compile(r"(?:\\([a-zA-Z]+)|(?<![a-zA-Z\\])([a-zA-Z]))\s*'")
+_PARAMETER = r"\s*(?:\\[a-zA-Z]+|[a-zA-Z])(?:_\{?[a-zA-Z0-9]+\}?)?\s*"
+_FUNCTION_DEFINED = re.compile(r"\s*(?:\\([a-zA-Z]+)|(?<![a-zA-Z\\])([a-zA-Z]))\s*(?:\\left)?\("
+                               + _PARAMETER + r"(?:[,;]" + _PARAMETER + r")*(?:\\right)?\)\s*")
 CONDITION_CONTEXT_WORDS = {"where", "whenever", "when", "if", "iff", "at", "such that", "for", "unless", "exactly where"}
 LOGISTIC_LET = r"\sigma(t) = \frac{1}{1+\exp(-t)}"
 
@@ -77,7 +82,11 @@ class _Parsed:
     definition: str | None = None  # the note shown for a definition
     conflict: str | None = None  # a --let defines the same name differently
     unusable: str | None = None  # definition-shaped, but not usable as one (recursive, parameters unused)
+    value: str | None = None  # the note shown for a name given a number (x = 2): a value, not a definition
+    conclusion: str | None = None  # name = expression concluded in prose ("gives $b = …$")
+    values: list = field(default_factory=list)  # restrictions from the values in effect at this step
     facts: list = field(default_factory=list)
+    matrix: tuple | None = None  # read as matrix algebra (see matrix_steps)
 
 
 def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
@@ -94,8 +103,13 @@ def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
     lines = Lines(text)
     context = Context()
     context.document_text = text
+    context.sections = extraction.sections
     math_text = " ".join(f"{step.lhs} {step.rhs}" for step in extraction.steps)
     context.primed_names = {a or b for a, b in _PRIMED.findall(math_text)}
+    # J(\theta) = … defines a function J: J(0) elsewhere is J at 0, never the product J·0
+    context.primed_names |= {m.group(1) or m.group(2) for step in extraction.steps
+                             if step.first_in_chain and step.relation in ("=", ":=") and not step.problem
+                             for m in [_FUNCTION_DEFINED.fullmatch(step.lhs)] if m}
     warnings: list[str] = []
     _declare(context, list(lets), extraction, step_seconds, warnings)
     declared = set(context.declared_names)
@@ -104,9 +118,14 @@ def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
 
     parsed = [_parse_sides(step) for step in extraction.steps]
     _gather_notation(parsed, context, extraction)
+    collect_shapes(context)
+    mark_matrix_steps(parsed, context, _StepError)
+    context.parsed_steps = parsed
     for item in parsed:
-        _convert(item, context, step_seconds)
+        if item.matrix is None:
+            _convert(item, context, step_seconds)
     adopt_text_definitions(parsed, context, lines)
+    _attach_values(parsed, context)
     assumptions = _parse_facts(assume, "--assume", context)
     _attach_facts(parsed, extraction, context, lines)
     _warn_undeclared(parsed, context, declared, warnings)
@@ -156,7 +175,8 @@ def _declare(context: Context, lets: list[str], extraction, step_seconds: float,
 
 def _is_notation_form(text: str) -> bool:
     try:
-        return notation_declaration(text) is not None
+        return layout_declaration(text) is not None or shape_declaration(text) is not None \
+            or notation_declaration(text) is not None
     except Unsupported:
         return True
 
@@ -227,7 +247,9 @@ def _parse_sides(step: Step) -> _Parsed:
             "too large" if "longer than" in step.problem else "structure"), step.lhs_offset)
         return item
     if step.relation not in ("=", "\\neq", ":="):
-        item.error = _StepError(f"relation {step.relation} is not checked (only = and \\neq)", "relation",
+        update = re.fullmatch(r"\\(?:leftarrow|gets|longleftarrow)", step.relation)
+        item.error = _StepError(f"{step.relation} is an update (an assignment), not an identity: not checked" if update
+                                else f"relation {step.relation} is not checked (only = and \\neq)", "relation",
                                 step.relation_offset)
         return item
     for attribute, text, offset in (("lhs_side", step.lhs, step.lhs_offset), ("rhs_side", step.rhs, step.rhs_offset)):
@@ -254,6 +276,11 @@ def _gather_notation(parsed: list[_Parsed], context: Context, extraction) -> Non
                 steps[-1] = (step.line, step.relation, parse_side_tracked(step.lhs), None, rhs_text)
             except Unsupported:
                 pass
+    for line, name, space in extraction.memberships:  # inline "W \in \mathbb{R}^{m \times n}" is evidence too
+        try:
+            steps.append((line, "\\in", parse_side_tracked(name), None, space))
+        except (Unsupported, RecursionError):
+            pass
     words = {m.group(1) for item in parsed if item.step.first_in_chain
              for m in [re.fullmatch(r"\s*\\(?:text|mathrm|operatorname|textrm)\{([a-zA-Z]+)\}\s*", item.step.lhs)] if m}
     found = document_notation(steps, context.notation.declared_powers, context.notation.declared_indexed, words)
@@ -442,6 +469,15 @@ def _attach_facts(parsed, extraction, context: Context, lines: Lines) -> None:
                 item.facts.extend(restrictions)
 
 
+def _attach_values(parsed, context: Context) -> None:
+    """A value (``x = 2`` given in the text) restricts the steps after it in its section."""
+    for offset, end, text, _, _ in context.values:
+        restrictions = [replace(r, origin="value") for r in _parse_facts([text], "value", context)]
+        for item in parsed:
+            if offset < item.step.lhs_offset < end and item.value is None:
+                item.values.extend(restrictions)
+
+
 def _step_restrictions(item: _Parsed, reading: _Reading, context: Context, assumptions) -> StepRestrictions:
     import sympy as sp
 
@@ -467,6 +503,7 @@ def _step_restrictions(item: _Parsed, reading: _Reading, context: Context, assum
                                           reason=f"{', '.join(sorted(captured))} is bound by a sum in the step")
             items.append(restriction)
     items.extend(item.facts)
+    items.extend(item.values)
     items.extend(assumptions)
     return StepRestrictions(items)
 
@@ -492,11 +529,17 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
 
     if item.error is not None:
         return result(Outcome(UNCHECKED, item.error.args[0], kind=item.error.kind), item.error.offset)
+    if item.matrix is not None and item.matrix[0] == "step":
+        return result(_decided_matrix_step(item, context, rng, step_seconds, assumptions, context.parsed_steps))
     if item.definition:
         return result(Outcome(UNCHECKED, f"{item.definition} (used as given in the other steps)", kind="definition"))
     if item.unusable:  # a recursion or an update rule is not an identity: nothing to decide
         return result(Outcome(UNCHECKED, f"reads as a definition, not an identity: {item.unusable}",
                               kind="definition"))
+    if item.value:
+        return result(Outcome(UNCHECKED, item.value, kind="value"))
+    if item.conclusion:
+        return result(Outcome(UNCHECKED, item.conclusion, kind="conclusion"))
     definitions_at(context, step.lhs_offset)
     restrictions = _step_restrictions(item, reading, context, assumptions)
     try:
@@ -504,6 +547,8 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
             outcome = _judge_reading(reading, context, restrictions, rng, step)
             if outcome.verdict == FALSE:
                 outcome = _second_opinions(item, context, restrictions, rng, outcome, step_seconds)
+            elif outcome.verdict in (PROVED, HOLDS) and item.values:
+                outcome = _without_values(item, context, restrictions, rng, outcome)
     except BudgetExceeded:
         return result(Outcome(UNCHECKED, f"timed out after {step_seconds:g} s of CPU time", kind="budget"),
                       restrictions=restrictions)
@@ -518,11 +563,49 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
     return result(outcome, restrictions=restrictions)
 
 
+def _decided_matrix_step(item: _Parsed, context: Context, rng, step_seconds: float, assumptions, parsed) -> Outcome:
+    try:
+        with cpu_time_limit(step_seconds):
+            outcome = decide_matrix(item, context, rng)
+    except BudgetExceeded:
+        return Outcome(UNCHECKED, f"timed out after {step_seconds:g} s of CPU time", kind="budget")
+    except Unsupported as exc:
+        return Outcome(UNCHECKED, str(exc), kind=exc.kind or "matrix")
+    except (RecursionError, MemoryError, OverflowError):
+        return Outcome(UNCHECKED, "expression too large or too deeply nested", kind="too large")
+    except Exception as exc:  # an expression sympy cannot evaluate is unchecked, not a crash
+        return Outcome(UNCHECKED, f"cannot evaluate: {type(exc).__name__}: {_first_line(exc)}", kind="cannot evaluate")
+    if item.step.relation == "\\neq":
+        outcome = invert_for_inequality(outcome)
+    if outcome.verdict == FALSE:
+        why = matrix_false_blocked(item, assumptions, is_fact(item.step), parsed)
+        if why:
+            return Outcome(UNCHECKED, why, kind="condition")
+    return outcome
+
+
 def _judge_reading(reading: _Reading, context: Context, restrictions, rng, step: Step) -> Outcome:
     outcome = judge(reading.lhs, reading.rhs, context, restrictions, rng)
     if step.relation == "\\neq":
         outcome = invert_for_inequality(outcome)
+        if outcome.verdict == PROVED:
+            outcome = differs_everywhere(reading.lhs, reading.rhs, context, outcome)
     return outcome
+
+
+def _without_values(item: _Parsed, context: Context, restrictions, rng, outcome: Outcome) -> Outcome:
+    """True at the values given in the text (``Let $x = 2$``): proved only if also true without them."""
+    from symderiv.writeup.conditions import StepRestrictions
+
+    general = StepRestrictions([r for r in restrictions.items if r.origin != "value"])
+    if len(general.items) == len(restrictions.items):
+        return outcome
+    without = _judge_reading(item.reading, context, general, rng, item.step)
+    if without.verdict in (PROVED, HOLDS):
+        return without
+    values = ", ".join(r.text for r in restrictions.items if r.origin == "value")
+    return Outcome(UNCHECKED, f"true at the values given in the text ({values}), not for every value: "
+                   "checked only there", kind="value")
 
 
 def _second_opinions(item: _Parsed, context: Context, restrictions, rng, primary: Outcome,
@@ -586,6 +669,11 @@ def _qualify(item: _Parsed, outcome: Outcome, restrictions: StepRestrictions, co
     if item.conflict:
         return Outcome(UNCHECKED, f"differs from the declaration: {item.conflict}; which one is meant?",
                        kind="conflicting definition")
+    elsewhere = definition_out_of_scope(item.reading.names, context, step.lhs_offset)
+    if elsewhere:
+        return Outcome(UNCHECKED, f"false as read, but {latex_name(elsewhere[0])} is given a meaning at "
+                       f"{elsewhere[1]}, which does not apply here (another section); which one is meant?",
+                       kind="definition elsewhere")
     unread = unread_definition_used(item.reading, context, step.lhs_offset)
     if unread:
         return Outcome(UNCHECKED, f"false as read, but it uses {latex_name(unread[0])}, whose definition at line "

@@ -86,7 +86,9 @@ def test_below_float64_resolution_and_holds():
 
 def test_inequality_is_equality_inverted():
     assert decide("!=", FakeSetting(zero_from=Grade.EXPAND)).verdict == Verdict.FALSE
-    assert decide("!=", FakeSetting()).verdict == Verdict.FALSE  # agree everywhere sampled
+    # agreement at every sample is no proof that the sides are equal: a != is then not FALSE
+    agreeing = decide("!=", FakeSetting())
+    assert agreeing.verdict == Verdict.UNCHECKED and "not proved equal" in agreeing.reason
     differ = decide("!=", FakeSetting(sampled=Sampled(10, False), confirmed=WITNESS))
     assert differ.verdict == Verdict.PROVED and differ.counterexample is WITNESS
     assert decide("!=", FakeSetting(sampled=Sampled(0, True))).verdict == Verdict.UNCHECKED

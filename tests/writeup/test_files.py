@@ -96,7 +96,9 @@ def test_wrong_summation_index_is_false_with_concrete_size(planted):
 @pytest.mark.parametrize(
     "name, expected",
     [
-        ("two_paths_correct.md", {7: [PROVED], 13: [PROVED], 14: [PROVED], 20: [PROVED]}),
+        # line 20 is a \neq between expressions of abstract functions: they differ somewhere, but \neq is
+        # read as "never equal" (docs/check.md), which is not decided there, so it is unchecked
+        ("two_paths_correct.md", {7: [PROVED], 13: [PROVED], 14: [PROVED], 20: [UNCHECKED]}),
         ("subscript_notation_correct.md", {7: [PROVED], 9: [PROVED]}),
         ("softmax_correct.md", {6: [PROVED, PROVED], 8: [PROVED], 10: [UNCHECKED, PROVED], 12: [PROVED]}),
         ("misc_correct.md", {5: [PROVED, PROVED], 7: [PROVED], 9: [PROVED, PROVED], 11: [PROVED, PROVED],

@@ -1,0 +1,142 @@
+"""Where matrix algebra enters :func:`~symderiv.writeup.verdicts.check_text` (small hooks, one module).
+
+Contract:
+
+- :func:`collect_shapes` adds the shapes the writeup states in its own math
+  (``W \\in \\mathbb{R}^{m \\times n}``) to those declared with ``--let`` (a ``--let`` wins).
+- :func:`mark_matrix_steps` marks every step that uses a declared matrix or vector as a whole
+  (``item.matrix`` holds its two expression trees), in file order; ``NAME = expression`` on a
+  name that has no shape and no other meaning, first in its chain, defines NAME as a matrix
+  expression for every later step (reported unchecked, "definition", like any definition).
+  A step that cannot be read as matrix algebra keeps the reason in ``item.error``.
+- :func:`decide_matrix` decides a marked step (:mod:`matrix_judge`).
+"""
+
+from __future__ import annotations
+
+from symderiv.writeup.latex_parser import Unsupported
+from symderiv.writeup.matrices import NotMatrixStep, Reader, document_shapes, uses_matrix_names, word_subscript
+from symderiv.writeup.shapes import name_of, unwrap
+
+
+def collect_shapes(context) -> None:
+    for name, shape in document_shapes(context.document_text).items():
+        if name not in context.shapes:
+            context.shapes[name] = shape
+            context.origins.setdefault(name, (f"{shape[0]} x {shape[1]} matrix", "the writeup"))
+
+
+def mark_matrix_steps(parsed, context, error_type) -> None:
+    if not context.shapes:
+        return
+    sizes = {str(s): s for shape in context.shapes.values() for s in shape if s.is_Symbol}
+    for item in parsed:
+        if item.lhs_side is None or item.rhs_side is None or item.step.relation not in ("=", ":="):
+            continue
+        trees = (item.lhs_side.tree, item.rhs_side.tree)
+        if not any(uses_matrix_names(tree, context.shapes, context.matrix_definitions) for tree in trees):
+            continue
+        reader = Reader(context.shapes, context.matrix_definitions, context.concrete_functions, sizes)
+        reader.layout = context.layout
+        try:
+            defined = _defined_name(item, context)
+            lhs = None if defined else reader.side(trees[0])
+            rhs = reader.side(trees[1])
+        except NotMatrixStep:
+            continue
+        except Unsupported as exc:
+            item.error = error_type(str(exc), exc.kind or "matrix", item.step.lhs_offset)
+            item.matrix = ("unread",)
+            continue
+        except RecursionError:
+            item.error = error_type("expression nested too deeply", "too large", item.step.lhs_offset)
+            item.matrix = ("unread",)
+            continue
+        except Exception as exc:  # never crash on user text: the step is unchecked with what went wrong
+            item.error = error_type(f"cannot interpret: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                                    "cannot parse", item.step.lhs_offset)
+            item.matrix = ("unread",)
+            continue
+        item.error = None
+        if defined:
+            context.matrix_definitions[defined] = rhs
+            context.origins[defined] = ("matrix definition", f"line {item.step.line}")
+            item.definition = f"definition of {defined}"
+            item.matrix = ("definition",)
+        else:
+            item.matrix = ("step", lhs, rhs)
+
+
+def _defined_name(item, context):
+    if not item.step.first_in_chain:
+        return None
+    tree = unwrap(item.lhs_side.tree)
+    word = None
+    if getattr(tree, "data", None) == "item":
+        word = word_subscript(tree.children[1:])
+        if len(tree.children) != 1 and not (word is not None and len(tree.children) == 2):
+            return None
+        tree = tree.children[0]
+    name = name_of(tree)
+    if name is not None and word is not None:
+        name = f"{name}_{{{word}}}"
+    if name is None or name.startswith("@") or name in context.shapes or name in context.matrix_definitions:
+        return None
+    if name in context.let_names and name not in context.shapes:
+        return None
+    return name
+
+
+def decide_matrix(item, context, rng):
+    from symderiv.writeup.matrix_judge import decide_matrix_step
+
+    _, lhs, rhs = item.matrix
+    return decide_matrix_step(lhs, rhs, context.shapes, context.matrix_definitions,
+                              context.concrete_functions, rng)
+
+
+def matrix_declaration(context, left_text: str, right_text: str, source: str) -> bool:
+    """``--let "L = \\frac{1}{2} (Xw - y)^T (Xw - y)"``: a definition that uses declared matrices.
+
+    False when the right side uses no declared matrix (an ordinary declaration)."""
+    from symderiv.writeup.latex_parser import parse_side
+
+    if not context.shapes:
+        return False
+    right = parse_side(right_text)
+    if not uses_matrix_names(right, context.shapes, context.matrix_definitions):
+        return False
+    tree = unwrap(parse_side(left_text))
+    if getattr(tree, "data", None) == "item" and len(tree.children) == 1:
+        tree = tree.children[0]
+    name = name_of(tree)
+    if name is None or name.startswith("@") or name in context.shapes:
+        raise Unsupported("the left side of a definition with matrices must be a name without a declared shape")
+    sizes = {str(s): s for shape in context.shapes.values() for s in shape if s.is_Symbol}
+    reader = Reader(context.shapes, context.matrix_definitions, context.concrete_functions, sizes)
+    reader.layout = context.layout
+    try:
+        context.matrix_definitions[name] = reader.side(right)
+    except NotMatrixStep as exc:
+        raise Unsupported(f"an entry of {exc} in a definition with matrices is not read") from None
+    context.origins[name] = ("matrix definition", source)
+    context.declared_names.add(name)
+    return True
+
+
+def matrix_false_blocked(item, assumptions, fact: bool, parsed) -> str | None:
+    """Why a false matrix step must not be reported false (the matrix reader does not use conditions
+    or facts), or None. An equation set to zero, and what follows from it in the same display
+    ("= 0 and hence X^T y = X^T X w"), is an equation to solve for an unknown, not an identity."""
+    step = item.step
+    if fact:
+        return f"stated as a fact (after '{step.context_word}'): used as given; it does not follow from the declarations"
+    if step.conditions or item.facts or assumptions:
+        return "false as an identity, but the step has conditions or facts, which are not used for matrices yet"
+    for other in parsed:
+        if other.step.block != step.block or other.step.lhs_offset > step.lhs_offset:
+            continue
+        if other.step.rhs.strip() in ("0", "\\mathbf{0}", "\\boldsymbol{0}") or other.step.lhs.strip() == "0":
+            return (f"false as an identity, but it reads as an equation to solve (set equal to zero at line "
+                    f"{other.step.line}), not an identity")
+    return None
