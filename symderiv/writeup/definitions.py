@@ -292,7 +292,7 @@ _CONCLUSION_SIGN = re.compile(r"\\(?:Rightarrow|Longrightarrow|implies|therefore
 
 def conclusion_word(step, text: str) -> str | None:
     """The word or sign that makes ``name = …`` a conclusion: "… gives $b = …$", "\\Rightarrow x = …"."""
-    if step.inline:
+    if step.inline and not step.context_word:  # "… exactly where $…$": the nearer word decides
         match = _CONCLUSION.search(text, max(0, step.lhs_offset - 80), max(0, step.lhs_offset - 1))
         if match and "$" not in text[match.start():step.lhs_offset - 1]:
             return match.group().split()[0]

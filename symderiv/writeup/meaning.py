@@ -952,8 +952,9 @@ class Converter:
         if ref.primes:
             arguments = context.function_args.get(name)
             if arguments is None or len(arguments) != 1:
+                variable = next(v for v in ("x", "t", "u") if v != name)  # never x = x(x): a cycle
                 raise Unsupported(f"{latex_name(name)}{chr(39) * ref.primes} without an argument: "
-                                  f"declare {latex_name(name)} = {latex_name(name)}(x)",
+                                  f"declare {latex_name(name)} = {latex_name(name)}({variable})",
                                   self.position(ref.node), "declaration needed")
             result = _prime(function(name), arguments[0], ref.primes)
             return self._power(result, ref.power, ref.node)
