@@ -917,6 +917,10 @@ class Converter:
 
         if ref.subscript is not None:
             self.fail(ref.node, f"a subscripted function application {ref.name}_...(...)", "not read yet")
+        if ref.power is not None and getattr(ref.power, "is_number", False) and ref.power.is_negative:
+            # f^{-1}(y) is the inverse function (normalising flows, change of variables), never 1/f(y)
+            self.fail(ref.node, f"{latex_name(ref.name)}^{{{ref.power}}}(...): an inverse function is not read yet",
+                      "not read yet")
         if arguments.subscript is not None:
             self.fail(arguments.node, f"a component {latex_name(ref.name)}(...)_... is not read yet", "not read yet")
         self.context.used_names.add(ref.name)

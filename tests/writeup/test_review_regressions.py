@@ -290,3 +290,14 @@ def test_verbatim_iffalse_and_tilde_fences_hold_no_math():
 def test_reasons_hold_no_internal_exception_text():
     (step,) = steps("$$ \\exp\\{x\\} = 1 $$")
     assert step.verdict == UNCHECKED and "Error" not in step.reason and "Token" not in step.reason
+
+
+# --- M6: f^{-1} is the inverse function, never a reciprocal ---------------------------------------------------
+
+def test_an_inverse_function_is_not_a_reciprocal():
+    (step,) = steps("$$ f^{-1}(f(x)) = x $$")
+    assert step.verdict == UNCHECKED and "inverse" in step.reason
+    (step,) = steps("$$ f(x)^{-1} = \\frac{1}{f(x)} $$")
+    assert step.verdict == PROVED
+    (step,) = steps("$$ \\sin^{-1}(x) = \\arcsin(x) $$")
+    assert step.verdict == PROVED
