@@ -103,6 +103,8 @@ class Context:
     indexed_scopes: dict = field(default_factory=dict)  # base name -> (offset, scope end, entry) from the file
     values: list = field(default_factory=list)  # (offset, scope end, "x = 2", line, name): numbers in the text
     conclusions: list = field(default_factory=list)  # (offset, name, line): name = … concluded in prose
+    block_starts: dict = field(default_factory=dict)  # math block index -> offset of its first step
+    display_before: dict = field(default_factory=dict)  # inline block -> start of the display it follows closely
     # per step, set by the caller before converting:
     flags: frozenset = frozenset()  # doubt keys whose alternative reading is wanted
     doubts: dict = field(default_factory=dict)  # key -> Doubt, recorded while converting

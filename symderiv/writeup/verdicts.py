@@ -127,6 +127,7 @@ def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
     context = Context()
     context.document_text = text
     context.sections = extraction.sections
+    _block_geometry(context, extraction.steps, text)
     math_text = " ".join(f"{step.lhs} {step.rhs}" for step in extraction.steps)
     context.primed_names = {a or b for a, b in _PRIMED.findall(math_text)}
     # J(\theta) = … defines a function J: J(0) elsewhere is J at 0, never the product J·0
@@ -161,6 +162,23 @@ def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
     symbols = _symbol_table(results)
     return CheckReport(path, tuple(results), tuple(warnings), symbols, tuple(assume), extraction.displays,
                        round(cpu_seconds() - started, 3))
+
+
+def _block_geometry(context: Context, steps, text: str) -> None:
+    """Where each math block starts, and which display an inline block closely follows (same sentence)."""
+    ends: dict = {}
+    for step in steps:
+        context.block_starts[step.block] = min(step.lhs_offset, context.block_starts.get(step.block, step.lhs_offset))
+        ends[step.block] = max(step.span[1], ends.get(step.block, 0))
+    displays = sorted(b for b in context.block_starts if not any(s.inline for s in steps if s.block == b))
+    for step in steps:
+        if not step.inline or step.block in context.display_before:
+            continue
+        before = [b for b in displays if ends[b] <= step.lhs_offset]
+        if before:
+            gap = text[ends[before[-1]]:step.lhs_offset]
+            if len(gap) <= 60 and not re.search(r"\n[ \t]*\n|[.?!]\s", gap) and gap.count("$") <= 3:
+                context.display_before[step.block] = context.block_starts[before[-1]]
 
 
 # --- declarations --------------------------------------------------------------------------
@@ -488,12 +506,20 @@ def _attach_facts(parsed, extraction, context: Context, lines: Lines) -> None:
 
 
 def _attach_values(parsed, context: Context) -> None:
-    """A value (``x = 2`` given in the text) restricts the steps after it in its section."""
-    for offset, end, text, _, _ in context.values:
-        restrictions = [replace(r, origin="value") for r in _parse_facts([text], "value", context)]
-        for item in parsed:
-            if offset < item.step.lhs_offset < end and item.value is None:
-                item.values.extend(restrictions)
+    """A value (``x = 2`` given in the text) restricts the steps after it in its section; a later value of
+    the same name replaces it."""
+    parsed_values = {}
+    for offset, end, text, _, name in context.values:
+        parsed_values[offset, text] = [replace(r, origin="value") for r in _parse_facts([text], "value", context)]
+    for item in parsed:
+        if item.value is not None:
+            continue
+        latest: dict = {}
+        for offset, end, text, _, name in sorted(context.values):
+            if offset <= item.step.lhs_offset < end:
+                latest[name] = (offset, text)
+        for key in latest.values():
+            item.values.extend(parsed_values[key])
 
 
 def _step_restrictions(item: _Parsed, reading: _Reading, context: Context, assumptions) -> StepRestrictions:
@@ -599,7 +625,9 @@ def _without_values(item: _Parsed, context: Context, restrictions, rng, outcome:
     without = _judge_reading(item.reading, context, general, rng, item.step)
     if without.verdict in (PROVED, HOLDS):
         return without
-    values = ", ".join(r.text for r in restrictions.items if r.origin == "value")
+    used = [r for r in restrictions.items if r.origin == "value"
+            and {getattr(s, "name", "").split("[")[0] for s in getattr(r.lhs, "free_symbols", ())} & item.reading.names]
+    values = ", ".join(r.text for r in used or [r for r in restrictions.items if r.origin == "value"])
     return Outcome(UNCHECKED, f"true at the values given in the text ({values}), not for every value: "
                    "checked only there", kind="value")
 

@@ -301,3 +301,23 @@ def test_an_inverse_function_is_not_a_reciprocal():
     assert step.verdict == PROVED
     (step,) = steps("$$ \\sin^{-1}(x) = \\arcsin(x) $$")
     assert step.verdict == PROVED
+
+
+# --- B1, the other direction: a definition or value in the same display, or right after it -------------------
+
+def test_a_solution_in_the_same_display_restricts_its_equation():
+    found = steps("$$ 2x + 2 = 0 \\Rightarrow x = -1 $$\n\n$$ \\frac{d}{dx} x^2 = 2x $$\n")
+    assert found[0].verdict == UNCHECKED and "x = -1" in found[0].reason  # an equation, true at its solution
+    assert found[-1].verdict == PROVED
+
+
+def test_a_where_definition_applies_to_its_own_display():
+    (claim, _) = steps("$$ f'(2) = 12 \\quad \\text{where } f(x) = x^3 $$")
+    assert claim.verdict == PROVED
+    found = steps("$$ \\frac{d}{dz} p = 2 z $$ where $p = z^2$.\n")
+    assert found[0].verdict == PROVED
+
+
+def test_a_later_value_of_the_same_name_replaces_the_earlier_one():
+    found = steps("Let $x = 1$.\n\nNow let $x = 2$. Then $3x = 6$.\n")
+    assert found[-1].verdict != FALSE and "x = 2" in found[-1].reason and "x = 1" not in found[-1].reason
