@@ -257,6 +257,9 @@ def definition_start(step, context: Context) -> int:
     """Where a definition (or value) starts to apply: its own display from its start (``f'(2) = 12 \\quad
     \\text{where } f(x) = x^3``, ``2x + 2 = 0 \\Rightarrow x = -1``), the display just before an inline
     "where $…$" / "with $…$" that follows it, else the step itself."""
+    head = re.fullmatch(r"\s*(\\?[a-zA-Z]+)\s*(?:\([^()]*\))?\s*", step.lhs)
+    if head and context.block_names.get((step.block, head.group(1)), 0) > 1:
+        return step.lhs_offset  # the block defines the name more than once: each from its own line on
     if not step.inline:
         return min(step.lhs_offset, context.block_starts.get(step.block, step.lhs_offset))
     if step.context_word in ("where", "with") and context.display_before.get(step.block) is not None:

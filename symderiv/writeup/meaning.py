@@ -105,6 +105,7 @@ class Context:
     conclusions: list = field(default_factory=list)  # (offset, name, line): name = … concluded in prose
     block_starts: dict = field(default_factory=dict)  # math block index -> offset of its first step
     display_before: dict = field(default_factory=dict)  # inline block -> start of the display it follows closely
+    block_names: dict = field(default_factory=dict)  # (block, leading name) -> steps of the block that start with it
     # per step, set by the caller before converting:
     flags: frozenset = frozenset()  # doubt keys whose alternative reading is wanted
     doubts: dict = field(default_factory=dict)  # key -> Doubt, recorded while converting

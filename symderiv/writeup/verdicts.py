@@ -169,6 +169,10 @@ def _block_geometry(context: Context, steps, text: str) -> None:
     ends: dict = {}
     for step in steps:
         context.block_starts[step.block] = min(step.lhs_offset, context.block_starts.get(step.block, step.lhs_offset))
+        head = re.fullmatch(r"\s*(\\?[a-zA-Z]+)\s*(?:\([^()]*\))?\s*", step.lhs)
+        if head and step.first_in_chain:  # how often a block gives a name a value: more than once, none is for all
+            key = (step.block, head.group(1))
+            context.block_names[key] = context.block_names.get(key, 0) + 1
         ends[step.block] = max(step.span[1], ends.get(step.block, 0))
     displays = sorted(b for b in context.block_starts if not any(s.inline for s in steps if s.block == b))
     for step in steps:
