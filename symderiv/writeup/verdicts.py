@@ -602,8 +602,10 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
         return result(Outcome(UNCHECKED, str(exc), kind=exc.kind or "not read yet"), restrictions=restrictions)
     except (RecursionError, MemoryError, OverflowError):
         return result(Outcome(UNCHECKED, "expression too large or too deeply nested", kind="too large"))
-    except Exception:  # an expression sympy cannot evaluate is unchecked, not a crash
-        return result(Outcome(UNCHECKED, "cannot evaluate this step (an index left symbolic or a construct the "
+    except Exception as exc:  # an expression sympy cannot evaluate is unchecked, not a crash
+        own = isinstance(exc, ValueError) and "more than" in str(exc)  # our own bound, said in our words
+        return result(Outcome(UNCHECKED, f"cannot evaluate: {str(exc).splitlines()[0][:120]}" if own else
+                              "cannot evaluate this step (an index left symbolic or a construct the "
                               "evaluator does not handle)",
                               kind="cannot evaluate"))
     outcome = _qualify(item, outcome, restrictions, context)
@@ -688,7 +690,11 @@ def _statement_about_an_unknown(reading: _Reading, context: Context):
         return None
     for one, other in ((lhs, rhs), (rhs, lhs)):
         core = one.expr if isinstance(one, sp.Derivative) else one
-        if isinstance(core, AppliedUndef) and not other.has(core.func):
+        arguments = set().union(*(argument.free_symbols for argument in core.args)) if isinstance(core, AppliedUndef) \
+            else set()
+        # only when the other side also uses names of unknown meaning (edge derivatives α, δ, …): dy/dx = 0
+        # with y = y(x) says y is constant, which is false for sure
+        if isinstance(core, AppliedUndef) and not other.has(core.func) and other.free_symbols - arguments:
             return latex_name(core.func.__name__)
     return None
 
