@@ -22,11 +22,26 @@ Contract:
   the memory bound in one line. Only the CLI calls it: a library must not
   change the limits of the process that imported it.
 
+- :func:`work_limit` bounds the *work* done inside the block, counted in
+  units the machine's load cannot change: garbage-collector collections
+  (CPython starts one after every 700 net allocations of container objects,
+  which is what SymPy's work consists of). CPU time per unit of work is not
+  stable on a shared machine (measured for one step of ``symderiv check``:
+  1.7 to 2.3 s of CPU for the same 60 units, from contention for caches and
+  cores and from hash randomisation changing SymPy's term order), so a
+  budget that *decides* an outcome counts work, and a CPU-time limit is only
+  the safety net for work that allocates nothing (NumPy's C loops). When the
+  units are spent, :class:`WorkBudgetExceeded` is raised in the block through
+  the enclosing :func:`cpu_time_limit`'s timer (so, like it, only in the main
+  thread and inside a CPU limit), and again every ``RETRY_S`` until the block
+  ends. With the collector disabled nothing is counted.
+
 Nothing here imports above the standard library.
 """
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 import time
@@ -99,6 +114,11 @@ def cpu_time_limit(seconds: float | None, *, repeat_every: float = RETRY_S) -> I
     fired = []
 
     def on_expiry(signum, frame):  # noqa: ARG001 - signal handler signature
+        spent_work = _work_spent()
+        if spent_work is not None:
+            if frame is not None and frame.f_code is _on_collection.__code__:
+                return  # it would be lost inside the collector's callback: the timer repeats
+            raise WorkBudgetExceeded("work", spent_work)
         if fired:
             raise BudgetStillExceeded("CPU time", limit_that_fires)
         fired.append(True)
@@ -117,6 +137,74 @@ def cpu_time_limit(seconds: float | None, *, repeat_every: float = RETRY_S) -> I
             left = outer_remaining - (cpu_seconds() - started)
             # Re-arm the outer limit; if it is already spent, let it fire at once.
             signal.setitimer(signal.ITIMER_PROF, max(left, 1e-3), outer_interval or RETRY_S)
+
+
+class WorkBudgetExceeded(BudgetExceeded):
+    """The work budget of a :func:`work_limit` block was spent (raised asynchronously, as a class)."""
+
+    def __init__(self, what: str = "work", limit: float = 0.0, unit: str = "units"):
+        super().__init__(what, limit, unit)
+
+
+#: the work counter: collections started since the process began counting
+_work = {"units": 0}
+_work_limits: dict = {}  # thread id -> stack of [deadline, fired]
+
+
+def work_units() -> int:
+    """Units of work done so far by this process (see the module docstring)."""
+    _install_work_counter()
+    return _work["units"]
+
+
+def _on_collection(phase: str, info: dict) -> None:  # noqa: ARG001 - gc callback signature
+    if phase != "start":
+        return
+    _work["units"] += 1
+    stack = _work_limits.get(threading.get_ident())
+    if stack and _work["units"] >= stack[-1][0] and not stack[-1][1]:
+        # An exception raised here would be lost (the collector ignores what its callbacks raise): the CPU
+        # timer of the enclosing cpu_time_limit is brought forward instead, and its handler raises
+        # WorkBudgetExceeded (again every RETRY_S, should the first notice land inside a callback).
+        stack[-1][1] = True
+        if _active and cpu_limits_available():
+            signal.setitimer(signal.ITIMER_PROF, 1e-4, RETRY_S)
+
+
+def _install_work_counter() -> None:
+    if _on_collection not in gc.callbacks:
+        gc.callbacks.append(_on_collection)
+
+
+@contextmanager
+def work_limit(units: int | None) -> Iterator[None]:
+    """Raise :class:`WorkBudgetExceeded` once the block has done ``units`` units of work (``None``: unbounded).
+
+    Limits nest per thread; the innermost one that is spent raises. An exception raised on the way
+    out of the block is cleared if the block ended first (it can arrive one bytecode late)."""
+    if not units or units <= 0:
+        yield
+        return
+    _install_work_counter()
+    ident = threading.get_ident()
+    stack = _work_limits.setdefault(ident, [])
+    outer = stack[-1][0] if stack else None
+    deadline = _work["units"] + int(units)
+    stack.append([deadline if outer is None else min(deadline, outer), False, int(units)])
+    try:
+        yield
+    finally:
+        stack.pop()
+        if not stack:
+            _work_limits.pop(ident, None)
+
+
+def _work_spent() -> float | None:
+    """The size of this thread's innermost spent work limit, if one is spent."""
+    stack = _work_limits.get(threading.get_ident())
+    if stack and stack[-1][1]:
+        return float(stack[-1][2])
+    return None
 
 
 def address_space_bytes() -> int | None:

@@ -162,7 +162,8 @@ def _adopt_symbol(item, lhs, rhs, context: Context, lines) -> None:
 def _new_version(item, key, value, context: Context, versions_of: dict, current: dict) -> None:
     step = item.step
     versions = versions_of.setdefault(key, [])
-    versions.append((step.lhs_offset, value, f"line {step.line}", scope_end(step.lhs_offset, context)))
+    start = definition_start(step, context)
+    versions.append((start, value, f"line {step.line}", scope_end(step.lhs_offset, context)))
     shown = to_latex(key) if not isinstance(key, str) else latex_name(key)
     if len(versions) == 1:
         current[key] = value
@@ -189,7 +190,7 @@ def _adopt_indexed(item, lhs, rhs, context: Context) -> None:
     if not all(isinstance(i, sp.Symbol) for i in lhs.indices) or name in context.indexed_definitions:
         return
     context.indexed_definitions[name] = (tuple(lhs.indices), rhs)
-    context.indexed_scopes[name] = (item.step.lhs_offset, scope_end(item.step.lhs_offset, context),
+    context.indexed_scopes[name] = (definition_start(item.step, context), scope_end(item.step.lhs_offset, context),
                                     context.indexed_definitions[name])
     context.declared_names.add(name)
     context.origins[name] = ("indexed definition", f"line {item.step.line}")
@@ -226,7 +227,8 @@ def _adopt_function(item, lhs, rhs, context: Context) -> None:
     if all(isinstance(p, sp.Symbol) for p in parameters) and name not in context.let_names:
         # the bare name stands for the value at its parameters: \partial f/\partial x with f(x, y) = x y
         value = sp.Function(name)(*parameters)
-        context.versions.setdefault(symbol, []).append((item.step.lhs_offset, value, f"line {item.step.line}",
+        context.versions.setdefault(symbol, []).append((definition_start(item.step, context), value,
+                                                        f"line {item.step.line}",
                                                         scope_end(item.step.lhs_offset, context)))
         context.definitions.setdefault(symbol, value)
     context.declared_names.add(name)
@@ -251,6 +253,20 @@ def definitions_at(context: Context, offset: int) -> None:
             context.indexed_definitions[name] = entry
         else:
             context.indexed_definitions.pop(name, None)
+
+
+def definition_start(step, context: Context) -> int:
+    """Where a definition (or value) starts to apply: its own display from its start (``f'(2) = 12 \\quad
+    \\text{where } f(x) = x^3``, ``2x + 2 = 0 \\Rightarrow x = -1``), the display just before an inline
+    "where $…$" / "with $…$" that follows it, else the step itself."""
+    head = re.fullmatch(r"\s*(\\?[a-zA-Z]+)\s*(?:\([^()]*\))?\s*", step.lhs)
+    if head and context.block_names.get((step.block, head.group(1)), 0) > 1:
+        return step.lhs_offset  # the block defines the name more than once: each from its own line on
+    if not step.inline:
+        return min(step.lhs_offset, context.block_starts.get(step.block, step.lhs_offset))
+    if step.context_word in ("where", "with") and context.display_before.get(step.block) is not None:
+        return context.display_before[step.block]
+    return step.lhs_offset
 
 
 def scope_end(offset: int, context: Context) -> int:
@@ -279,7 +295,7 @@ def _adopt_value(item, lhs, rhs, context: Context) -> None:
     shown = f"{step.lhs.strip()} = {step.rhs.strip()}"
     end = scope_end(step.lhs_offset, context)
     name = getattr(lhs, "name", str(lhs)).split("[")[0]
-    context.values.append((step.lhs_offset, end, shown, step.line, name))
+    context.values.append((definition_start(step, context), end, shown, step.line, name))
     where = "the rest of its section" if any(at <= step.lhs_offset for at, _ in context.sections) \
         else "the rest of the file"
     item.value = (f"a value given in the text: the steps after it that use {to_latex(lhs)} ({where}) are "
@@ -294,7 +310,7 @@ _CONCLUSION_SIGN = re.compile(r"\\(?:Rightarrow|Longrightarrow|implies|therefore
 
 def conclusion_word(step, text: str) -> str | None:
     """The word or sign that makes ``name = …`` a conclusion: "… gives $b = …$", "\\Rightarrow x = …"."""
-    if step.inline:
+    if step.inline and not step.context_word:  # "… exactly where $…$": the nearer word decides
         match = _CONCLUSION.search(text, max(0, step.lhs_offset - 80), max(0, step.lhs_offset - 1))
         if match and "$" not in text[match.start():step.lhs_offset - 1]:
             return match.group().split()[0]

@@ -38,7 +38,7 @@ MAX_STEPS = 400
 _ENV_NAMES = (r"equation|align|alignat|flalign|multline|gather|eqnarray|split|aligned|gathered|alignedat"
               r"|dmath|dgroup|displaymath|IEEEeqnarray|IEEEeqnarraybox")
 _OPENER = re.compile(
-    r"(?P<mathfence>^[ \t]*```[ \t]*math[ \t]*$)|(?P<fence>^[ \t]*```)|(?P<html><!--)|(?P<display>\$\$)"
+    r"(?P<mathfence>^[ \t]*```[ \t]*math[ \t]*$)|(?P<fence>^[ \t]*(?:```|~~~))|(?P<html><!--)|(?P<display>\$\$)"
     r"|(?P<script><script type=\"math/tex; ?mode=display\">)|(?P<scriptinline><script type=\"math/tex\">)"
     r"|(?P<kramdisplay>\\\\\[)|(?P<kraminline>\\\\\()|(?P<bracket>\\\[)|(?P<paren>\\\()"
     r"|(?P<env>\\begin\{(?P<name>" + _ENV_NAMES + r")(?P<star>\*?)\})|(?P<code>`)|(?P<inline>(?<!\\)\$)",
@@ -57,6 +57,8 @@ _LABELS = re.compile(r"\\(?:label|tag)\*?\{[^{}]*\}|\\(?:nonumber|notag)(?![a-zA
 _DECLARATION_COMMENT = re.compile(r"^[ \t]*%+[ \t]*symderiv:(?P<tex>[^\n]*)|<!--\s*symderiv:(?P<md>.*?)-->", re.S | re.M)
 _SECTION = re.compile(r"^[ \t]{0,3}(?P<hashes>#{1,6})[ \t]|\\(?P<command>part|chapter|section|subsection|subsubsection)\*?\{",
                       re.M)
+_TEX_NOT_MATH = re.compile(r"\\begin\{(verbatim\*?|lstlisting|minted|comment)\}.*?\\end\{\1\}|\\iffalse(?![a-zA-Z]).*?\\fi(?![a-zA-Z])"
+                           r"|\\verb\*?(?P<d>[^a-zA-Z\s]).*?(?P=d)", re.S)
 _LATEX_LEVELS = {"part": 0, "chapter": 1, "section": 2, "subsection": 3, "subsubsection": 4}
 CONDITION_WORDS = {"if", "for", "when", "whenever", "unless", "provided", "where", "at", "such that", "iff",
                    "exactly where", "with"}
@@ -216,7 +218,8 @@ def _blocks(text: str, is_latex: bool = False):
             continue
         body_start = match.end()
         if kind in ("fence", "mathfence"):
-            closing = re.compile(r"^[ \t]*```", re.M).search(text, body_start)
+            marker = "~~~" if "~~~" in match.group() else "```"
+            closing = re.compile(r"^[ \t]*" + marker, re.M).search(text, body_start)
             end, after = (closing.start(), closing.end()) if closing else (-1, -1)
         elif kind == "inline":
             end = body_start
@@ -272,6 +275,8 @@ def extract(text: str, is_latex: bool) -> Extraction:
     displays = 0
     # In LaTeX a % comment holds no math (the blanking keeps every offset).
     scanned = _TEX_COMMENT.sub(lambda m: " " * len(m.group()), text) if is_latex else text
+    if is_latex:  # verbatim text and \iffalse … \fi hold no math either
+        scanned = _TEX_NOT_MATH.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), scanned)
     for index, (kind, opened, start, end, content) in enumerate(_blocks(scanned, is_latex)):
         if kind == "unclosed":
             # the first display that never closes runs to the end of the file: one entry covers it
@@ -975,7 +980,7 @@ def _prose_otherwise(blocks: list[_Block], text: str) -> None:
             block.steps[:] = [replace(s, conditions=s.conditions + conditions) for s in block.steps]
 
 
-_VALUES_AFTER_DISPLAY = re.compile(r"[\s,]*(?:where|with|at|for)\s*", re.I)
+_VALUES_AFTER_DISPLAY = re.compile(r"[\s,]*(?:where|with|at|for)\s*")  # lower case: the display's sentence goes on
 _MORE_VALUES = re.compile(r"\s*(?:,|and|,\s*and)\s*", re.I)
 
 

@@ -107,6 +107,9 @@ class Context:
     indexed_scopes: dict = field(default_factory=dict)  # base name -> (offset, scope end, entry) from the file
     values: list = field(default_factory=list)  # (offset, scope end, "x = 2", line, name): numbers in the text
     conclusions: list = field(default_factory=list)  # (offset, name, line): name = … concluded in prose
+    block_starts: dict = field(default_factory=dict)  # math block index -> offset of its first step
+    display_before: dict = field(default_factory=dict)  # inline block -> start of the display it follows closely
+    block_names: dict = field(default_factory=dict)  # (block, leading name) -> steps of the block that start with it
     # per step, set by the caller before converting:
     flags: frozenset = frozenset()  # doubt keys whose alternative reading is wanted
     doubts: dict = field(default_factory=dict)  # key -> Doubt, recorded while converting
@@ -925,6 +928,10 @@ class Converter:
 
         if ref.subscript is not None:
             self.fail(ref.node, f"a subscripted function application {ref.name}_...(...)", "not read yet")
+        if ref.power is not None and getattr(ref.power, "is_number", False) and ref.power.is_negative:
+            # f^{-1}(y) is the inverse function (normalising flows, change of variables), never 1/f(y)
+            self.fail(ref.node, f"{latex_name(ref.name)}^{{{ref.power}}}(...): an inverse function is not read yet",
+                      "not read yet")
         if arguments.subscript is not None:
             self.fail(arguments.node, f"a component {latex_name(ref.name)}(...)_... is not read yet", "not read yet")
         self.context.used_names.add(ref.name)
@@ -960,8 +967,9 @@ class Converter:
         if ref.primes:
             arguments = context.function_args.get(name)
             if arguments is None or len(arguments) != 1:
+                variable = next(v for v in ("x", "t", "u") if v != name)  # never x = x(x): a cycle
                 raise Unsupported(f"{latex_name(name)}{chr(39) * ref.primes} without an argument: "
-                                  f"declare {latex_name(name)} = {latex_name(name)}(x)",
+                                  f"declare {latex_name(name)} = {latex_name(name)}({variable})",
                                   self.position(ref.node), "declaration needed")
             result = _prime(function(name), arguments[0], ref.primes)
             return self._power(result, ref.power, ref.node)

@@ -9,9 +9,13 @@ Contract of :func:`check_text`:
 3. adopt in-file definitions (``name = …`` on an undeclared name, ``f(x) = …``),
    each valid from its line on (an earlier one applies before), refining a
    ``--let`` dependency (``g = g(x)`` then ``g = x^2``) instead of contradicting it;
-4. decide each step inside :func:`symderiv.budget.cpu_time_limit` (per step,
-   and a CPU budget for the whole file), never wall-clock time, so the verdict
-   does not depend on how busy the machine is. A step that is false under its
+4. decide each step inside :func:`step_budget`: a *work* bound
+   (:func:`symderiv.budget.work_limit`, ``WORK_UNITS_PER_SECOND`` units per
+   second of the step's budget, and the file's budget counted the same way)
+   decides when a step runs out, so the outcome does not depend on how busy
+   the machine is (CPU time per unit of work does); a CPU-time limit of
+   ``CPU_SAFETY`` times the budget is only the safety net. A step that runs
+   out is unchecked, never false or proved. A step that is false under its
    reading is re-judged under every other reading of its doubts; it is
    reported false only if false under all of them, otherwise unchecked with
    both findings. A false step also needs its conditions and facts read.
@@ -23,7 +27,9 @@ import itertools
 import re
 from dataclasses import dataclass, field, replace
 
-from symderiv.budget import BudgetExceeded, cpu_seconds, cpu_time_limit
+from contextlib import contextmanager
+
+from symderiv.budget import BudgetExceeded, cpu_seconds, cpu_time_limit, work_limit, work_units
 from symderiv.errors import InputError
 from symderiv.writeup import symbolic
 from symderiv.writeup.conditions import Restriction, StepRestrictions, parse_restrictions
@@ -42,6 +48,10 @@ from symderiv.writeup.printing import to_latex
 from symderiv.writeup.report import FALSE, HOLDS, PROVED, UNCHECKED, CheckReport, Meaning, StepResult
 from symderiv.writeup.resolve import Resolver
 
+#: work units (garbage-collector collections, see symderiv.budget) per second of budget: measured on the
+#: development machine, 60 units for a step that takes 1.7 to 2.3 s of CPU depending on load
+WORK_UNITS_PER_SECOND = 30
+CPU_SAFETY = 3.0
 DEFAULT_STEP_SECONDS = 5.0
 DEFAULT_BUDGET_SECONDS = 300.0
 DIFFERENCE_SECONDS = 3.0
@@ -52,6 +62,21 @@ _FUNCTION_DEFINED = re.compile(r"\s*(?:\\([a-zA-Z]+)|(?<![a-zA-Z\\])([a-zA-Z]))\
                                + _PARAMETER + r"(?:[,;]" + _PARAMETER + r")*(?:\\right)?\)\s*")
 CONDITION_CONTEXT_WORDS = {"where", "whenever", "when", "if", "iff", "at", "such that", "for", "unless", "exactly where"}
 LOGISTIC_LET = r"\sigma(t) = \frac{1}{1+\exp(-t)}"
+
+
+@contextmanager
+def step_budget(seconds: float):
+    """The budget of one step: ``seconds`` counted as work (deterministic), CPU time as a safety net."""
+    import gc
+
+    gc.collect(0)  # start every step at the same point of the collector's count (a young collection is cheap)
+    with cpu_time_limit(seconds * CPU_SAFETY + 0.5), work_limit(max(1, round(seconds * WORK_UNITS_PER_SECOND))):
+        yield
+
+
+def _timed_out(seconds: float) -> str:
+    return (f"timed out: its budget of {seconds:g} s of CPU time ({max(1, round(seconds * WORK_UNITS_PER_SECOND))} "
+            "units of work) is used up")
 
 
 class _StepError(Exception):
@@ -99,11 +124,13 @@ def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
     import numpy as np
 
     started = cpu_seconds()
+    started_work = work_units()
     extraction = extract(text, is_latex)
     lines = Lines(text)
     context = Context()
     context.document_text = text
     context.sections = extraction.sections
+    _block_geometry(context, extraction.steps, text)
     math_text = " ".join(f"{step.lhs} {step.rhs}" for step in extraction.steps)
     context.primed_names = {a or b for a, b in _PRIMED.findall(math_text)}
     # J(\theta) = … defines a function J: J(0) elsewhere is J at 0, never the product J·0
@@ -133,7 +160,7 @@ def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
     rng = np.random.default_rng(seed)
     results = []
     for item in parsed:
-        spent = cpu_seconds() - started
+        spent = (work_units() - started_work) / WORK_UNITS_PER_SECOND  # work, not time: see step_budget
         remaining = budget_seconds - spent
         if remaining <= 0.05 and item.error is None:
             item.error = _StepError(f"not checked: the file's CPU budget ({budget_seconds:g} s) is used up",
@@ -142,6 +169,27 @@ def check_text(text: str, is_latex: bool, lets: list[str], path: str = "<text>",
     symbols = _symbol_table(results)
     return CheckReport(path, tuple(results), tuple(warnings), symbols, tuple(assume), extraction.displays,
                        round(cpu_seconds() - started, 3))
+
+
+def _block_geometry(context: Context, steps, text: str) -> None:
+    """Where each math block starts, and which display an inline block closely follows (same sentence)."""
+    ends: dict = {}
+    for step in steps:
+        context.block_starts[step.block] = min(step.lhs_offset, context.block_starts.get(step.block, step.lhs_offset))
+        head = re.fullmatch(r"\s*(\\?[a-zA-Z]+)\s*(?:\([^()]*\))?\s*", step.lhs)
+        if head and step.first_in_chain:  # how often a block gives a name a value: more than once, none is for all
+            key = (step.block, head.group(1))
+            context.block_names[key] = context.block_names.get(key, 0) + 1
+        ends[step.block] = max(step.span[1], ends.get(step.block, 0))
+    displays = sorted(b for b in context.block_starts if not any(s.inline for s in steps if s.block == b))
+    for step in steps:
+        if not step.inline or step.block in context.display_before:
+            continue
+        before = [b for b in displays if ends[b] <= step.lhs_offset]
+        if before:
+            gap = text[ends[before[-1]]:step.lhs_offset]
+            if len(gap) <= 60 and not re.search(r"\n[ \t]*\n|[.?!]\s", gap) and gap.count("$") <= 3:
+                context.display_before[step.block] = context.block_starts[before[-1]]
 
 
 # --- declarations --------------------------------------------------------------------------
@@ -297,7 +345,7 @@ def _convert(item: _Parsed, context: Context, step_seconds: float, flags=frozens
         step_letters([item.lhs_side, item.rhs_side])
     context.step_plain_names = set()
     try:
-        with cpu_time_limit(step_seconds):
+        with step_budget(step_seconds):
             for _ in range(2):
                 context.used_names = set()
                 lhs = _side(item.lhs_side, step.lhs_offset, context)
@@ -316,15 +364,15 @@ def _convert(item: _Parsed, context: Context, step_seconds: float, flags=frozens
         return None
     except BudgetExceeded:
         if not flags:
-            item.error = _StepError(f"timed out after {step_seconds:g} s of CPU time while reading", "budget", None)
+            item.error = _StepError(_timed_out(step_seconds) + " while reading", "budget", None)
         return None
     except (RecursionError, MemoryError, OverflowError):
         if not flags:
             item.error = _StepError("expression too large or too deeply nested", "too large", step.lhs_offset)
         return None
-    except Exception as exc:  # sympy may reject odd constructions; never crash on user text
+    except Exception:  # sympy may reject odd constructions; never crash on user text
         if not flags:
-            item.error = _StepError(f"cannot interpret: {type(exc).__name__}: {_first_line(exc)}", "cannot parse",
+            item.error = _StepError("cannot interpret this expression (a construct the reader does not handle)", "cannot parse",
                                     step.lhs_offset)
         return None
     finally:
@@ -470,12 +518,20 @@ def _attach_facts(parsed, extraction, context: Context, lines: Lines) -> None:
 
 
 def _attach_values(parsed, context: Context) -> None:
-    """A value (``x = 2`` given in the text) restricts the steps after it in its section."""
-    for offset, end, text, _, _ in context.values:
-        restrictions = [replace(r, origin="value") for r in _parse_facts([text], "value", context)]
-        for item in parsed:
-            if offset < item.step.lhs_offset < end and item.value is None:
-                item.values.extend(restrictions)
+    """A value (``x = 2`` given in the text) restricts the steps after it in its section; a later value of
+    the same name replaces it."""
+    parsed_values = {}
+    for offset, end, text, _, name in context.values:
+        parsed_values[offset, text] = [replace(r, origin="value") for r in _parse_facts([text], "value", context)]
+    for item in parsed:
+        if item.value is not None:
+            continue
+        latest: dict = {}
+        for offset, end, text, _, name in sorted(context.values):
+            if offset <= item.step.lhs_offset < end:
+                latest[name] = (offset, text)
+        for key in latest.values():
+            item.values.extend(parsed_values[key])
 
 
 def _step_restrictions(item: _Parsed, reading: _Reading, context: Context, assumptions) -> StepRestrictions:
@@ -543,21 +599,24 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
     definitions_at(context, step.lhs_offset)
     restrictions = _step_restrictions(item, reading, context, assumptions)
     try:
-        with cpu_time_limit(step_seconds):
+        with step_budget(step_seconds):
             outcome = _judge_reading(reading, context, restrictions, rng, step)
             if outcome.verdict == FALSE:
                 outcome = _second_opinions(item, context, restrictions, rng, outcome, step_seconds)
             elif outcome.verdict in (PROVED, HOLDS) and item.values:
                 outcome = _without_values(item, context, restrictions, rng, outcome)
     except BudgetExceeded:
-        return result(Outcome(UNCHECKED, f"timed out after {step_seconds:g} s of CPU time", kind="budget"),
+        return result(Outcome(UNCHECKED, _timed_out(step_seconds), kind="budget"),
                       restrictions=restrictions)
     except Unsupported as exc:
         return result(Outcome(UNCHECKED, str(exc), kind=exc.kind or "not read yet"), restrictions=restrictions)
     except (RecursionError, MemoryError, OverflowError):
         return result(Outcome(UNCHECKED, "expression too large or too deeply nested", kind="too large"))
     except Exception as exc:  # an expression sympy cannot evaluate is unchecked, not a crash
-        return result(Outcome(UNCHECKED, f"cannot evaluate: {type(exc).__name__}: {_first_line(exc)}",
+        own = isinstance(exc, ValueError) and "more than" in str(exc)  # our own bound, said in our words
+        return result(Outcome(UNCHECKED, f"cannot evaluate: {str(exc).splitlines()[0][:120]}" if own else
+                              "cannot evaluate this step (an index left symbolic or a construct the "
+                              "evaluator does not handle)",
                               kind="cannot evaluate"))
     outcome = _qualify(item, outcome, restrictions, context)
     return result(outcome, restrictions=restrictions)
@@ -603,7 +662,9 @@ def _without_values(item: _Parsed, context: Context, restrictions, rng, outcome:
     without = _judge_reading(item.reading, context, general, rng, item.step)
     if without.verdict in (PROVED, HOLDS):
         return without
-    values = ", ".join(r.text for r in restrictions.items if r.origin == "value")
+    used = [r for r in restrictions.items if r.origin == "value"
+            and {getattr(s, "name", "").split("[")[0] for s in getattr(r.lhs, "free_symbols", ())} & item.reading.names]
+    values = ", ".join(r.text for r in used or [r for r in restrictions.items if r.origin == "value"])
     return Outcome(UNCHECKED, f"true at the values given in the text ({values}), not for every value: "
                    "checked only there", kind="value")
 
@@ -645,6 +706,46 @@ def _uncertain(doubts, chosen, outcome: Outcome | None, primary: Outcome) -> Out
     return Outcome(UNCHECKED, reason, kind="uncertain reading")
 
 
+def _statement_about_an_unknown(reading: _Reading, context: Context):
+    """``\\frac{\\partial Z}{\\partial X} = \\alpha\\delta + …`` with Z only declared as Z(X): one side is (a
+    derivative of) an abstract function that the other side never mentions."""
+    import sympy as sp
+    from sympy.core.function import AppliedUndef
+
+    if not isinstance(reading.lhs, sp.Basic) or not isinstance(reading.rhs, sp.Basic):
+        return None
+    try:
+        resolver = Resolver(context)
+        lhs, rhs = resolver.full(reading.lhs), resolver.full(reading.rhs)
+    except Exception:  # noqa: BLE001 - only a refinement of a false verdict: keep the verdict
+        return None
+    for one, other in ((lhs, rhs), (rhs, lhs)):
+        core = one.expr if isinstance(one, sp.Derivative) else one
+        arguments = set().union(*(argument.free_symbols for argument in core.args)) if isinstance(core, AppliedUndef) \
+            else set()
+        # only when the other side also uses names of unknown meaning (edge derivatives α, δ, …): dy/dx = 0
+        # with y = y(x) says y is constant, which is false for sure
+        if isinstance(core, AppliedUndef) and not other.has(core.func) and other.free_symbols - arguments:
+            return latex_name(core.func.__name__)
+    return None
+
+
+def _summation_letter_in_a_name(reading: _Reading):
+    """(name, letter) when a summation letter sits inside a name's superscript (``x^{(i)}`` under ``\\sum_i``)."""
+    import sympy as sp
+
+    letters = {str(letter) for letter in reading.bound_letters}
+    for side in (reading.lhs, reading.rhs):
+        if not isinstance(side, sp.Basic):
+            continue
+        letters |= {str(v) for total in side.atoms(sp.Sum, sp.Product) for v, *_ in total.limits}
+        for symbol in side.free_symbols | {s for total in side.atoms(sp.Sum) for s in total.function.free_symbols}:
+            superscript = re.search(r"\^\{?\(?([^{}()]*)", getattr(symbol, "name", ""))
+            if superscript and set(re.findall(r"[a-zA-Z]+", superscript.group(1))) & letters:
+                return to_latex(symbol), superscript.group(1)
+    return None
+
+
 def _qualify(item: _Parsed, outcome: Outcome, restrictions: StepRestrictions, context: Context) -> Outcome:
     """A false verdict stands only with every condition read and the step's role a claim."""
     step = item.step
@@ -669,6 +770,16 @@ def _qualify(item: _Parsed, outcome: Outcome, restrictions: StepRestrictions, co
     if item.conflict:
         return Outcome(UNCHECKED, f"differs from the declaration: {item.conflict}; which one is meant?",
                        kind="conflicting definition")
+    unknown = _statement_about_an_unknown(item.reading, context)
+    if unknown:
+        return Outcome(UNCHECKED, f"false as read, but it only says what {unknown} (a function known only by its "
+                       "arguments) or its derivative equals: a statement about an unknown function, not an identity; "
+                       "define it to check the step", kind="declaration needed")
+    captured = _summation_letter_in_a_name(item.reading)
+    if captured:
+        return Outcome(UNCHECKED, f"false as read, but {captured[0]} is read as one name while its index "
+                       f"{captured[1]} is the summation variable (x^{{(i)}} and x^{{(1)}} are then unrelated)",
+                       kind="superscript index")
     elsewhere = definition_out_of_scope(item.reading.names, context, step.lhs_offset)
     if elsewhere:
         return Outcome(UNCHECKED, f"false as read, but {latex_name(elsewhere[0])} is given a meaning at "
@@ -755,7 +866,3 @@ def _display(expr, source: str) -> str:
     except Exception:  # printing is cosmetic; fall back to what was written
         return " ".join(source.split())
 
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:120] if text else ""

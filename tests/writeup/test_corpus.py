@@ -132,3 +132,13 @@ def test_verdicts_do_not_depend_on_the_load_of_the_machine():
             hog.wait(timeout=30)
     for name in idle:
         assert loaded[name] == idle[name], name
+
+
+# --- the CPU figures of issue 12 (item 6): median file <= 1 s, slowest <= 3 s of CPU ------------------------
+
+def test_the_corpus_files_stay_within_their_cpu_figures(original_reports):
+    """CPU time (never wall-clock) inside check_text per original file, as the coverage command prints it."""
+    seconds = sorted(report.cpu_seconds for report, _ in original_reports.values())
+    median = seconds[len(seconds) // 2]
+    assert median <= 1.0, f"median file used {median:.2f} s of CPU (target 1 s)"
+    assert seconds[-1] <= 3.0, f"slowest file used {seconds[-1]:.2f} s of CPU (target 3 s)"

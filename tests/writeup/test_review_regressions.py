@@ -210,3 +210,120 @@ def test_a_continuation_of_a_two_column_row_is_ambiguous():
             "     &= x^2 - 2x + 1\n\\end{align*}\n")
     last = steps(text, )[-1]
     assert last.line == 4 and last.verdict == UNCHECKED and "columns" in last.reason
+
+
+# --- M5: a step's budget counts work, so its outcome does not depend on the machine's load -------------------
+
+def _job():
+    import sympy as sp
+
+    x = sp.Symbol("x")
+    return sp.diff(sp.exp(sp.sin(x**3) * sp.cos(x**2)), x, 4)
+
+
+def test_work_units_of_the_same_job_are_the_same_whatever_the_load():
+    import gc
+
+    from symderiv.budget import work_units
+
+    counts = []
+    for _ in range(6):  # the first runs also fill caches that clear_cache keeps: measure the last three
+        from sympy.core.cache import clear_cache
+
+        clear_cache()
+        gc.collect(0)  # as step_budget does: every step starts at the same point of the collector's count
+        before = work_units()
+        _job()
+        counts.append(work_units() - before)
+    counts = counts[3:]
+    assert max(counts) - min(counts) <= 1 and min(counts) >= 1
+
+
+def test_a_work_limit_stops_the_block_and_is_reported_as_a_budget():
+    from symderiv.budget import BudgetExceeded, WorkBudgetExceeded, cpu_time_limit, work_limit
+    from sympy.core.cache import clear_cache
+
+    clear_cache()
+    with pytest.raises(BudgetExceeded) as caught:
+        with cpu_time_limit(60), work_limit(1):
+            for _ in range(50):
+                clear_cache()
+                _job()
+    assert isinstance(caught.value, WorkBudgetExceeded)
+    text = "$$ \\frac{d^{5}}{dx^{5}} \\exp(\\sin(x^{3}) \\cos(x^2)) = 1 $$"
+    verdicts = {s.verdict for _ in range(2) for s in check_text(text, False, [], step_seconds=0.2).equations}
+    assert verdicts == {UNCHECKED}
+    (step,) = check_text(text, False, [], step_seconds=0.2).equations
+    assert step.reason_kind == "budget" and "units of work" in step.reason and "CPU time" in step.reason
+
+
+# --- M4: following the tool's own suggestions -----------------------------------------------------------------
+
+def test_a_summation_letter_inside_a_declared_index_name_is_not_a_false_alarm():
+    (step,) = steps("$$ \\sum_{i=1}^{2} x^{(i)} = x^{(1)} + x^{(2)} $$", lets=["x^{(i)}: index"])
+    assert step.verdict == UNCHECKED and "summation variable" in step.reason
+
+
+def test_the_prime_suggestion_is_never_a_cycle():
+    (step,) = steps("$$ x^{\\prime} = x $$")
+    assert 'x = x(t)' in step.reason
+    steps("$$ x^{\\prime} = x $$", lets=["x = x(t)"])  # accepted: no InputError
+
+
+def test_a_statement_about_an_unknown_function_is_not_false():
+    text = ("With edge derivatives $\\alpha, \\beta$:\n\n"
+            "$$ \\frac{\\partial Z}{\\partial X} = \\alpha\\delta + \\beta\\delta $$\n")
+    (step,) = steps(text, lets=["Z = Z(X)"])
+    assert step.verdict == UNCHECKED and step.reason_kind == "declaration needed"
+    (step,) = steps("$$ \\frac{d}{dx} f(g(x)) = f(g(x)) g(x) $$")
+    assert step.verdict == FALSE  # the unknown function is on both sides: an identity, and a wrong one
+
+
+def test_values_in_the_next_sentence_do_not_restrict_the_display_before():
+    text = ("$$ \\frac{\\partial}{\\partial u}uv = v $$\n\nWith $a=2$ and $b=1$, summing:\n\n"
+            "$$ \\frac{\\partial e}{\\partial b} = 5 $$\n")
+    assert steps(text)[0].conditions == ()
+
+
+# --- minors: code that is not math, and no internal exception text in reasons ---------------------------------
+
+def test_verbatim_iffalse_and_tilde_fences_hold_no_math():
+    latex = "\\begin{verbatim}$$ 1 = 2 $$\\end{verbatim}\n\\iffalse $$ 3 = 4 $$ \\fi\n$$ 5 = 5 $$\n"
+    assert [s.line for s in check_text(latex, True, []).equations] == [3]
+    assert [s.line for s in steps("~~~\n$$ 1 = 2 $$\n~~~\n\n$$ 5 = 5 $$\n")] == [5]
+
+
+def test_reasons_hold_no_internal_exception_text():
+    (step,) = steps("$$ \\exp\\{x\\} = 1 $$")
+    assert step.verdict == UNCHECKED and "Error" not in step.reason and "Token" not in step.reason
+
+
+# --- M6: f^{-1} is the inverse function, never a reciprocal ---------------------------------------------------
+
+def test_an_inverse_function_is_not_a_reciprocal():
+    (step,) = steps("$$ f^{-1}(f(x)) = x $$")
+    assert step.verdict == UNCHECKED and "inverse" in step.reason
+    (step,) = steps("$$ f(x)^{-1} = \\frac{1}{f(x)} $$")
+    assert step.verdict == PROVED
+    (step,) = steps("$$ \\sin^{-1}(x) = \\arcsin(x) $$")
+    assert step.verdict == PROVED
+
+
+# --- B1, the other direction: a definition or value in the same display, or right after it -------------------
+
+def test_a_solution_in_the_same_display_restricts_its_equation():
+    found = steps("$$ 2x + 2 = 0 \\Rightarrow x = -1 $$\n\n$$ \\frac{d}{dx} x^2 = 2x $$\n")
+    assert found[0].verdict == UNCHECKED and "x = -1" in found[0].reason  # an equation, true at its solution
+    assert found[-1].verdict == PROVED
+
+
+def test_a_where_definition_applies_to_its_own_display():
+    (claim, _) = steps("$$ f'(2) = 12 \\quad \\text{where } f(x) = x^3 $$")
+    assert claim.verdict == PROVED
+    found = steps("$$ \\frac{d}{dz} p = 2 z $$ where $p = z^2$.\n")
+    assert found[0].verdict == PROVED
+
+
+def test_a_later_value_of_the_same_name_replaces_the_earlier_one():
+    found = steps("Let $x = 1$.\n\nNow let $x = 2$. Then $3x = 6$.\n")
+    assert found[-1].verdict != FALSE and "x = 2" in found[-1].reason and "x = 1" not in found[-1].reason
