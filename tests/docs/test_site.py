@@ -6,6 +6,9 @@
 - Every fenced block holding a ``$ `` command line is a ```console block, so
   tests/docs/transcripts.py runs it (a transcript in a plain block would be
   shown but never run).
+- A Python block whose first line is ``# examples/NAME.py`` is that shipped
+  file (after its docstring), so the code the docs show is the code their
+  transcripts run.
 - The README stays short, and its first fenced block holds exactly the two
   commands .ci/run runs.
 """
@@ -57,6 +60,17 @@ def test_every_transcript_is_a_console_block(page: Path):
             )
 
 
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(REPO)))
+def test_a_block_naming_an_example_file_is_that_file(page: Path):
+    text = page.read_text(encoding="utf-8")
+    for block in _FENCED.finditer(text):
+        first, _, code = block["body"].partition("\n")
+        if block["language"] == "python" and first.startswith("# examples/"):
+            shipped = (REPO / first[2:].strip()).read_text(encoding="utf-8")
+            _docstring, _, shipped_code = shipped.partition('"""\n\n')
+            assert shipped_code == code, f"{page.name}: the block {first!r} differs from {first[2:]}"
+
+
 def test_the_readme_is_short_and_starts_with_what_ci_runs():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert len(readme.splitlines()) <= 300
@@ -65,4 +79,4 @@ def test_the_readme_is_short_and_starts_with_what_ci_runs():
     assert commands == ['pip install -e ".[dev]" && symderiv verify', "python -m pytest -q"]
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").replace(" -q", "")   # CI runs them quietly
     for command in commands:
-        assert command in ci
+        assert command.replace(" -q", "") in ci
