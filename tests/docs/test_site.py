@@ -9,6 +9,8 @@
 - A Python block whose first line is ``# examples/NAME.py`` is that shipped
   file (after its docstring), so the code the docs show is the code their
   transcripts run.
+- The layer diagram of docs/architecture.md names every package of the
+  layering contract in pyproject.toml, in the contract's order.
 - The README stays short, and its first fenced block holds exactly the two
   commands .ci/run runs.
 """
@@ -80,3 +82,17 @@ def test_the_readme_is_short_and_starts_with_what_ci_runs():
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").replace(" -q", "")   # CI runs them quietly
     for command in commands:
         assert command.replace(" -q", "") in ci
+
+
+def test_the_architecture_diagram_follows_the_layering_contract():
+    tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python 3.11")
+    contracts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]
+    (layers,) = [c["layers"] for c in contracts if c["type"] == "layers"]
+    contract = [name.strip() for layer in layers for name in layer.split("|")]
+    page = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    diagram = page.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    drawn = re.findall(r'\["(symderiv\.[a-z_]+)', diagram)
+    assert sorted(drawn) == sorted(contract)
+    # top to bottom as in the contract (siblings within one layer in any order)
+    rank = {name: depth for depth, layer in enumerate(layers) for name in (n.strip() for n in layer.split("|"))}
+    assert [rank[name] for name in drawn] == sorted(rank[name] for name in drawn)
