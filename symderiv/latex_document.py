@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from symderiv.errors import InputError
+from symderiv.numeric.elementary import LATEX_OPERATOR_NAMES
 from symderiv.printing.tex_text import escape_text
 
 PREAMBLE = r"""\documentclass[11pt]{article}
@@ -57,7 +58,8 @@ VERDICT_TEXT = {
 # ------------------------------------------------------------------ widths
 
 
-_OPERATOR_NAMES = {"sin", "cos", "tan", "exp", "log", "ln", "tanh", "cosh", "sinh", "sech", "atan", "max", "min"}
+# upright operator macros: the elementary table's, \ln (log's other macro) and the n-ary \max, \min
+_OPERATOR_NAMES = LATEX_OPERATOR_NAMES | {"ln", "max", "min"}
 
 
 def _brace_group(text: str, start: int) -> tuple[str, int]:
@@ -348,18 +350,16 @@ def comparison_table() -> str:
 
 
 def second_difference(g, h, loss, x_value: float) -> float:
-    """Central second difference of ℓ(x) in 50-digit arithmetic (step 1e-12: error ~1e-24)."""
-    import mpmath
+    """d²ℓ/dx² by mpmath's numerical differentiation at HIGH_PRECISION_DIGITS
+    (:func:`symderiv.numeric.differences.high_precision_derivative`): no float rounding."""
+    import numpy as np
     import sympy as sp
+
+    from symderiv.numeric.differences import high_precision_derivative
 
     x, y, z = sp.symbols("x y z")
     composed = loss.xreplace({y: g, z: h})
-    function = sp.lambdify([x], composed, modules="mpmath")
-    with mpmath.workdps(50):
-        point = mpmath.mpf(x_value)
-        step = mpmath.mpf("1e-12")
-        value = (function(point + step) - 2 * function(point) + function(point - step)) / step**2
-        return float(value)
+    return float(high_precision_derivative(composed, x, np.array([x_value]), 2)[0])
 
 
 def _cell(value) -> str:
@@ -494,6 +494,8 @@ def _sampling_interval(loss_of_x, x) -> tuple[float, float]:
     import sympy as sp
     from sympy.core.function import AppliedUndef
 
+    from symderiv.numeric.tolerance import is_real
+
     if loss_of_x.atoms(AppliedUndef):
         return _CANDIDATE_INTERVALS[0]  # abstract parts are instantiated with functions defined everywhere
     function = sp.lambdify([x], loss_of_x, modules="numpy", docstring_limit=0)
@@ -501,7 +503,7 @@ def _sampling_interval(loss_of_x, x) -> tuple[float, float]:
         grid = np.linspace(low, high, 17) + 0j
         with np.errstate(all="ignore"):
             values = np.broadcast_to(np.asarray(function(grid), dtype=complex), grid.shape)
-        if np.all(np.isfinite(values)) and np.all(np.abs(values.imag) < 1e-12):
+        if np.all(is_real(values)):
             return (low, high)
     return _CANDIDATE_INTERVALS[0]
 

@@ -96,11 +96,12 @@ def contract_mpmath(kind: str, dirs_row: Mapping[str, np.ndarray], row: Any) -> 
     """The exact result of one row, summed in mpmath and rounded once (row: an MpRow)."""
     import mpmath
 
-    from symderiv.backward_check.reference import MPMATH_DIGITS, to_float
+    from symderiv.backward_check.reference import to_float
+    from symderiv.numeric.precision import HIGH_PRECISION_DIGITS
 
     m, d = len(row.jacobian), len(row.jacobian[0]) if row.jacobian else 0
     mp = mpmath.mpf
-    with mpmath.workdps(MPMATH_DIGITS):
+    with mpmath.workdps(HIGH_PRECISION_DIGITS):
         if kind == "backward":
             gy = [mp(float(v)) for v in dirs_row["gy"]]
             return [to_float(mpmath.fsum(gy[k] * row.jacobian[k][i] for k in range(m))) for i in range(d)]

@@ -35,18 +35,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import sympy
 
+from symderiv.numeric.tolerance import KINK_RELATIVE, KINK_ROUNDINGS
+
 # Offsets from a zero of a critical expression, relative to max(1, |zero|).
 ZERO_OFFSETS = (1e-3, 1e-6)
 # Grid of the scan that brackets zeros along one entry.
 SCAN_POINTS = 257
 MAX_CRITICAL_EXPRESSIONS = 24
 MAX_SPECIAL_ROWS = 192
-# A row is on a kink when the non-smooth argument is this small relative to
-# the row's magnitudes (a numerically found zero is within a few ulps).
-KINK_RELATIVE = 1e-12
-# ... and within a few roundings of the dtype, (1 + |x|)^2 covering arguments
-# quadratic in x: the rule's own evaluation of the argument may fall on either side.
-KINK_ROUNDINGS = 8.0
 
 
 @dataclass(frozen=True)

@@ -24,15 +24,8 @@ import sympy
 
 from symderiv.budget import BudgetExceeded
 from symderiv.errors import InputError
-
-# Digits used by mpmath when settling rows; 50 digits leave ~34 digits of
-# headroom over float64 for cancellation inside the reference expressions.
-MPMATH_DIGITS = 50
-
-# Relative step of the central difference that estimates how strongly the
-# derivative tensors react to rounding of the inputs. Only a magnitude for the
-# tolerance model is needed (a few correct digits), never a verdict.
-SENSITIVITY_STEP = 1e-4
+from symderiv.numeric.differences import SENSITIVITY_STEP, relative_sensitivity
+from symderiv.numeric.precision import HIGH_PRECISION_DIGITS
 
 # The symbolic Hessian has outputs x d(d+1)/2 entries (d differentiable symbols).
 MAX_HESSIAN_ENTRIES = 4096
@@ -261,21 +254,17 @@ def evaluate_numpy(ref: ReferenceFunctions, v: np.ndarray) -> Values:
 
 
 def sensitivity_numpy(ref: ReferenceFunctions, v: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Σ_j |∂T/∂v_j| · |v_j| for T = the Jacobian (and Hessian), by central differences."""
+    """Σ_j |∂T/∂v_j| · |v_j| for T = the Jacobian (and Hessian), by
+    :func:`~symderiv.numeric.differences.relative_sensitivity` (a magnitude only)."""
     batch = v.shape[0]
     s_jac = np.zeros((batch, ref.m, ref.d))
     s_hess = None if ref.order == 1 else np.zeros((batch, ref.m, ref.d, ref.d))
     for j in range(ref.n):
-        step = SENSITIVITY_STEP * np.abs(v[:, j])
-        up, down = v.copy(), v.copy()
-        up[:, j] += step
-        down[:, j] -= step
-        ju, hu = _unpack_derivatives(_numpy_values(ref.numpy_derivatives, up), ref)
-        jd, hd = _unpack_derivatives(_numpy_values(ref.numpy_derivatives, down), ref)
-        with np.errstate(all="ignore"):
-            s_jac += np.abs(ju - jd) / (2 * SENSITIVITY_STEP)
-            if s_hess is not None:
-                s_hess += np.abs(hu - hd) / (2 * SENSITIVITY_STEP)
+        ju, hu = _unpack_derivatives(
+            relative_sensitivity(lambda rows: _numpy_values(ref.numpy_derivatives, rows), v, j), ref)
+        s_jac += ju
+        if s_hess is not None:
+            s_hess += hu
     return s_jac, s_hess
 
 
@@ -308,11 +297,11 @@ class MpRow:
 
 
 def evaluate_mpmath_row(ref: ReferenceFunctions, v_row: np.ndarray) -> MpRow:
-    """Values and derivatives of one row at 50 digits; InputError where undefined."""
+    """Values and derivatives of one row at HIGH_PRECISION_DIGITS; InputError where undefined."""
     import mpmath
 
     m, d = ref.m, ref.d
-    with mpmath.workdps(MPMATH_DIGITS):
+    with mpmath.workdps(HIGH_PRECISION_DIGITS):
         args = [mpmath.mpf(float(v)) for v in v_row]
         try:
             y = [_mp_real(v, "forward", v_row) for v in ref.mpmath_forward(*args)]
@@ -359,7 +348,7 @@ def sensitivity_mpmath_row(ref: ReferenceFunctions, v_row: np.ndarray) -> tuple[
 
     s_jac = np.zeros((1, ref.m, ref.d))
     s_hess = None if ref.order == 1 else np.zeros((1, ref.m, ref.d, ref.d))
-    with mpmath.workdps(MPMATH_DIGITS):
+    with mpmath.workdps(HIGH_PRECISION_DIGITS):
         for j in range(ref.n):
             if v_row[j] == 0:
                 continue  # zero is exact: its rounding perturbs nothing

@@ -18,6 +18,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from symderiv.numeric.precision import HIGH_PRECISION_DIGITS
+
 _RESULT_NAMES = {
     "backward": "d{name}",
     "jvp": "y_dot",
@@ -105,7 +107,7 @@ class BackwardCheck:
         lines.append(
             f"  tolerance = {self.tolerance_factor:g} * u * scale (u = {self.unit_roundoff:.3g}; "
             "scale = sum of |direction| (|derivative| + |x-sensitivity| + |y|)); "
-            f"{self.rows_settled_with_mpmath} rows settled with 50-digit mpmath"
+            f"{self.rows_settled_with_mpmath} rows settled with {HIGH_PRECISION_DIGITS}-digit mpmath"
         )
         if self.counterexample is not None:
             lines += _counterexample_lines(self.counterexample, self.kind)

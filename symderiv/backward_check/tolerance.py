@@ -23,6 +23,7 @@ result that is linear in its random directions (gy for a VJP; the tangent
                                                              the rule may use)
     tol_i   = factor · u · scale_i  +  factor · tiny · (1 + Σ |directions|)
     factor  = 4 · (n + m) + 16             (+ 4 · batch for a shared input)
+              (BACKWARD_ROUNDINGS_PER_TERM = 4, BACKWARD_ROUNDINGS_FIXED = 16)
 
 with D the Jacobian entry (first order) or Hessian entry (second order),
 u the unit roundoff (machine epsilon) of the dtype under test and tiny its
@@ -41,10 +42,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from symderiv.numeric.tolerance import BACKWARD_ROUNDINGS_FIXED, BACKWARD_ROUNDINGS_PER_TERM
+
 
 def tolerance_factor(n: int, m: int, batch_sum: int = 0) -> float:
-    """Multiplier of u: a handful of roundings per term, plus one per summand."""
-    return 4.0 * (n + m + batch_sum) + 16.0
+    """Multiplier of u: a handful of roundings per term, plus one per summand
+    (the two counts are named, with their reasons, in :mod:`symderiv.numeric.tolerance`)."""
+    return BACKWARD_ROUNDINGS_PER_TERM * (n + m + batch_sum) + BACKWARD_ROUNDINGS_FIXED
 
 
 def tolerance(scale: np.ndarray, direction_mass: np.ndarray, dtype: np.dtype, factor: float) -> np.ndarray:

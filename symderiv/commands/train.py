@@ -128,13 +128,18 @@ def _settings_list(args: argparse.Namespace):
 
 
 def _format_check(check) -> list[str]:
-    verdict = "ok" if check.ok else "FAILED"
+    undecided_only = not check.ok and all(p.failures == 0 for p in check.parameters) and not check.backward_error \
+        and all(step.ok for step in check.steps) and all(op.ok for op in check.ops)
+    verdict = "ok" if check.ok else "INCONCLUSIVE" if undecided_only else "FAILED"
     lines = [f"gradient check of {check.architecture} on {check.batch_size} training images (float64): {verdict}"]
     for p in check.parameters:
-        status = "ok" if p.ok else f"FAILED ({p.failures} entries)"
+        status = ("ok" if p.ok else f"FAILED ({p.failures} entries)" if p.failures
+                  else f"INCONCLUSIVE ({p.inconclusive} entries the finite difference cannot decide)")
         lines.append(
             f"  {p.name:<4} {'x'.join(map(str, p.shape)):>8}: {p.entries_checked}/{p.entries_total} entries vs "
-            f"central differences, max |error| {p.max_abs_error:.2g} (max |grad| {p.max_abs_gradient:.2g}): {status}"
+            f"central differences, max |error| {p.max_abs_error:.2g} (max |grad| {p.max_abs_gradient:.2g}), "
+            f"max error/bound {p.max_error_over_bound:.2g}"
+            + (f", {p.inconclusive} inconclusive" if p.inconclusive else "") + f": {status}"
         )
         if not p.ok:
             index = ",".join(map(str, p.worst_index))
@@ -166,7 +171,9 @@ def _check_as_json(check) -> dict:
             {
                 "name": p.name, "shape": list(p.shape), "ok": p.ok,
                 "entries_checked": p.entries_checked, "entries_total": p.entries_total,
-                "failures": p.failures, "max_abs_error": _finite_or_none(p.max_abs_error),
+                "failures": p.failures, "inconclusive": p.inconclusive,
+                "max_error_over_bound": _finite_or_none(p.max_error_over_bound),
+                "max_abs_error": _finite_or_none(p.max_abs_error),
                 "max_abs_gradient": _finite_or_none(p.max_abs_gradient),
             }
             for p in check.parameters

@@ -1,7 +1,7 @@
 """Agreement of two float computations: within tolerance, or settled in high precision.
 
 Where two computations disagree by more than :func:`~symderiv.numeric.tolerance.tolerance`,
-the exact reference is recomputed at ``MP_DPS`` digits before any verdict.
+the exact reference is recomputed at ``HIGH_PRECISION_DIGITS`` digits before any verdict.
 """
 
 from __future__ import annotations

@@ -1,8 +1,15 @@
-"""High-precision arithmetic: close calls settled with mpmath at ``MP_DPS`` digits.
+"""High-precision arithmetic: close calls settled at ``HIGH_PRECISION_DIGITS`` digits.
 
 A float64 reference can itself be inaccurate under cancellation, so where two
 computations disagree by more than the tolerance, the reference is recomputed
-in high precision before any verdict.
+in high precision before any verdict; a counterexample is confirmed in high
+precision before it is shown.
+
+Contract: :data:`HIGH_PRECISION_DIGITS` is the one working precision of every
+such evaluation in symderiv (mpmath ``workdps``, SymPy ``evalf``/``N``); the
+thresholds below say when a high-precision difference counts as zero or as
+real, each derived from it. Float tolerances are in
+:mod:`symderiv.numeric.tolerance`.
 """
 
 from __future__ import annotations
@@ -17,11 +24,27 @@ from symderiv.numeric.tolerance import tolerance
 if TYPE_CHECKING:
     import sympy
 
-MP_DPS = 50
+#: Digits of every high-precision evaluation: float64 carries ~16, so 50 leave
+#: ~34 digits for cancellation inside an expression before its value is in doubt.
+HIGH_PRECISION_DIGITS = 50
+
+#: A high-precision difference below this (relative to the sides' size) is zero
+#: to rounding: 10 of the HIGH_PRECISION_DIGITS are left to rounding errors.
+HIGH_PRECISION_ZERO = 10.0 ** -(HIGH_PRECISION_DIGITS - 10)
+
+#: Sides evaluated one at a time at fixed precision (no precision raised through
+#: their cancellation, unlike ``evalf`` of the difference) differ when apart by
+#: more than this relative amount: 20 digits left to rounding inside each side.
+HIGH_PRECISION_SIDES_APART = 10.0 ** -(HIGH_PRECISION_DIGITS - 20)
+
+#: A difference is real (not rounding) when two of its high-precision values
+#: (at HIGH_PRECISION_DIGITS and twice that, or against its exact rational
+#: value) agree to this relative amount: 20 digits, far above float64's 16.
+HIGH_PRECISION_STABLE = 1e-20
 
 
 def high_precision(
-    expr: "sympy.Expr", args: Sequence["sympy.Symbol"], points: Sequence[Sequence[float]], dps: int = MP_DPS
+    expr: "sympy.Expr", args: Sequence["sympy.Symbol"], points: Sequence[Sequence[float]], dps: int = HIGH_PRECISION_DIGITS
 ) -> np.ndarray:
     """Evaluate ``expr`` at each point with mpmath at ``dps`` digits, rounded to float64."""
     import mpmath
@@ -59,8 +82,9 @@ def decide_equal(
     floats: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> list[bool | None]:
     """Whether two exact expressions are equal at each point, decided in
-    high precision: True (equal to 40 of 50 digits), False (they differ, the
-    same at 50 and 100 digits), None (not a finite real there, or the
+    high precision: True (zero to HIGH_PRECISION_ZERO at twice
+    HIGH_PRECISION_DIGITS), False (they differ, the same to
+    HIGH_PRECISION_STABLE at HIGH_PRECISION_DIGITS and twice that), None (not a finite real there, or the
     difference is not stable between the two precisions: undecided).
 
     ``floats = (lhs values, rhs values, rounding scale of both)`` settles the
@@ -88,36 +112,14 @@ def decide_equal(
 def _decide_at(difference, size, point) -> bool | None:
     import mpmath
 
-    low, high = _mp_value(difference, point, MP_DPS), _mp_value(difference, point, 2 * MP_DPS)
-    magnitude = _mp_value(size, point, 2 * MP_DPS)
+    digits = HIGH_PRECISION_DIGITS
+    low, high = _mp_value(difference, point, digits), _mp_value(difference, point, 2 * digits)
+    magnitude = _mp_value(size, point, 2 * digits)
     if low is None or high is None or magnitude is None:
         return None
-    with mpmath.workdps(2 * MP_DPS):
-        if abs(high) <= mpmath.mpf(10) ** (-40) * magnitude:
+    with mpmath.workdps(2 * digits):
+        if abs(high) <= mpmath.mpf(HIGH_PRECISION_ZERO) * magnitude:
             return True
-        if abs(high - low) <= mpmath.mpf(10) ** (-20) * abs(high):
+        if abs(high - low) <= mpmath.mpf(HIGH_PRECISION_STABLE) * abs(high):
             return False
         return None
-
-
-def high_precision_derivative(
-    expr: "sympy.Expr", arg: "sympy.Symbol", points: np.ndarray, order: int, dps: int = MP_DPS
-) -> np.ndarray:
-    """d^order expr/d arg^order at each point by mpmath's own numerical
-    differentiation at ``dps`` digits (no SymPy derivative involved): the
-    finite-difference witness re-decided without float rounding. NaN where
-    the value is not a finite real."""
-    import mpmath
-
-    function = lambdify_mpmath(expr, [arg])
-    values = []
-    with mpmath.workdps(dps):
-        for point in np.asarray(points, dtype=np.float64).ravel():
-            try:
-                value = mpmath.diff(function, mpmath.mpf(float(point)), order)
-                if isinstance(value, mpmath.mpc):
-                    value = value.real if value.imag == 0 else mpmath.nan
-                values.append(float(value))
-            except (ValueError, ZeroDivisionError, OverflowError, TypeError):
-                values.append(float("nan"))
-    return np.array(values, dtype=np.float64)

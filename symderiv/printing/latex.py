@@ -10,6 +10,8 @@ Differences from ``sympy.latex`` (each a ``_print_<Class>`` method or a printer 
 - sums are printed in canonical term order: second-order partials of f first
   (f_yy, f_yz, f_zz), then first-order ones (f_y, f_z), each with its
   coefficient, then g′ before h′ — the five-term form reads as in the notes;
+- inverse functions print as ``\\arcsin``, ``\\operatorname{arsinh}`` (the
+  spellings of :mod:`symderiv.numeric.elementary`, which the LaTeX reader reads);
 - parentheses are ``\\left( … \\right)`` only around tall content (fractions,
   sums, matrices); everything else gets plain ``( … )``.
 """
@@ -64,6 +66,8 @@ class DerivationLatexPrinter(LatexPrinter):
 
     def __init__(self, settings: dict | None = None):
         settings = dict(settings or {})
+        # \arcsin, \operatorname{arsinh}: the spellings of symderiv.numeric.elementary (SymPy's default is \operatorname{asin})
+        settings.setdefault("inv_trig_style", "full")
         names = dict(_DEFAULT_SYMBOL_NAMES)
         names_given = settings.pop("symbol_names", {}) or {}
         self._extra_names = {str(k): v for k, v in names_given.items()}

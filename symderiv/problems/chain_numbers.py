@@ -21,10 +21,11 @@ import numpy as np
 from symderiv.budget import BudgetExceeded, cpu_time_limit
 from symderiv.errors import InputError
 from symderiv.numeric.compare import Agreement, agree
-from symderiv.numeric.differences import central_difference
-from symderiv.numeric.precision import decide_equal, high_precision_derivative
+from symderiv.numeric.differences import central_difference, high_precision_derivative
+from symderiv.numeric.precision import decide_equal
 from symderiv.numeric.evaluate import lambdify_vectorised
 from symderiv.numeric.rounding import rounding_scale
+from symderiv.numeric.tolerance import SAMPLED_IDENTITY_TOLERANCE
 
 if TYPE_CHECKING:
     import sympy
@@ -432,9 +433,10 @@ def _within(fd, exact: np.ndarray, ell, x, xs: np.ndarray, order: int) -> Agreem
     """Finite differences against the exact values, at the points where they are
     conclusive (see numeric.central_difference); the others are counted. A
     point where they disagree is re-decided by mpmath's own numerical
-    derivative at 50 digits: if that agrees with the exact value, the float
-    estimate was wrong (its bound too optimistic) and the point is
-    inconclusive, not a disagreement."""
+    derivative at HIGH_PRECISION_DIGITS: if that agrees with the exact value
+    (to SAMPLED_IDENTITY_TOLERANCE: a float64 value against an accurate one,
+    with no rounding model), the float estimate was wrong (its bound too
+    optimistic) and the point is inconclusive, not a disagreement."""
     with np.errstate(invalid="ignore"):
         error = np.abs(fd.value - exact)
     used = fd.conclusive.copy()
@@ -445,7 +447,8 @@ def _within(fd, exact: np.ndarray, ell, x, xs: np.ndarray, order: int) -> Agreem
         careful = high_precision_derivative(ell, x, xs[rows], order)
         settled = len(rows)
         with np.errstate(invalid="ignore"):
-            confirmed = np.abs(careful - exact[rows]) > 1e-9 * np.maximum(np.abs(exact[rows]), np.abs(careful))
+            apart = np.abs(careful - exact[rows])
+            confirmed = apart > SAMPLED_IDENTITY_TOLERANCE * np.maximum(np.abs(exact[rows]), np.abs(careful))
         used[rows[~confirmed]] = False
     scaled = error[used] / np.maximum(fd.error_bound[used], np.finfo(float).tiny)
     return Agreement(

@@ -99,7 +99,8 @@ def _check_family(proof: Proof, points: int, seed: int) -> list[StepResult]:
 def _check_chain(proof: Proof, points: int, seed: int, label) -> list[StepResult]:
     import numpy as np
 
-    from symderiv.proofkit.numeric import TOLERANCE, scaled_error, valid_points
+    from symderiv.numeric.tolerance import SAMPLED_CLEAR_DIFFERENCE, SAMPLED_IDENTITY_TOLERANCE
+    from symderiv.proofkit.numeric import scaled_error, valid_points
 
     context = _Context(proof, points, seed)
     results: list[StepResult] = []
@@ -124,7 +125,7 @@ def _check_chain(proof: Proof, points: int, seed: int, label) -> list[StepResult
             if error[point] > best_difference:
                 best_difference, diff_trial, diff_point = float(error[point]), trial, point
         if step.relation == "=":
-            numeric_ok = evaluated > 0 and worst_error <= TOLERANCE
+            numeric_ok = evaluated > 0 and worst_error <= SAMPLED_IDENTITY_TOLERANCE
             # the exact argument is only worth running when no counterexample was found
             exact_equal = context.exactly_equal(previous_index, position) if numeric_ok or evaluated == 0 else False
             counterexample = None
@@ -146,7 +147,7 @@ def _check_chain(proof: Proof, points: int, seed: int, label) -> list[StepResult
             witness = None if exact_equal else context.exact_witness(previous_index, position)
             if witness is not None:
                 diff_trial = None
-            differs = witness is not None or best_difference > 1e3 * TOLERANCE
+            differs = witness is not None or best_difference > SAMPLED_CLEAR_DIFFERENCE
             verdict = "proved" if differs and not exact_equal else "false"
             counterexample = witness or (
                 context.counterexample(previous_index, position, diff_trial, diff_point, label) if differs else None
@@ -378,10 +379,11 @@ class _Context:
     def _simple_point(self, first: int, second: int, trial, point: int, relation: str):
         import numpy as np
 
-        from symderiv.proofkit.numeric import TOLERANCE, Evaluator, scaled_error, valid_points
+        from symderiv.numeric.tolerance import SAMPLED_CLEAR_DIFFERENCE, SAMPLED_IDENTITY_TOLERANCE
+        from symderiv.proofkit.numeric import Evaluator, scaled_error, valid_points
 
         sample = trial.evaluator.sample
-        threshold = TOLERANCE if relation == "=" else 1e3 * TOLERANCE
+        threshold = SAMPLED_IDENTITY_TOLERANCE if relation == "=" else SAMPLED_CLEAR_DIFFERENCE
         for digits in (1, 2, 3):
             rounded = {symbol: np.array([float(f"{values[point]:.{digits}g}")]) for symbol, values in sample.items()}
             evaluator = Evaluator(rounded, tuple(trial.evaluator.definitions.items()), trial.evaluator.bound_variables)

@@ -11,9 +11,9 @@ function is lambdified once and evaluated in every direction. Evaluation is
 vectorised: one numpy operation per expression node over all points.
 
 Comparisons use the scaled error ``|a − b| / (1 + max(|a|, |b|))`` against
-``TOLERANCE = 2**-30`` (≈ 9.3e-10): float64's unit roundoff 2**-53 with 2**23
-of headroom for rounding accumulated through sums of a few hundred terms
-and exponentials; real mistakes give errors of order 1e-2 or more.
+:data:`symderiv.numeric.tolerance.SAMPLED_IDENTITY_TOLERANCE`
+(2**-30 ≈ 9.3e-10, with its reason there); a value counts as real where its
+imaginary part is rounding (:func:`symderiv.numeric.tolerance.is_real`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef, UndefinedFunction
 
-TOLERANCE = 2.0**-30
-COMPLEX_STEP = 1e-30
+from symderiv.numeric.differences import central_difference, complex_step_derivative, complex_step_point
+from symderiv.numeric.tolerance import is_real, sampled_difference
+
 DEFAULT_DOMAIN = (-1.5, 1.5)
 
 
@@ -191,7 +192,7 @@ class Evaluator:
     definition are evaluated from it. A first derivative with respect to a
     sampled variable is the complex step of its argument: the whole
     environment (definitions included) is re-evaluated with that variable
-    moved by ``i·1e-30``, so ∂y_k/∂x_i costs one pass, never a symbolic
+    moved by ``i·COMPLEX_STEP``, so ∂y_k/∂x_i costs one pass, never a symbolic
     derivative of an n-term sum.
     """
 
@@ -230,7 +231,7 @@ class Evaluator:
         environment = self._perturbed.get(variable)
         if environment is None:
             values = dict(self._base.values)
-            values[variable] = values[variable] + 1j * COMPLEX_STEP
+            values[variable] = complex_step_point(values[variable])
             environment = _Environment(values, self.definitions)
             self._perturbed.clear()  # keep one direction at a time: bounded memory
             self._perturbed[variable] = environment
@@ -289,7 +290,7 @@ class Evaluator:
                 if count > 1:
                     inner = sp.diff(self._unfold(inner), variable, int(count) - 1)
                 shifted = self._eval(inner, self._perturbed_environment(variable))
-                return np.imag(shifted) / COMPLEX_STEP
+                return complex_step_derivative(shifted)
         evaluated = self._unfold(derivative).doit()
         if not evaluated.has(sp.Derivative):
             return self._eval(evaluated, env)
@@ -297,20 +298,28 @@ class Evaluator:
         return self._central_difference(derivative, env)
 
     def _central_difference(self, derivative: sp.Derivative, env: _Environment):
-        """First derivative by a central difference, step ∛eps·(1 + |x|) (error ~1e-10)."""
+        """First derivative by :func:`~symderiv.numeric.differences.central_difference`
+        (no higher derivative is known here: its bound comes from a half step);
+        NaN where the estimate is inconclusive, so the point decides nothing."""
         if len(derivative.variable_count) != 1 or derivative.variable_count[0][1] != 1:
             return np.full(self.points, np.nan + 0j)
         variable = derivative.variable_count[0][0]
         if variable not in env.values or derivative.expr.has(sp.Derivative):
             return np.full(self.points, np.nan + 0j)
-        point = env.values[variable]
-        step = np.cbrt(np.finfo(float).eps) * (1.0 + np.abs(point))
-        values = []
-        for sign in (1, -1):
-            shifted = dict(env.values)
-            shifted[variable] = point + sign * step
-            values.append(self._eval(derivative.expr, _Environment(shifted, env.definitions)))
-        return (values[0] - values[1]) / (2 * step)
+        point = np.broadcast_to(env.values[variable], (self.points,))
+        evaluated: dict[bytes, np.ndarray] = {}  # the stencil's values serve as its rounding scale too
+
+        def at(real_part):
+            key = np.asarray(real_part, dtype=np.float64).tobytes()
+            if key not in evaluated:
+                shifted = dict(env.values)
+                shifted[variable] = real_part + 1j * point.imag
+                evaluated[key] = np.broadcast_to(
+                    self._eval(derivative.expr, _Environment(shifted, env.definitions)), (self.points,))
+            return evaluated[key]
+
+        estimate = central_difference(at, point.real, 1, value_scale=lambda real_part: np.abs(at(real_part)))
+        return np.where(estimate.conclusive, estimate.value, np.nan + 0j)
 
     def _complex_step_safe(self, expr) -> bool:
         """The complex step needs an analytic expression: only + · ^ and the table's functions."""
@@ -341,15 +350,10 @@ class Evaluator:
 
 def valid_points(values: np.ndarray) -> np.ndarray:
     """Per point: every entry finite and real (else the point lies outside the domain)."""
-    with np.errstate(all="ignore"):
-        ok = np.isfinite(values) & (np.abs(values.imag) <= 1e-9 * (1.0 + np.abs(values.real)))
-    return ok.all(axis=0)
+    return is_real(values).all(axis=0)
 
 
 def scaled_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """|a − b| / (1 + max(|a|, |b|)); non-finite or complex values count as infinite error."""
-    with np.errstate(all="ignore"):
-        error = np.abs(a - b) / (1.0 + np.maximum(np.abs(a), np.abs(b)))
-        bad = ~np.isfinite(a) | ~np.isfinite(b) | (np.abs(a.imag) > 1e-9) | (np.abs(b.imag) > 1e-9)
-    error = np.where(bad, np.inf, error)
-    return error
+    error = sampled_difference(a, b)
+    return np.where(is_real(a) & is_real(b), error, np.inf)

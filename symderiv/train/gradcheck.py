@@ -5,16 +5,21 @@ Two independent checks, both in float64:
 1. **Whole network, every parameter.** The engine's backward pass on a small
    batch of real training images is compared, entry by entry, with central
    finite differences of the engine's own forward loss,
-   ``(L(θ + h·e_i) − L(θ − h·e_i)) / 2h``. For each parameter array every
-   entry is checked up to ``max_entries`` (then a seeded sample that always
-   includes the largest-gradient entry).
+   ``(L(θ + h·e_i) − L(θ − h·e_i)) / 2h``, by the project's one
+   finite-difference routine, :func:`symderiv.numeric.differences.central_difference`.
+   For each parameter array every entry is checked up to ``max_entries``
+   (then a seeded sample that always includes the largest-gradient entry).
 
-   Tolerance, from float64's unit roundoff u = 2⁻⁵²: with h = u^(1/3)·max(1, |θ_i|)
-   the truncation error is ≈ h²·|L'''|/6 and the rounding error ≈ u·|L|/h,
-   both ≈ u^(2/3) ≈ 4e-11 for a loss and derivatives of order one. An entry
-   passes if ``|backward − fd| ≤ ATOL + RTOL·|fd|`` with ATOL = 1e-8 and
-   RTOL = 1e-6 (a margin of ~100× over the expected error; a wrong rule is
-   off by the size of the gradient itself, typically 1e-4 … 1e-1).
+   Tolerance: the estimate's own error bound. With float64's unit roundoff
+   u = 2⁻⁵² and the classical step h = u^(1/3)·max(1, |θ_i|) (no third
+   derivative of the loss is known), the rounding error is ≈ u·|L|/h and the
+   truncation error h²·|L'''|/6 is estimated from the estimate with step h/2
+   (Richardson); the bound is ``FD_BOUND_SAFETY`` times their sum, ~1e-9 for a
+   loss of order one, where a wrong rule is off by the size of the gradient
+   itself, typically 1e-4 … 1e-1. An entry passes if
+   ``|backward − fd| ≤ bound``; an entry whose bound is not small next to
+   the quantity (:data:`~symderiv.numeric.tolerance.FD_CONCLUSIVE_FRACTION`)
+   is inconclusive and counted, never passed or failed.
 
    ReLU has a kink at 0, where a finite difference straddling it is not a
    derivative: the batch is drawn only from images whose every ReLU input is
@@ -23,8 +28,9 @@ Two independent checks, both in float64:
 2. **The training step.** One :class:`~symderiv.engine.optim.SGDStep` (the
    code that trains: its own planned backward pass, seeded with the learning
    rate) on the same batch must move every parameter by lr·∇θ, ∇θ being the
-   gradient verified in 1: per entry |Δθ − lr·∇θ| ≤ STEP_RTOL·max|lr·∇θ| +
-   4u·|θ| (the second term is the rounding of θ − step itself).
+   gradient verified in 1: per entry |Δθ − lr·∇θ| ≤ SGD_STEP_ROUNDING·max|lr·∇θ| +
+   SGD_UPDATE_ROUNDINGS·u·|θ| (the second term is the rounding of θ − step itself;
+   both in :mod:`symderiv.numeric.tolerance`).
    Each learning rate of the run is checked; the parameters are restored.
 
 3. **Each op the network uses**, through :func:`symderiv.check_backward`:
@@ -41,17 +47,15 @@ from typing import Callable, Sequence
 import numpy as np
 
 from symderiv.engine.ops import Op
+from symderiv.numeric.differences import central_difference
+from symderiv.numeric.tolerance import SGD_STEP_ROUNDING, SGD_UPDATE_ROUNDINGS, machine_epsilon
 from symderiv.train.data import Dataset
 from symderiv.train.model import MLP, Architecture
 
-UNIT_ROUNDOFF = float(np.finfo(np.float64).eps)
-STEP_FACTOR = UNIT_ROUNDOFF ** (1.0 / 3.0)
-ATOL = 1e-8
-RTOL = 1e-6
+UNIT_ROUNDOFF = machine_epsilon(np.float64)
+#: ReLU inputs of the checked images stay this far from the kink at 0: ~100×
+#: what the finite-difference steps (u^(1/3) ≈ 6e-6 per weight) move them.
 KINK_MARGIN = 1e-3
-# The step and lr·∇θ differ only in where lr enters the products (rounding):
-# a few ulps of float64, far below any wrong step (off by a factor, or by ∇θ).
-STEP_RTOL = 1e-12
 DEFAULT_BATCH = 8
 DEFAULT_MAX_ENTRIES = 5000
 CANDIDATE_POOL = 256  # training images considered when avoiding ReLU kinks
@@ -65,14 +69,18 @@ class ParameterCheck:
     entries_total: int
     max_abs_error: float
     max_abs_gradient: float
-    failures: int  # entries outside ATOL + RTOL·|fd|
+    failures: int  # entries outside the finite difference's error bound
     worst_index: tuple[int, ...]
     worst_backward: float
     worst_finite_difference: float
+    max_error_over_bound: float = 0.0  # over the conclusive entries (≤ 1 passes)
+    inconclusive: int = 0  # entries whose finite difference could not decide (bound too large, not finite)
 
     @property
     def ok(self) -> bool:
-        return self.failures == 0
+        """Every checked entry verified: none outside its bound, none undecided
+        (an entry the finite difference cannot decide is not a pass)."""
+        return self.failures == 0 and self.inconclusive == 0
 
 
 @dataclass(frozen=True)
@@ -171,24 +179,14 @@ def check_parameters(
 
     results = []
     for node in model.parameters:
-        theta = node.value.flat  # perturb the array itself in place, restore exactly
         backward = np.asarray(gradients[node], dtype=np.float64).reshape(-1)
         entries = _entries_to_check(backward, max_entries, rng)
-        fd = np.empty(entries.size)
-        for k, i in enumerate(entries):
-            original = theta[i]
-            h = STEP_FACTOR * max(1.0, abs(original))
-            theta[i] = original + h
-            plus = loss()
-            theta[i] = original - h
-            minus = loss()
-            theta[i] = original
-            # the step actually taken, after rounding θ ± h
-            fd[k] = (plus - minus) / ((original + h) - (original - h))
+        fd, bound, conclusive = _entry_differences(node.value.flat, entries, loss)
         got = backward[entries]
         error = np.abs(got - fd)
         # written so that a NaN anywhere counts as a failure, never as a pass
-        ratio = np.where(np.isfinite(error), error / (ATOL + RTOL * np.abs(fd)), np.inf)
+        ratio = np.where(np.isfinite(error), error / np.maximum(bound, np.finfo(float).tiny), np.inf)
+        ratio = np.where(conclusive, ratio, 0.0)
         bad = ~(ratio <= 1.0)
         worst = int(np.argmax(ratio))
         results.append(
@@ -203,9 +201,39 @@ def check_parameters(
                 worst_index=tuple(int(v) for v in np.unravel_index(entries[worst], node.value.shape)),
                 worst_backward=float(got[worst]),
                 worst_finite_difference=float(fd[worst]),
+                max_error_over_bound=float(ratio[worst]),
+                inconclusive=int(np.count_nonzero(~conclusive)),
             )
         )
     return tuple(results)
+
+
+def _entry_differences(theta: np.flatiter, entries: np.ndarray, loss: Callable[[], float]):
+    """(estimate, error bound, conclusive) of ∂L/∂θ_i for each entry i, by
+    central_difference on L as a function of θ_i alone. ``theta`` is the
+    parameter array's flat iterator: perturbed in place and restored exactly.
+    L rounds at its own size (|L| as the rounding scale: a mean of a few
+    logsumexps, no cancellation), which moves by ~h·|∂L/∂θ_i| over the stencil."""
+    scale = np.array([abs(loss())])
+    value = np.empty(entries.size)
+    bound = np.empty(entries.size)
+    conclusive = np.empty(entries.size, dtype=bool)
+    for k, i in enumerate(entries):
+        original = theta[i]
+
+        def loss_at(points: np.ndarray, i=i) -> np.ndarray:
+            out = np.empty(points.shape)
+            for j, point in enumerate(points.flat):
+                theta[i] = point
+                out.flat[j] = loss()
+            return out
+
+        try:
+            estimate = central_difference(loss_at, np.array([original]), 1, value_scale=scale)
+        finally:
+            theta[i] = original
+        value[k], bound[k], conclusive[k] = estimate.value[0], estimate.error_bound[0], estimate.conclusive[0]
+    return value, bound, conclusive
 
 
 # ---------------------------------------------------------------------------
@@ -317,8 +345,9 @@ def check_training_steps(
             model.train_step(x, labels, lr)
             for node, old in zip(model.parameters, before):
                 expected = lr * np.asarray(gradients[node], dtype=np.float64)
-                # θ − step rounds once more, by up to u·|θ|: allowed on top of STEP_RTOL
-                tolerance = STEP_RTOL * float(np.max(np.abs(expected), initial=0.0)) + 4 * UNIT_ROUNDOFF * np.abs(old)
+                # θ − step rounds once more, by up to u·|θ|: allowed on top of SGD_STEP_ROUNDING
+                tolerance = (SGD_STEP_ROUNDING * float(np.max(np.abs(expected), initial=0.0))
+                             + SGD_UPDATE_ROUNDINGS * UNIT_ROUNDOFF * np.abs(old))
                 error = np.abs((old - node.value) - expected)
                 ratio = float(np.max(np.where(error == 0, 0.0, error / np.maximum(tolerance, np.finfo(float).tiny))))
                 if not ratio <= worst:  # a NaN counts as the worst

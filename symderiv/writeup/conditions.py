@@ -208,15 +208,15 @@ def holds_exactly(concrete_inequalities, concrete_equalities, point) -> bool:
     """Every restriction at a rational point: exact where possible, else 50 digits."""
     import sympy as sp
 
-    from symderiv.writeup.numeric import PRECISION_DIGITS
+    from symderiv.numeric.precision import HIGH_PRECISION_DIGITS, HIGH_PRECISION_ZERO
 
     for left, right in concrete_equalities:
-        gap = sp.N((left - right).xreplace(point), PRECISION_DIGITS)
-        if not gap.is_number or abs(gap) > sp.Float(10) ** (-(PRECISION_DIGITS - 10)):
+        gap = sp.N((left - right).xreplace(point), HIGH_PRECISION_DIGITS)
+        if not gap.is_number or abs(gap) > sp.Float(HIGH_PRECISION_ZERO):
             return False
     for left, relation, right in concrete_inequalities:
-        a = sp.N(left.xreplace(point), PRECISION_DIGITS)
-        b = sp.N(right.xreplace(point), PRECISION_DIGITS)
+        a = sp.N(left.xreplace(point), HIGH_PRECISION_DIGITS)
+        b = sp.N(right.xreplace(point), HIGH_PRECISION_DIGITS)
         if not (a.is_number and b.is_number and a.is_real and b.is_real):
             return False
         if not {"lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b, "ne": a != b, "eq": a == b}[relation]:

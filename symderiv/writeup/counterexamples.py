@@ -15,6 +15,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+from symderiv.numeric.precision import HIGH_PRECISION_DIGITS, HIGH_PRECISION_STABLE, HIGH_PRECISION_ZERO
+from symderiv.numeric.tolerance import SAMPLED_CLEAR_DIFFERENCE, SAMPLED_IDENTITY_TOLERANCE, sampled_difference
 from symderiv.writeup import numeric
 from symderiv.writeup.conditions import StepRestrictions, holds_exactly
 from symderiv.writeup.printing import to_latex
@@ -145,7 +147,7 @@ def simplified_rational_counterexample(pairs, simplified, search: Search):
             gap = difference.xreplace(point)
             if not gap.is_Rational or gap == 0:
                 continue
-            digits = numeric.PRECISION_DIGITS
+            digits = HIGH_PRECISION_DIGITS
             lval, rval = sp.N(lhs.xreplace(point), digits), sp.N(rhs.xreplace(point), digits)
             if not (lval.is_number and rval.is_number and lval.is_real and rval.is_real) \
                     or lval.has(sp.zoo, sp.nan, sp.oo) or rval.has(sp.zoo, sp.nan, sp.oo):
@@ -154,7 +156,7 @@ def simplified_rational_counterexample(pairs, simplified, search: Search):
             # precision until the gap has 50 correct digits), so a rewrite valid only
             # generically can never produce the counterexample on its own.
             measured = sp.N((lhs - rhs).xreplace(point), digits, maxn=4 * digits)
-            if not measured.is_number or abs(measured - gap) > abs(gap) * sp.Float("1e-10"):
+            if not measured.is_number or abs(measured - gap) > abs(gap) * sp.Float(HIGH_PRECISION_STABLE):
                 continue
             return describe((_plain_names(point), lval, rval), {}, numeric.Configuration(()), search), difference
     return None
@@ -265,13 +267,12 @@ def search_point(pairs, templates, configuration, search: Search):
             lvals, rvals = function(*columns)
         lvals = np.broadcast_to(np.asarray(lvals, dtype=complex), (len(points),))
         rvals = np.broadcast_to(np.asarray(rvals, dtype=complex), (len(points),))
-        with np.errstate(all="ignore"):
-            gap = np.abs(lvals - rvals) / (1 + np.abs(lvals) + np.abs(rvals))
+        gap = sampled_difference(lvals, rvals)
         gap = np.where(np.isfinite(lvals) & np.isfinite(rvals) & np.isfinite(gap), gap, -1.0)
         # The first clearly differing point in grid order is the simplest one to check by hand.
-        clear = np.flatnonzero(gap > 1e-6)
+        clear = np.flatnonzero(gap > SAMPLED_CLEAR_DIFFERENCE)
         for index in list(clear[:12]) + list(np.argsort(-gap)[:2]):
-            if gap[index] <= numeric.RELATIVE_TOLERANCE:
+            if gap[index] <= SAMPLED_IDENTITY_TOLERANCE:
                 break
             point = dict(zip(variables, points[index]))
             full = search.admissible(point, solution, equalities, inequalities)
@@ -287,7 +288,7 @@ def evaluate_exactly(left, right, point):
     """("differ" | "equal" | "undefined", lhs, rhs) at ``point``: exact substitution, then 50 digits (mpmath)."""
     import sympy as sp
 
-    digits = numeric.PRECISION_DIGITS
+    digits = HIGH_PRECISION_DIGITS
     lval = sp.N(left.xreplace(point), digits)
     rval = sp.N(right.xreplace(point), digits)
     if not (lval.is_number and rval.is_number) or lval.has(sp.zoo, sp.nan, sp.oo) or rval.has(sp.zoo, sp.nan, sp.oo):
@@ -296,11 +297,11 @@ def evaluate_exactly(left, right, point):
         return "undefined", lval, rval
     # The difference is evaluated as one expression (evalf raises its working precision
     # through cancellation), so a relative difference of 1e-30 is seen; true identities
-    # come out below 1e-50 relative, far under the 1e-40 threshold.
+    # come out below 1e-50 relative, far under HIGH_PRECISION_ZERO (1e-40).
     gap = sp.N((left - right).xreplace(point), digits, maxn=3 * digits)
     if not gap.is_number or gap.has(sp.zoo, sp.nan, sp.oo):
         gap = lval - rval
-    if abs(gap) > sp.Float(10, digits) ** (-(digits - 10)) * (1 + abs(lval) + abs(rval)):
+    if abs(gap) > sp.Float(HIGH_PRECISION_ZERO, digits) * (1 + abs(lval) + abs(rval)):
         return "differ", lval, rval
     return "equal", lval, rval
 
@@ -321,15 +322,15 @@ def describe(found, templates, configuration, search: Search, exact: bool = Fals
     shown += [(symbol.name if "{" in symbol.name else to_latex(symbol), to_latex(value)) for symbol, value in
               sorted(point.items(), key=lambda kv: str(kv[0]))]
     left_text, right_text = numbers(lval, rval)
-    return Counterexample(tuple(functions), tuple(shown), left_text, right_text, numeric.PRECISION_DIGITS, exact,
+    return Counterexample(tuple(functions), tuple(shown), left_text, right_text, HIGH_PRECISION_DIGITS, exact,
                           search.shown_restrictions())
 
 
 def numbers(lval, rval) -> tuple[str, str]:
-    """Both values with 15 significant digits, or more (up to 50) until they visibly differ."""
+    """Both values with 15 significant digits, or more (up to HIGH_PRECISION_DIGITS) until they visibly differ."""
     from fractions import Fraction
 
-    for digits in (15, 20, 25, 30, 35, 40, 45, 50):
+    for digits in range(15, HIGH_PRECISION_DIGITS + 1, 5):
         left, right = number(lval, digits), number(rval, digits)
         if Fraction(left) != Fraction(right):  # "1" and "1.00000000000000" do not differ visibly
             break
@@ -348,7 +349,8 @@ def _strip_zeros(text: str) -> str:
 
 
 def number(value, digits: int = 15) -> str:
-    """``digits`` significant digits; a 50-digit float below 1e-40 is zero up to rounding and shown as 0."""
+    """``digits`` significant digits; a high-precision float below HIGH_PRECISION_ZERO is zero up to rounding
+    and shown as 0."""
     import sympy as sp
 
     if value.is_Rational:
@@ -356,6 +358,6 @@ def number(value, digits: int = 15) -> str:
             return "0"
         if value.is_Integer and abs(value) < 10**15:
             return str(value)
-    elif abs(value) < sp.Float("1e-40"):
+    elif abs(value) < sp.Float(HIGH_PRECISION_ZERO):
         return "0"
     return str(sp.Float(value, digits))

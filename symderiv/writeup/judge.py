@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from symderiv.numeric.precision import HIGH_PRECISION_DIGITS
 from symderiv.writeup import numeric, symbolic
 from symderiv.writeup.conditions import StepRestrictions
 from symderiv.writeup.counterexamples import (Search, counterexample, high_precision_probe, rational_counterexample,
@@ -94,9 +95,9 @@ def _decide_prepared(prepared, search: Search, restrictions: StepRestrictions, r
         found = counterexample(prepared, functions, configuration_list, search, templates, coefficients)
         if found is None:
             return Outcome(UNCHECKED, "float64 evaluation disagrees but no counterexample was confirmed at "
-                           f"{numeric.PRECISION_DIGITS} digits where every condition holds", kind="no counterexample")
+                           f"{HIGH_PRECISION_DIGITS} digits where every condition holds", kind="no counterexample")
         worst = next((l - r for l, r in prepared if not symbolic.quick_zero(l - r)), None)
-        return Outcome(FALSE, "counterexample verified at 50 digits", found, worst, "false")
+        return Outcome(FALSE, f"counterexample verified at {HIGH_PRECISION_DIGITS} digits", found, worst, "false")
     if outcome.undefined:
         if restrictions.equalities:
             listed = "; ".join(r.shown() for r in restrictions.equalities)
@@ -120,7 +121,8 @@ def _decide_prepared(prepared, search: Search, restrictions: StepRestrictions, r
     found, probed = high_precision_probe(prepared, functions, configuration_list, search, templates, coefficients)
     if found is not None:
         worst = next((l - r for l, r in prepared if not symbolic.quick_zero(l - r)), None)
-        return Outcome(FALSE, "counterexample verified at 50 digits (below float64 resolution)", found, worst, "false")
+        return Outcome(FALSE, f"counterexample verified at {HIGH_PRECISION_DIGITS} digits (below float64 resolution)", found,
+                       worst, "false")
     return Outcome(HOLDS, holds_reason(outcome, functions, probed) + _using(restrictions), kind="holds")
 
 
@@ -187,7 +189,7 @@ def check_degrees(*exprs) -> None:
 def holds_reason(outcome, functions, probed: int = 0) -> str:
     parts = [f"equal at {outcome.samples} random points"]
     if probed:
-        parts[0] += f" (and at {probed} rational point{'s' if probed > 1 else ''} with 50-digit arithmetic)"
+        parts[0] += f" (and at {probed} rational point{'s' if probed > 1 else ''} with {HIGH_PRECISION_DIGITS}-digit arithmetic)"
     if functions:
         parts.append("each with its own random instantiation of " + ", ".join(sorted(f.__name__ for f in functions)))
     sizes = [f"{symbol} = {value}" for symbol, value in sorted(

@@ -3,7 +3,8 @@
 Contract:
 
 - :data:`KNOWN_FUNCTIONS` maps a lower-case word (``exp``, ``sech``,
-  ``sigmoid``, ``relu``, ...) to its meaning. However it is spelled
+  ``sigmoid``, ``relu``, ...) to its meaning: the one-argument functions and
+  their words are the elementary table's (:mod:`symderiv.numeric.elementary`). However it is spelled
   (``\\exp``, ``\\operatorname{sech}``, ``\\mathrm{ReLU}``, ``\\text{sigmoid}``, or
   the bare letters ``sigmoid`` typed without spaces), a known word is that
   function and nothing else. Functions with a kink (ReLU, max, min, |x|,
@@ -27,6 +28,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from symderiv.numeric.elementary import BY_NAME, ELEMENTARY, READER_WORDS
+
 GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta",
     "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "varrho", "sigma", "varsigma", "tau",
@@ -36,17 +39,15 @@ GREEK = {
 CONVENTIONAL_FUNCTIONS = {"f", "g", "h", "sigma", "phi", "varphi", "psi", "ell"}
 ELIDED = {"vdots", "ddots", "cdots", "ldots", "dots", "dotsc", "dotsb", "dotsm"}
 
-# word -> (kind, sympy name or builder key, kink)
-KNOWN_FUNCTIONS = {
-    "exp": "exp", "log": "log", "ln": "log", "sin": "sin", "cos": "cos", "tan": "tan", "cot": "cot",
-    "sec": "sec", "csc": "csc", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "coth": "coth",
-    "sech": "sech", "csch": "csch", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
-    "arsinh": "asinh", "arcsinh": "asinh", "arcosh": "acosh", "arccosh": "acosh", "artanh": "atanh",
-    "arctanh": "atanh", "sigmoid": "sigmoid", "logistic": "sigmoid", "softplus": "softplus",
-    "relu": "relu", "abs": "Abs", "sign": "sign", "sgn": "sign", "max": "Max", "min": "Min",
+# word -> key: the one-argument functions come from the elementary table (their
+# reader words, keyed by entry name); max, min (any number of arguments) and the
+# softmax component are structures of the reader, not elementary functions.
+KNOWN_FUNCTIONS = {word: entry.name for word, entry in READER_WORDS.items()}
+KNOWN_FUNCTIONS.update({
+    "max": "Max", "min": "Min",
     "softmax": "softmax",  # a component softmax(z)_j = exp(z_j) / sum_k exp(z_k), k = 1..n
-}
-KINKED = {"relu", "Abs", "sign", "Max", "Min"}
+})
+KINKED = {entry.name for entry in ELEMENTARY if entry.kink} | {"Max", "Min"}
 # (-1) on these is the inverse function (sin^{-1} x = arcsin x), not a reciprocal.
 INVERSE_BY_MINUS_ONE = {"sin": "asin", "cos": "acos", "tan": "atan", "sinh": "asinh", "cosh": "acosh",
                         "tanh": "atanh"}
@@ -156,20 +157,11 @@ def function_meaning(key: str):
     """(callable of SymPy arguments, arity or None for any, kink) for a KNOWN_FUNCTIONS value."""
     import sympy as sp
 
-    if key == "sigmoid":
-        return (lambda t: 1 / (1 + sp.exp(-t))), 1, False
-    if key == "softplus":
-        return (lambda t: sp.log(1 + sp.exp(t))), 1, False
-    if key == "relu":
-        return (lambda t: sp.Max(0, t)), 1, True
     if key in ("Max", "Min"):
         builder = getattr(sp, key)
         return (lambda *args: builder(*args)), None, True
-    if key == "sech":
-        return (lambda t: 1 / sp.cosh(t)), 1, False
-    if key == "csch":
-        return (lambda t: 1 / sp.sinh(t)), 1, False
-    return getattr(sp, key), 1, key in KINKED
+    entry = BY_NAME[key]
+    return entry.sympy_of, 1, entry.kink
 
 
 __all__ = ["Decoration", "decoration", "function_meaning", "is_transpose_mark", "KNOWN_FUNCTIONS",

@@ -25,11 +25,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 SAMPLES_PER_CONFIGURATION = 64
-RELATIVE_TOLERANCE = 1e-8  # float64 eps ~2.2e-16, leaving room for cancellation in derivative expressions
 SIZES = (1, 2, 3, 4, 7, 12)
 FREE_INDEX_VALUES = (1, 2, 3, 4, 5)  # indices when no size is symbolic
 MAX_SUM_TERMS = 2000
-PRECISION_DIGITS = 50
 
 
 class TooManyTerms(ValueError):
@@ -361,12 +359,15 @@ def lambdify_arguments(count: int) -> list:
 
 
 def differs_at_high_precision(left, right, arguments, values, indices) -> bool:
-    """Do the sides differ (relative 1e-30) at any of the samples ``indices``, evaluated with 50 digits?"""
+    """Do the sides differ (relative HIGH_PRECISION_SIDES_APART) at any of the samples ``indices``,
+    each side evaluated with HIGH_PRECISION_DIGITS?"""
     import mpmath
     import sympy as sp
 
+    from symderiv.numeric.precision import HIGH_PRECISION_DIGITS, HIGH_PRECISION_SIDES_APART
+
     function = sp.lambdify(arguments, [left, right], modules="mpmath")
-    with mpmath.workdps(PRECISION_DIGITS):
+    with mpmath.workdps(HIGH_PRECISION_DIGITS):
         for index in indices:
             point = [mpmath.mpf(float(column[index])) for column in values]
             try:
@@ -374,7 +375,7 @@ def differs_at_high_precision(left, right, arguments, values, indices) -> bool:
                 a, b = mpmath.mpmathify(a), mpmath.mpmathify(b)
             except (ZeroDivisionError, ValueError, OverflowError, TypeError):
                 return True  # cannot tell: treated as a difference, which the counterexample search re-checks
-            if abs(a - b) > mpmath.mpf(10) ** -30 * (1 + abs(a) + abs(b)):
+            if abs(a - b) > mpmath.mpf(HIGH_PRECISION_SIDES_APART) * (1 + abs(a) + abs(b)):
                 return True
     return False
 
@@ -389,6 +390,7 @@ def compare(pairs, templates, coefficients, configuration_list, rng, restriction
     import numpy as np
     import sympy as sp
 
+    from symderiv.numeric.tolerance import SAMPLED_IDENTITY_TOLERANCE, is_real, sampled_difference
     from symderiv.writeup.conditions import inequality_mask
 
     instantiated = [(instantiate(l, templates), instantiate(r, templates)) for l, r in pairs]
@@ -426,10 +428,8 @@ def compare(pairs, templates, coefficients, configuration_list, rng, restriction
                 left, right = function(*values)
             left = np.broadcast_to(np.asarray(left, dtype=complex), (SAMPLES_PER_CONFIGURATION,))
             right = np.broadcast_to(np.asarray(right, dtype=complex), (SAMPLES_PER_CONFIGURATION,))
-            finite = np.isfinite(left) & np.isfinite(right) & admissible
-            finite &= (np.abs(left.imag) < 1e-12 * (1 + np.abs(left.real))) & (np.abs(right.imag) < 1e-12 * (1 + np.abs(right.real)))
-            scale = 1.0 + np.abs(left) + np.abs(right)
-            mismatch = finite & (np.abs(left - right) > RELATIVE_TOLERANCE * scale)
+            finite = is_real(left) & is_real(right) & admissible
+            mismatch = finite & (sampled_difference(left, right) > SAMPLED_IDENTITY_TOLERANCE)
             if mismatch.any():
                 # float64 cancellation can fake a mismatch: a few of them are re-evaluated at 50 digits.
                 suspects = np.flatnonzero(mismatch)[:HIGH_PRECISION_RECHECKS]
