@@ -107,6 +107,7 @@ def _check(
             common = dict(
                 n=layout.n, m=setup.m, dtype=str(resolved_dtype), domain=low_high,
                 unit_roundoff=float(info.eps), tolerance_factor=setup.factor, kind=kind,
+                op=getattr(forward, "__name__", type(forward).__name__),
                 inputs="" if layout.legacy else layout.describe(),
             )
             return _run(setup, sizes, seed, bool(special_points), bool(adaptive), common)

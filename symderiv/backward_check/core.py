@@ -722,6 +722,7 @@ class _Tracker:
     worst_ratio: float = -1.0
     worst: tuple | None = None  # (point, outcome, row or None, result index)
     centre: tuple | None = None  # (ratio, values, labels) of the worst per-example row
+    by_input: dict = field(default_factory=dict)  # checked input (or "output") -> worst error/tolerance
 
     def add(self, outcome: BatchOutcome) -> None:
         j, b = outcome.judgement, outcome.batch.v.shape[0]
@@ -743,6 +744,18 @@ class _Tracker:
             col = int(np.argmax(ratio_shared))
             self.worst_ratio, self.worst = float(ratio_shared[col]), (self.point, outcome, None, col)
         self.point += 1
+
+    def note_inputs(self, setup: Setup, outcome: BatchOutcome) -> None:
+        """The worst error/tolerance of each checked input (by result column), for the per-input verdicts."""
+        j = outcome.judgement
+        ratio_rows, ratio_shared = j.ratio_rows(), j.ratio_shared()
+        columns = [(False, ratio_rows.max(axis=0))] if ratio_rows.size else []
+        columns += [(True, ratio_shared)] if ratio_shared.size else []
+        for shared, ratios in columns:
+            for col, ratio in enumerate(ratios):
+                name = _entity(setup, col, shared)[0]
+                name = "x" if setup.layout.legacy and name != "output" else name
+                self.by_input[name] = max(self.by_input.get(name, -1.0), float(ratio))
 
     def _relative(self, outcome: BatchOutcome) -> None:
         # Row-normwise relative error over rows whose exact result is
@@ -852,6 +865,7 @@ def _run(setup: Setup, sizes, seed: int, special: bool, adaptive: bool, common: 
         outcome = check_batch(setup, batch, rng)
         if outcome is not None:
             tracker.add(outcome)
+            tracker.note_inputs(setup, outcome)
 
     try:
         for batch in _batches(setup, rng, sizes, special):
@@ -886,7 +900,8 @@ def _run(setup: Setup, sizes, seed: int, special: bool, adaptive: bool, common: 
     return BackwardCheck(
         ok=ok, reason=reason, rows_checked=sum(tracker.rows.values()), max_abs_error=tracker.max_abs,
         max_rel_error=tracker.max_rel, max_error_over_tolerance=tracker.worst_ratio,
-        counterexample=counterexample, **common, **_counts(setup, tracker),
+        counterexample=counterexample, input_ratios=tuple(tracker.by_input.items()),
+        **common, **_counts(setup, tracker),
     )
 
 

@@ -78,6 +78,11 @@ class BackwardCheck:
     kink_rows: int = 0
     rows_skipped: int = 0
     critical_expressions: tuple[str, ...] = ()
+    op: str = ""  # the forward's name, for displays
+    # The worst error/tolerance of each checked input ("output" for a JVP),
+    # over the rows checked; above 1 is that input's failure. Empty when the
+    # rule itself failed (raised, wrong shape, ...) before any row was judged.
+    input_ratios: tuple[tuple[str, float], ...] = ()
 
     def __bool__(self) -> bool:
         return self.ok
@@ -112,6 +117,17 @@ class BackwardCheck:
     __repr__ = report
     __str__ = report
 
+    def display_counterexample(self) -> tuple[str, list[tuple[str, str]]] | None:
+        """The counterexample's heading line and its (name, values) as the report prints them; None when ok."""
+        if self.counterexample is None:
+            return None
+        return counterexample_heading(self.counterexample), shown_values(self.counterexample, self.kind)
+
+    def _repr_html_(self) -> str:  # Jupyter; the renderer is imported only when a notebook asks
+        from symderiv.render.notebook import backward_check_html
+
+        return backward_check_html(self)
+
 
 def _fmt(values: Any) -> str:
     array = np.asarray(values, dtype=object)
@@ -121,16 +137,8 @@ def _fmt(values: Any) -> str:
     return "[" + ", ".join(_fmt(v) for v in array) + "]"
 
 
-def _counterexample_lines(c: Counterexample, kind: str) -> list[str]:
-    where = "the whole batch" if c.row is None else f"row {c.row}"
-    what = f"worst coordinate {c.coordinate}" if not c.inputs else f"{c.input}{list(c.index)}"
-    if c.failure:
-        lines = [f"  counterexample ({c.origin}): batch {c.point} (size {c.batch_size}), {where}: {c.failure}"]
-    else:
-        lines = [
-            f"  counterexample ({c.origin}): batch {c.point} (size {c.batch_size}), {where}, {what}: "
-            f"|got - expected| = {c.abs_error:.3g} > tolerance {c.tolerance:.3g}"
-        ]
+def shown_values(c: Counterexample, kind: str) -> list[tuple[str, str]]:
+    """(name, values) of a counterexample as the report prints them: inputs, y, directions, expected, got."""
     if not c.inputs:  # the classic form: one input x
         names = [("x", c.x), ("y", c.y)] + ([("gy", c.gy)] if c.gy else [])
         names += [(f"{name}", value) for name, value in c.directions.items()]
@@ -149,7 +157,20 @@ def _counterexample_lines(c: Counterexample, kind: str) -> list[str]:
         names += [("expected", c.expected)] + ([("got", c.got)] if c.got or not c.failure else [])
     if c.one_sided is not None:
         names += [("one-sided lo", c.one_sided[0]), ("one-sided hi", c.one_sided[1])]
+    return [(name, _fmt(value)) for name, value in names]
+
+
+def counterexample_heading(c: Counterexample) -> str:
+    """Where the counterexample is and by how much it fails (one line)."""
+    where = "the whole batch" if c.row is None else f"row {c.row}"
+    what = f"worst coordinate {c.coordinate}" if not c.inputs else f"{c.input}{list(c.index)}"
+    if c.failure:  # the rule raised, returned NaN or the wrong shape at this row
+        return f"counterexample ({c.origin}): batch {c.point} (size {c.batch_size}), {where}: {c.failure}"
+    return (f"counterexample ({c.origin}): batch {c.point} (size {c.batch_size}), {where}, {what}: "
+            f"|got - expected| = {c.abs_error:.3g} > tolerance {c.tolerance:.3g}")
+
+
+def _counterexample_lines(c: Counterexample, kind: str) -> list[str]:
+    names = shown_values(c, kind)
     width = max(8, *(len(n) for n, _ in names))
-    for name, value in names:
-        lines.append(f"    {name:<{width}} = {_fmt(value)}")
-    return lines
+    return [f"  {counterexample_heading(c)}"] + [f"    {name:<{width}} = {value}" for name, value in names]

@@ -15,6 +15,12 @@ that Jupyter's MathJax typesets.
   ``display_lines()`` (a foundation knows nothing of the problems: the derivation says
   what to show).
 - :func:`softmax_html` / :func:`softmax_latex`: a ``SoftmaxIdentityProof`` (Problem 2).
+- :func:`backward_check_html`: a ``BackwardCheck`` (``check_backward`` and its
+  siblings): the op, the overall verdict, each checked input's verdict (≈ holds:
+  within the tolerance at every row of a passed check, a numeric verdict;
+  ✗ FALSE: beyond it; ? unchecked: within it on the rows a failed check saw
+  before it stopped), and a failure's counterexample, every value as the text
+  report prints it.
 """
 
 from __future__ import annotations
@@ -146,3 +152,56 @@ def softmax_latex(proof) -> str:
     rows = [f"{formula} && \\text{{{escape_plain(label)} [{'proved' if holds else 'FALSE'}]}}"
             for formula, label, holds in _softmax_lines(proof)]
     return "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"
+
+
+# ---------------------------------------------------------------- check_backward
+
+
+_CHECK_TITLES = {"backward": "check_backward", "jvp": "check_jvp",
+                 "double_backward": "check_double_backward", "hvp": "check_hvp"}
+
+
+def _input_descriptions(described: str) -> dict[str, str]:
+    """``"x: per example (3,); W: shared (3, 2)"`` -> {"x": "per example (3,)", "W": "shared (3, 2)"}."""
+    pairs = (part.partition(": ") for part in described.split("; ") if part)
+    return {name: what for name, _, what in pairs}
+
+
+def _input_rows(result) -> str:
+    descriptions = _input_descriptions(result.inputs)
+    rows = ['<table class="summary inputs">', "<thead><tr><th>input</th><th>verdict</th>"
+            "<th>max error/tolerance</th><th>kind</th></tr></thead><tbody>"]
+    for name, ratio in result.input_ratios:
+        # A failed check stops at its first failing batch: an input within the
+        # tolerance there was not checked in full (no special points, no search).
+        verdict = "false" if ratio > 1.0 else ("holds" if result.ok else "unchecked")
+        rows.append(f'<tr class="input {verdict}" data-input="{escape(name)}"><td><code>{escape(name)}</code></td>'
+                    f"<td>{badge(verdict)}</td><td>{ratio:.3g}</td><td>{escape(descriptions.get(name, ''))}</td></tr>")
+    rows.append("</tbody></table>")
+    if not result.ok:
+        rows.append('<p class="note">The check stops at its first failing batch: an input marked unchecked was '
+                    "within the tolerance on the rows checked, which is not a full check.</p>")
+    return "\n".join(rows)
+
+
+def backward_check_html(result) -> str:
+    verdict = "holds" if result.ok else "false"
+    rows = (f"{result.rows_checked} rows ({result.random_rows} random, {result.special_rows} special, "
+            f"{result.adaptive_rows} adaptive; {result.kink_rows} on kinks, {result.rows_skipped} skipped)")
+    told = ("agrees with the exact derivatives from SymPy within the tolerance on" if result.ok
+            else f"FAILED: {result.reason}; checked")
+    body = [f'<p class="totals">{badge(verdict)} {escape(told)} {escape(rows)}; n={result.n}, m={result.m}, '
+            f"dtype={escape(result.dtype)}, domain=[{result.domain[0]:g}, {result.domain[1]:g}]; "
+            f"max error/tolerance {result.max_error_over_tolerance:.3g} "
+            f"(tolerance = {result.tolerance_factor:g} &middot; u &middot; scale, u = {result.unit_roundoff:.3g}).</p>"]
+    if result.input_ratios:
+        body.append(_input_rows(result))
+    shown = result.display_counterexample()  # a foundation knows nothing of the domains: the result says what to show
+    if shown is not None:
+        heading, named_values = shown
+        values = "".join(f'<tr><th>{escape(name)}</th><td><code>{escape(value)}</code></td></tr>'
+                         for name, value in named_values)
+        body.append(f'<div class="counterexample"><span class="label">Counterexample</span> '
+                    f'{escape(heading.removeprefix("counterexample "))}<table class="values">{values}</table></div>')
+    title = _CHECK_TITLES.get(result.kind, result.kind)
+    return _panel(f"{title}: {result.op}" if result.op else title, body)

@@ -157,6 +157,7 @@ def test_hooks_import_no_renderer_until_displayed():
     code = (
         "import sys\n"
         "import symderiv.writeup.report, symderiv.proofkit.types, symderiv.problems.chain, symderiv.problems.softmax\n"
+        "import symderiv.backward_check.result\n"
         "assert not [m for m in sys.modules if m.startswith('symderiv.render') or m.startswith('latex2mathml')], "
         "sorted(m for m in sys.modules if 'render' in m or 'latex2mathml' in m)\n"
         "from symderiv.writeup.report import CheckReport\n"
@@ -164,3 +165,80 @@ def test_hooks_import_no_renderer_until_displayed():
         "assert 'symderiv.render.notebook' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _values_table(tree) -> dict[str, list]:
+    """The counterexample's values as displayed, by name, parsed back to numbers."""
+    import json
+
+    (box,) = tree.find_all("div", "counterexample")
+    rows = box.find_all("tr")
+    return {row.find_all("th")[0].all_text(): json.loads(row.find_all("code")[0].all_text()) for row in rows}
+
+
+def _input_verdicts(tree) -> dict[str, str]:
+    return {row.attrs["data-input"]: _badges(row)[0] for row in tree.find_all("tr", "input")}
+
+
+def test_backward_check_display_classic_form():
+    import numpy as np
+    import sympy
+
+    from symderiv import check_backward
+
+    def softmax(xs):
+        total = sum(sympy.exp(x) for x in xs)
+        return [sympy.exp(x) / total for x in xs]
+
+    def diagonal_only(x, y, gy):
+        return gy * y * (1 - y)
+
+    result = check_backward(softmax, diagonal_only, 4)
+    tree = parse_html(result._repr_html_())
+    assert tree.find_all("h2")[0].all_text() == "check_backward: softmax"
+    assert _badges(tree.find_all("p", "totals")[0]) == ["false"]
+    assert _input_verdicts(tree) == {"x": "false"}
+    shown = _values_table(tree)
+    assert list(shown) == ["x", "y", "gy", "expected", "got"]
+    # the displayed values are the counterexample: y = softmax(x), expected = Jᵀgy = y ⊙ (gy − y·gy), got = the rule's
+    x, gy = np.array(shown["x"]), np.array(shown["gy"])
+    y = np.exp(x) / np.exp(x).sum()
+    np.testing.assert_allclose(shown["y"], y, rtol=1e-14)
+    np.testing.assert_allclose(shown["expected"], y * (gy - y @ gy), rtol=1e-13)
+    np.testing.assert_allclose(shown["got"], gy * y * (1 - y), rtol=1e-13)
+    assert abs(np.array(shown["got"]) - np.array(shown["expected"])).max() > 0.1
+
+
+def test_backward_check_display_named_inputs():
+    import numpy as np
+
+    from symderiv import check_backward, shared
+
+    def affine(x, W, b):
+        return x * W + b
+
+    def averaged_weight_gradient(x, W, b, y, gy):
+        return {"x": gy @ W.T, "W": x.T @ gy / len(x), "b": gy.sum(axis=0)}
+
+    def right(x, W, b, y, gy):
+        return {"x": gy @ W.T, "W": x.T @ gy, "b": gy.sum(axis=0)}
+
+    inputs = {"x": 3, "W": shared(3, 2), "b": shared(2)}
+    wrong = check_backward(affine, averaged_weight_gradient, inputs=inputs)
+    tree = parse_html(wrong._repr_html_())
+    assert tree.find_all("h2")[0].all_text() == "check_backward: affine"
+    # W is wrong; x and b were within the tolerance only on the rows seen before the check stopped
+    assert _input_verdicts(tree) == {"x": "unchecked", "W": "false", "b": "unchecked"}
+    shown = _values_table(tree)
+    x, gy = np.array(shown["x"]), np.array(shown["gy"])
+    expected = (x.T @ gy).ravel()  # Σ_b x_bᵀ gy_b, by hand from the displayed rows
+    np.testing.assert_allclose(shown["expected dW"], expected, rtol=1e-13)
+    np.testing.assert_allclose(shown["got dW"], expected / len(x), rtol=1e-13)
+
+    good = check_backward(affine, right, inputs=inputs)
+    tree = parse_html(good._repr_html_())
+    assert _badges(tree.find_all("p", "totals")[0]) == ["holds"]
+    assert _input_verdicts(tree) == {"x": "holds", "W": "holds", "b": "holds"}
+    assert not tree.find_all("div", "counterexample")
+    assert [row.find_all("td")[3].all_text() for row in tree.find_all("tr", "input")] == [
+        "per example (3,)", "shared (3, 2)", "shared (2,)"]
