@@ -624,16 +624,18 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
 
 def _decided_matrix_step(item: _Parsed, context: Context, rng, step_seconds: float, assumptions, parsed) -> Outcome:
     try:
-        with cpu_time_limit(step_seconds):
+        with step_budget(step_seconds):  # counted as work, like every other step: the same verdict under load
             outcome = decide_matrix(item, context, rng)
     except BudgetExceeded:
-        return Outcome(UNCHECKED, f"timed out after {step_seconds:g} s of CPU time", kind="budget")
+        return Outcome(UNCHECKED, _timed_out(step_seconds), kind="budget")
     except Unsupported as exc:
         return Outcome(UNCHECKED, str(exc), kind=exc.kind or "matrix")
     except (RecursionError, MemoryError, OverflowError):
         return Outcome(UNCHECKED, "expression too large or too deeply nested", kind="too large")
-    except Exception as exc:  # an expression sympy cannot evaluate is unchecked, not a crash
-        return Outcome(UNCHECKED, f"cannot evaluate: {type(exc).__name__}: {_first_line(exc)}", kind="cannot evaluate")
+    except Exception:  # an expression sympy cannot evaluate is unchecked, not a crash
+        # no internal exception text in a reason (review of issue 12): say what could not be done
+        return Outcome(UNCHECKED, "cannot evaluate this matrix step (a construct the matrix reader does not handle)",
+                       kind="cannot evaluate")
     if item.step.relation == "\\neq":
         outcome = invert_for_inequality(outcome)
     if outcome.verdict == FALSE:
