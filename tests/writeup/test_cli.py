@@ -96,7 +96,11 @@ def test_expensive_step_times_out_as_unchecked():
     with cpu_bound(5.0):
         report = check_text(r"$$ \frac{d^{8}}{dx^{8}} \exp(\exp(\exp(\exp(x^{60})))) = 1 $$", False, [], step_seconds=1.0)
     (step,) = report.equations
-    assert step.verdict == UNCHECKED and "timed out" in step.reason
+    # Which bound stops it first depends on how warm SymPy's cache is in this process (the work budget
+    # counts allocations; cached derivatives allocate less): alone it times out, after other tests the
+    # size bound of the numeric comparison stops it. Either way it is unchecked with that bound as reason.
+    assert step.verdict == UNCHECKED
+    assert "timed out" in step.reason or "more than" in step.reason, step.reason
 
 
 def test_one_megabyte_of_garbage(tmp_path, capsys):
