@@ -50,7 +50,7 @@ def torch():
     return pytest.importorskip("torch", reason="PyTorch is not installed (pip install 'symderiv[torch]')")
 
 
-def _softmax_function(torch, *, differentiable_backward=True, diagonal_only=False):
+def _softmax_function(torch, *, differentiable_backward=True, diagonal_only=False, with_jvp=True):
     class Softmax(torch.autograd.Function):
         @staticmethod
         def forward(x):
@@ -77,6 +77,8 @@ def _softmax_function(torch, *, differentiable_backward=True, diagonal_only=Fals
             y = ctx.y
             return y * (t - (y * t).sum(dim=1, keepdim=True))
 
+    if not with_jvp:  # the base class's jvp raises, as it does for a Function that never defines one
+        del Softmax.jvp
     return Softmax
 
 
@@ -94,20 +96,7 @@ def test_torch_function_without_jvp_is_not_applicable_in_check_op(torch):
     from symderiv.adapters import NotApplicableCheck
     from symderiv.adapters.torch import torch_rules
 
-    class Softmax(torch.autograd.Function):
-        @staticmethod
-        def forward(x):
-            e = torch.exp(x - x.max(dim=1, keepdim=True).values)
-            return e / e.sum(dim=1, keepdim=True)
-
-        @staticmethod
-        def setup_context(ctx, inputs, output):
-            ctx.save_for_backward(output)
-
-        @staticmethod
-        def backward(ctx, g):
-            (y,) = ctx.saved_tensors
-            return y * (g - (y * g).sum(dim=1, keepdim=True))
+    Softmax = _softmax_function(torch, with_jvp=False)
 
     result = check_op(softmax, torch_rules(Softmax.apply), 4)
     assert result.ok, result.report()
