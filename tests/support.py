@@ -33,3 +33,26 @@ def cpu_bound(seconds: float) -> Iterator[None]:
     yield
     used = _cpu_seconds_with_children() - start
     assert used <= seconds, f"used {used:.2f} s of CPU time (bound {seconds} s)"
+
+
+def assert_vjp_reads_no_more_than_declared(op, seed: int) -> None:
+    """An op's VJP gives the same gradients when handed None for what it
+    declares it does not read (``vjp_reads_inputs``/``vjp_reads_output``):
+    the SGD step frees those values early, so a rule that secretly reads them
+    would break only there."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    inputs, params = op.sample(rng)
+    out = op.forward(*inputs, **params)
+    g = rng.normal(size=np.shape(out))
+    full = op.vjp(g.copy(), out, tuple(inputs), op.differentiable, **params)
+    partial = op.vjp(
+        g.copy(),
+        out if op.vjp_reads_output else None,
+        tuple(inputs) if op.vjp_reads_inputs else (None,) * op.arity,
+        op.differentiable,
+        **params,
+    )
+    for a, b in zip(full, partial):
+        np.testing.assert_array_equal(a, b)
