@@ -225,7 +225,7 @@ def test_builders_declare_what_their_kind_implies():
 
 def test_op_is_keyword_only():
     with pytest.raises(TypeError):
-        Op("identity", 1, np.positive, None, None, None, None, None, "x")  # noqa: the point of the test
+        Op("identity", 1, np.positive, None, None, None, None, None, "x")  # positional: the point of the test
 
 
 ENGINE = Path(__file__).resolve().parents[2] / "symderiv" / "engine"
