@@ -114,10 +114,10 @@ def cpu_time_limit(seconds: float | None, *, repeat_every: float = RETRY_S) -> I
     fired = []
 
     def on_expiry(signum, frame):  # noqa: ARG001 - signal handler signature
+        if frame is not None and frame.f_code is _on_collection.__code__:
+            return  # it would be lost inside the collector's callback: the timer repeats
         spent_work = _work_spent()
         if spent_work is not None:
-            if frame is not None and frame.f_code is _on_collection.__code__:
-                return  # it would be lost inside the collector's callback: the timer repeats
             raise WorkBudgetExceeded("work", spent_work)
         if fired:
             raise BudgetStillExceeded("CPU time", limit_that_fires)
