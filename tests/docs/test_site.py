@@ -78,7 +78,7 @@ def test_the_readme_is_short_and_starts_with_what_ci_runs():
     assert len(readme.splitlines()) <= 300
     first = _FENCED.search(readme)
     commands = first["body"].strip().splitlines()
-    assert commands == ['pip install -e ".[dev]" && symderiv verify', "python -m pytest -q"]
+    assert commands == ['pip install -e ".[dev]" && symderiv verify', "python -m pytest -q -n auto --dist loadfile"]
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").replace(" -q", "")   # CI runs them quietly
     for command in commands:
         assert command.replace(" -q", "") in ci
