@@ -290,16 +290,16 @@ def _closed_form(derivative_exprs: Sequence[sympy.Expr]) -> None:
 # -- float64, vectorised ---------------------------------------------------------
 
 def _stack_columns(values: Sequence[Any], batch: int) -> np.ndarray:
-    # Fast path: every value already a float array over the batch.
-    try:
-        stacked = np.asarray(values)
-    except ValueError:  # ragged: some constant outputs came back as scalars
-        stacked = None
-    if stacked is not None and stacked.dtype.kind == "f" and stacked.shape == (len(values), batch):
-        return stacked.T.astype(np.float64)
-    # Constant outputs come back from lambdify as scalars: broadcast them.
-    columns = []
-    for value in values:
+    """(batch, len(values)) float64, as the transpose of a (len(values), batch)
+    array filled one expression at a time: every write is contiguous (filling
+    columns of a row-major array, or transposing a stacked copy, cost more
+    than evaluating the derivatives). Constant outputs come back from
+    lambdify as scalars and are broadcast."""
+    out = np.empty((len(values), batch))
+    for k, value in enumerate(values):
+        if type(value) is np.ndarray and value.dtype == np.float64:
+            out[k] = value
+            continue
         array = np.asarray(value)
         if np.iscomplexobj(array):
             # A complex value means the expression is not real here (e.g. sqrt
@@ -307,8 +307,8 @@ def _stack_columns(values: Sequence[Any], batch: int) -> np.ndarray:
             array = np.where(array.imag == 0, array.real, np.nan)
         if array.dtype == object:
             array = np.array([complex(v).real if complex(v).imag == 0 else np.nan for v in np.ravel(array)])
-        columns.append(np.broadcast_to(array.astype(np.float64), (batch,)))
-    return np.stack(columns, axis=1)
+        out[k] = array.astype(np.float64)
+    return out.T
 
 
 def _numpy_values(fn: Callable[..., Any], v: np.ndarray) -> np.ndarray:
@@ -347,8 +347,10 @@ def evaluate_numpy(ref: ReferenceFunctions, v: np.ndarray) -> Values:
     jacobian, hessian = _unpack_derivatives(_numpy_values(ref.numpy_derivatives, v), ref)
     # the inputs are exact (the rule gets the very same numbers): scale 0
     _, bound_y = ref.forward_rounding(v, np.zeros_like(v))
+    # np.zeros, not zeros_like: fresh zero pages cost nothing until written,
+    # and these are written only on the few rows whose bounds are needed
     return Values(y, jacobian, hessian, np.where(np.isfinite(bound_y), bound_y, 2 * np.abs(y)),
-                  np.zeros_like(jacobian), None if hessian is None else np.zeros_like(hessian))
+                  np.zeros(jacobian.shape), None if hessian is None else np.zeros(hessian.shape))
 
 
 # Rows per call whose rounding scales are evaluated in mpmath (float64
