@@ -679,4 +679,84 @@ FORWARD_MODE = [
                   bug="one row's statistics for the batch"),
 ]
 
-EXTENDED = MULTI_INPUT + SECOND_ORDER + SMALL_INTERVAL + FORWARD_MODE
+# ================================================================ Hessian-vector products
+# hvp(x, y, x_dot) -> H x_dot for a scalar forward (per example: H is block diagonal);
+# ``first`` is the correct gradient rule, gy * grad f
+
+
+def cubes_forward(xs):
+    return sum(x**3 for x in xs)
+
+
+def cubes_backward(x, y, gy):
+    return gy * 3 * x**2
+
+
+def cubes_hvp(x, y, x_dot):
+    return 6 * x * x_dot
+
+
+def cubes_hvp_bug_scale_1e6(x, y, x_dot):
+    return 6 * x * x_dot * (1 + 1e-6)
+
+
+def log_cosh_forward(xs):
+    return sum(sympy.log(sympy.cosh(x)) for x in xs)
+
+
+def log_cosh_backward(x, y, gy):
+    return gy * np.tanh(x)
+
+
+def log_cosh_hvp(x, y, x_dot):
+    return (1 - np.tanh(x) ** 2) * x_dot
+
+
+def log_cosh_hvp_bug_near_zero(x, y, x_dot):
+    # the curvature "is 1 near 0 anyway" on |x| < 0.01 (it is 1 - x^2 + ...)
+    return np.where(np.abs(x) < 0.01, 0.999, 1 - np.tanh(x) ** 2) * x_dot
+
+
+def logsumexp_scalar_backward(x, y, gy):
+    return gy * stable_softmax(x)
+
+
+def logsumexp_hvp(x, y, x_dot):
+    p = stable_softmax(x)
+    return p * (x_dot - np.sum(p * x_dot, axis=1, keepdims=True))
+
+
+def logsumexp_hvp_bug_diagonal(x, y, x_dot):
+    p = stable_softmax(x)
+    return p * (1 - p) * x_dot
+
+
+def _hvp(name, forward, rule, n, first, bug=None, **kw):
+    return Case(name, forward, rule, n, bug=bug, order=2, first=first, group="Hessian-vector products", kind="hvp",
+                **kw)
+
+
+HESSIAN_VECTOR = [
+    _hvp("sum of cubes HVP", cubes_forward, cubes_hvp, 3, cubes_backward),
+    _hvp("sum of cubes HVP: scale error 1e-6", cubes_forward, cubes_hvp_bug_scale_1e6, 3, cubes_backward,
+         bug="relative scale error 1e-6"),
+    _hvp("log cosh HVP", log_cosh_forward, log_cosh_hvp, 3, log_cosh_backward),
+    _hvp("log cosh HVP: curvature 0.999 on |x| < 0.01", log_cosh_forward, log_cosh_hvp_bug_near_zero, 3,
+         log_cosh_backward, bug="wrong on a small interval"),
+    _hvp("logsumexp HVP", logsumexp_forward, logsumexp_hvp, 4, logsumexp_scalar_backward),
+    _hvp("logsumexp HVP: diagonal Hessian", logsumexp_forward, logsumexp_hvp_bug_diagonal, 4,
+         logsumexp_scalar_backward, bug="diagonal-only Hessian"),
+]
+
+
+def hvp_as_double_backward(case: Case) -> Callable:
+    """The double-backward rule an HVP case implies (for the tools that check
+    double backward): d/dt backward = first(gy_dot) + gy * H x_dot."""
+
+    def double_backward(x, y, gy, x_dot, gy_dot):
+        return case.first(x, y, gy_dot) + gy * case.backward(x, y, x_dot)
+
+    return double_backward
+
+
+EXTENDED = MULTI_INPUT + SECOND_ORDER + SMALL_INTERVAL + FORWARD_MODE + HESSIAN_VECTOR

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from benchmarks.gradcheck_comparison import cases
-from symderiv import check_backward, check_double_backward, check_jvp
+from symderiv import check_backward, check_double_backward, check_hvp, check_jvp
 from tests.backward_check import corpus
 
 LARGE = (0.5, 1e3)
@@ -26,7 +26,7 @@ EVERYWHERE = (-np.inf, np.inf)
 
 
 def _check(case, domain, seed):
-    check = check_jvp if case.kind == "jvp" else check_double_backward if case.order == 2 else check_backward
+    check = {"jvp": check_jvp, "hvp": check_hvp}.get(case.kind, check_double_backward if case.order == 2 else check_backward)
     return check(case.forward, case.backward, case.n, inputs=case.inputs, dtype=case.dtype, domain=domain, seed=seed)
 
 
