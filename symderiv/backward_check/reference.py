@@ -7,7 +7,9 @@ SciPy's special functions where SciPy is installed; vectorised over the
 batch, the fast path) and to mpmath. Alongside the float64 values comes the
 rounding scale of every value (the project's rounding model,
 :class:`symderiv.numeric.rounding.CompiledScales`): how many digits float64
-evaluation of the expression as written may have lost. A row is *settled*
+evaluation of the expression as written may have lost (for outputs that
+are logs, also with the log's argument recomputed from y; in mpmath where
+float64 over- or underflows inside the expression). A row is *settled*
 (its values replaced by correctly rounded ones from mpmath) where float64
 overflows or is undefined, where the rounding bound says float64 lost digits
 that matter, and where a verdict is close. Settling is adaptive, as SymPy's
