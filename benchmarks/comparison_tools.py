@@ -121,7 +121,20 @@ class NumpyCase:
 
     def double_backward(self, arrays: dict, gy: np.ndarray, tangents: dict, gy_dot: np.ndarray) -> dict[str, np.ndarray]:
         x_dot = tangents["x"] if self.layout.legacy else tangents
-        return self._call(self.case.backward, arrays, self.forward(arrays), gy=gy, x_dot=x_dot, gy_dot=gy_dot)
+        rule = self.case.backward
+        if getattr(self.case, "kind", "backward") == "hvp":  # the double backward an HVP rule implies
+            from tests.backward_check.corpus import hvp_as_double_backward
+
+            rule = hvp_as_double_backward(self.case)
+        return self._call(rule, arrays, self.forward(arrays), gy=gy, x_dot=x_dot, gy_dot=gy_dot)
+
+    def hvp(self, arrays: dict, x_dot: np.ndarray) -> np.ndarray:
+        """The case's HVP rule (classic form): hvp(x, y, x_dot) -> H x_dot."""
+        return np.asarray(self.case.backward(arrays["x"], self.forward(arrays), x_dot), dtype=np.float64)
+
+    def jvp(self, arrays: dict, x_dot: np.ndarray) -> np.ndarray:
+        """The case's forward-mode rule (classic form): jvp(x, y, x_dot) -> y_dot."""
+        return np.asarray(self.case.backward(arrays["x"], self.forward(arrays), x_dot), dtype=np.float64)
 
     def first_rule(self) -> Callable:
         return self.case.first if self.case.order == 2 else self.case.backward
@@ -175,12 +188,16 @@ def fd_gradcheck(case: Any, batch: int = FD_BATCH, rtol: float = FD_RTOL, atol: 
             numerical[:, index] = ((up - down) / (2 * FD_EPS)).ravel()
     analytical = np.empty_like(numerical)
     try:
-        for index in range(y.size):
-            unit = np.zeros(y.size)
-            unit[index] = 1.0
-            analytical[index] = _flat(nc.backward(nc.first_rule(), arrays, unit.reshape(y.shape)), nc.diff)
+        if getattr(case, "kind", "backward") == "jvp":  # forward mode: J column by column
+            for index in range(point.size):
+                analytical[:, index] = nc.jvp(arrays, np.eye(point.size)[index].reshape(arrays["x"].shape)).ravel()
+        else:
+            for index in range(y.size):
+                unit = np.zeros(y.size)
+                unit[index] = 1.0
+                analytical[index] = _flat(nc.backward(nc.first_rule(), arrays, unit.reshape(y.shape)), nc.diff)
     except Exception as exc:  # noqa: BLE001 - a crash is a (loud) catch
-        return False, f"backward raised {type(exc).__name__}"
+        return False, f"rule raised {type(exc).__name__}"
     worst = _excess(analytical, numerical, atol, rtol)
     return worst <= 1.0, f"{worst:.3g}"
 
@@ -243,6 +260,16 @@ def fd_check_grads(case: Any, batch: int = FD_BATCH, seed: int = 0) -> tuple[boo
         return curvature + _flat(nc.backward(nc.first_rule(), local, nc.jvp_from_rule(local, tangents)), nc.diff)
 
     p = _flat(arrays, nc.diff)
+    if getattr(case, "kind", "backward") == "jvp":  # check_grads(modes=("fwd",)): one tangent, elementwise
+        v = draw.randn(p.size)
+        with np.errstate(all="ignore"):
+            numerical = (first(p + JAX_EPS * v) - first(p - JAX_EPS * v)) * (0.5 / JAX_EPS)
+        try:
+            tangent_out = nc.jvp(arrays, v.reshape(arrays["x"].shape)).ravel()
+        except Exception as exc:  # noqa: BLE001
+            return False, f"rule raised {type(exc).__name__}"
+        worst = _excess(tangent_out, numerical, JAX_TOL, JAX_TOL)
+        return worst <= 1.0, f"{worst:.3g}"
     worst = 0.0
     for f, vjp in [(first, first_vjp)] + ([(second, second_vjp)] if case.order == 2 else []):
         try:
@@ -303,8 +330,24 @@ def torch_check(case: Any, batch: int = FD_BATCH, seed: int = 0) -> tuple[bool, 
             grads = dict(zip(nc.diff, BackwardOp.apply(g, *tensors)))
             return tuple(grads.get(k) for k in names)
 
+    class ForwardModeOp(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_forward(x)
+            return torch.tensor(nc.forward({"x": x.detach().numpy()}))
+
+        @staticmethod
+        def jvp(ctx, x_dot):
+            (x,) = ctx.saved_tensors
+            return torch.tensor(nc.jvp({"x": x.detach().numpy()}, x_dot.detach().numpy()))
+
     tensors = tuple(torch.tensor(arrays[k], requires_grad=k in nc.diff) for k in names)
     try:
+        if getattr(case, "kind", "backward") == "jvp":
+            ok = torch.autograd.gradcheck(ForwardModeOp.apply, tensors, raise_exception=False, check_forward_ad=True,
+                                          check_backward_ad=False, check_undefined_grad=False,
+                                          check_batched_grad=False)
+            return bool(ok), "gradcheck, forward AD"
         if case.order == 1:
             ok = torch.autograd.gradcheck(Op.apply, tensors, raise_exception=False)
         else:
@@ -354,6 +397,30 @@ def jax_check(case: Any, batch: int = FD_BATCH, seed: int = 0) -> tuple[bool, st
 
         backward_op.defvjp(backward_fwd, backward_bwd)
 
+        if getattr(case, "kind", "backward") == "jvp":
+            @jax.custom_jvp
+            def fwd_op(x):
+                return jax.pure_callback(lambda v: nc.forward({"x": np.asarray(v)}), y_spec, x)
+
+            @fwd_op.defjvp
+            def fwd_op_jvp(primals, tangents):
+                (x,), (x_dot,) = primals, tangents
+                out = jax.pure_callback(lambda v, t: nc.jvp({"x": np.asarray(v)}, np.asarray(t)), y_spec, x, x_dot)
+                return fwd_op(x), out
+
+            try:
+                check_grads(fwd_op, (jnp.asarray(arrays["x"]),), order=1, modes=("fwd",))
+            except AssertionError:
+                return False, "check_grads failed"
+            except Exception as exc:  # noqa: BLE001 - the rule raised inside the callback
+                return False, f"raised {type(exc).__name__}"
+            return True, "check_grads"
+
+        if getattr(case, "kind", "backward") == "hvp":
+            passed, detail = _jax_hvp_forward_mode(nc, arrays, y_spec, in_specs[0])
+            if not passed:
+                return passed, detail
+
         @jax.custom_vjp
         def op(*values):
             return jax.pure_callback(lambda *v: nc.forward(named(v)), y_spec, *values)
@@ -363,7 +430,46 @@ def jax_check(case: Any, batch: int = FD_BATCH, seed: int = 0) -> tuple[bool, st
         try:
             check_grads(op, args, order=case.order, modes=("rev",))
         except AssertionError:
-            return False, "check_grads failed"
+            return False, "check_grads failed" + (" (rev)" if getattr(case, "kind", "") == "hvp" else "")
         except Exception as exc:  # noqa: BLE001 - the rule raised inside the callback
             return False, f"raised {type(exc).__name__}"
-    return True, "check_grads"
+    return True, "check_grads" + (" (fwd, rev)" if getattr(case, "kind", "") == "hvp" else "")
+
+
+def _jax_hvp_forward_mode(nc: NumpyCase, arrays: dict, y_spec: Any, x_spec: Any) -> tuple[bool, str]:
+    """check_grads(order=2, modes=("fwd",)) on a custom_jvp op whose tangent is
+    ∇f·ẋ, with ∇f itself a custom_jvp op whose tangent is the HVP rule's Hẋ
+    (forward over forward reaches the rule). Call inside enable_x64."""
+    import jax
+    import jax.numpy as jnp
+    from jax.test_util import check_grads
+
+    def gradient(v):
+        x = np.asarray(v)
+        return nc.backward(nc.first_rule(), {"x": x}, np.ones((len(x), 1)))["x"]
+
+    @jax.custom_jvp
+    def grad_op(x):
+        return jax.pure_callback(gradient, x_spec, x)
+
+    @grad_op.defjvp
+    def grad_op_jvp(primals, tangents):
+        (x,), (x_dot,) = primals, tangents
+        return grad_op(x), jax.pure_callback(lambda v, t: nc.hvp({"x": np.asarray(v)}, np.asarray(t)), x_spec, x, x_dot)
+
+    @jax.custom_jvp
+    def op(x):
+        return jax.pure_callback(lambda v: nc.forward({"x": np.asarray(v)}), y_spec, x)
+
+    @op.defjvp
+    def op_jvp(primals, tangents):
+        (x,), (x_dot,) = primals, tangents
+        return op(x), jnp.sum(grad_op(x) * x_dot, axis=1, keepdims=True)
+
+    try:
+        check_grads(op, (jnp.asarray(arrays["x"]),), order=2, modes=("fwd",))
+    except AssertionError:
+        return False, "check_grads failed (fwd)"
+    except Exception as exc:  # noqa: BLE001 - the rule raised inside the callback
+        return False, f"raised {type(exc).__name__}"
+    return True, "check_grads (fwd)"

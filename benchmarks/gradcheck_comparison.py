@@ -39,7 +39,7 @@ from benchmarks.comparison_tools import (  # noqa: E402,F401 - FD names re-expor
     jax_check,
     torch_check,
 )
-from symderiv import check_backward, check_double_backward  # noqa: E402
+from symderiv import check_backward, check_double_backward, check_hvp, check_jvp  # noqa: E402
 
 
 def cases() -> list[Case]:
@@ -50,7 +50,7 @@ def cases() -> list[Case]:
 
 
 def symderiv_verdict(case: Case) -> tuple[bool, str]:
-    check = check_double_backward if case.order == 2 else check_backward
+    check = {"jvp": check_jvp, "hvp": check_hvp}.get(case.kind, check_double_backward if case.order == 2 else check_backward)
     result = check(case.forward, case.backward, case.n, inputs=case.inputs, dtype=case.dtype, domain=case.domain)
     return result.ok, f"{result.max_error_over_tolerance:.3g}"
 
@@ -108,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
             versions.append(f"{module} {__import__(module).__version__}")
     print("Tools: " + "; ".join(title for title, _ in columns) + (f" ({', '.join(versions)})" if versions else ""))
     print(f"PyTorch defaults eps={FD_EPS:g}, atol={FD_ATOL:g}, rtol={FD_RTOL:g}, batch {FD_BATCH}, float64; "
-          f"FD tight rtol={FD_TIGHT_RTOL:g}, atol={FD_TIGHT_ATOL:g}; JAX check_grads(order=1 or 2, modes=('rev',)) "
-          "eps=1e-4, atol=rtol=1e-5; symderiv: check_backward / check_double_backward defaults")
+          f"FD tight rtol={FD_TIGHT_RTOL:g}, atol={FD_TIGHT_ATOL:g}; JAX check_grads(order=1 or 2, modes=('rev',); "
+          "modes=('fwd',) for JVP rules, order=2 with modes ('fwd',) then ('rev',) for HVP rules) eps=1e-4, "
+          "atol=rtol=1e-5; PyTorch gradcheck(check_forward_ad=True) for JVP rules, gradgradcheck of the implied double "
+          "backward for HVP rules; symderiv: check_backward / check_double_backward / check_jvp / check_hvp defaults")
     print()
     print("| rule | planted bug | order | " + " | ".join(title for title, _ in columns) + " |")
     print("|---|---|---|" + "---|" * len(columns))
@@ -131,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             cells[index] = f"{_verdict(is_bug, passed)} ({detail})"
         dtype = "" if case.dtype is None or case.dtype.__name__ == "float64" else f" ({case.dtype.__name__})"
         name = (case.name + dtype).replace("|", "\\|")
-        print(f"| {name} | {case.bug or '(correct rule)'} | {case.order} | " + " | ".join(cells) + " |")
+        order = {"jvp": "1 (JVP)", "hvp": "2 (HVP)"}.get(case.kind, str(case.order))
+        print(f"| {name} | {case.bug or '(correct rule)'} | {order} | " + " | ".join(cells) + " |")
     bugs = sum(c.bug is not None for c in all_cases)
     print()
     print(f"planted bugs: {bugs}; missed by " + ", ".join(f"{t} {m}" for (t, _), m in zip(columns, missed)))

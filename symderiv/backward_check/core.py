@@ -41,7 +41,9 @@ from symderiv.backward_check.reference import (
     evaluate_mpmath_forward,
     evaluate_mpmath_row,
     evaluate_numpy,
+    MPMATH_ROUNDING_ROWS,
     derivative_bounds,
+    float64_derivatives_fail,
     mp_row_arrays,
     output_expressions,
     reference_functions,
@@ -100,6 +102,8 @@ class Setup:
     criticals: list = field(default_factory=list)
     caller_errstate: dict = field(default_factory=dict)  # numpy's error state for the rule: the caller's
     settle_left: int = MAX_SETTLED_ROWS
+    # rows whose rounding scales may still be evaluated in mpmath (a list: shared by reference)
+    rounding_left: list = field(default_factory=lambda: [MPMATH_ROUNDING_ROWS])
     settled: int = 0
     skipped: int = 0
 
@@ -516,9 +520,11 @@ def _add_sensitivity(setup: Setup, st: _State, rows: np.ndarray) -> None:
     if st.s_jac is None:
         st.s_jac = np.zeros((b, m, d))
         st.s_hess = None if kinds.order(setup.kind) == 1 else np.zeros((b, m, d, d))
+    in_mpmath = np.zeros(len(rows), dtype=bool)
     for combo, local in _by_labels(setup, st.batch.labels[rows]):
         chosen = rows[local]
-        bj, bh = derivative_bounds(setup.refs[combo], st.batch.v[chosen], values_rows(st.values, chosen))
+        bj, bh = derivative_bounds(setup.refs[combo], st.batch.v[chosen], values_rows(st.values, chosen),
+                                   setup.rounding_left)
         st.values.bound_jacobian[chosen] = bj
         if bh is not None:
             st.values.bound_hessian[chosen] = bh
@@ -526,8 +532,9 @@ def _add_sensitivity(setup: Setup, st: _State, rows: np.ndarray) -> None:
         st.s_jac[rows[local]] = sj
         if sh is not None:
             st.s_hess[rows[local]] = sh
-    for row in rows:
-        if not (np.isfinite(st.s_jac[row]).all() and (st.s_hess is None or np.isfinite(st.s_hess[row]).all())):
+        in_mpmath[local] = float64_derivatives_fail(setup.refs[combo], st.batch.v[chosen])
+    for row, again in zip(rows, in_mpmath):
+        if again or not (np.isfinite(st.s_jac[row]).all() and (st.s_hess is None or np.isfinite(st.s_hess[row]).all())):
             sj, sh = sensitivity_mpmath_row(setup.refs[_labels_of(setup, st.batch, int(row))], st.batch.v[row])
             st.s_jac[row] = np.nan_to_num(sj[0], posinf=0.0)
             if sh is not None:

@@ -51,12 +51,33 @@ def results_are_outputs(kind: str) -> bool:
     return kind == "jvp"
 
 
+def _batch_innermost(a: np.ndarray) -> bool:
+    """Whether the batch axis of ``a`` is the one contiguous in memory (the
+    reference's derivatives are evaluated one entry at a time over the batch,
+    and kept in that layout: transposing them costs more than the contraction)."""
+    return a.ndim >= 2 and a.strides[0] < min(a.strides[1:])
+
+
+def _vjp(g: np.ndarray, jac: np.ndarray) -> np.ndarray:
+    """Σ_k g_k J_ki per example, summed in the memory order of ``jac``."""
+    if _batch_innermost(jac):
+        return np.einsum("kb,kib->ib", np.ascontiguousarray(g.T), np.moveaxis(jac, 0, -1)).T
+    return np.einsum("bk,bki->bi", g, jac)
+
+
+def _jvp(jac: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Σ_i J_ki t_i per example, summed in the memory order of ``jac``."""
+    if _batch_innermost(jac):
+        return np.einsum("kib,ib->kb", np.moveaxis(jac, 0, -1), np.ascontiguousarray(t.T)).T
+    return np.einsum("bki,bi->bk", jac, t)
+
+
 def _contract(kind: str, dirs: Mapping[str, np.ndarray], jac: np.ndarray, hess: np.ndarray | None) -> np.ndarray:
     if kind == "backward":
-        return np.einsum("bk,bki->bi", dirs["gy"], jac)
+        return _vjp(dirs["gy"], jac)
     if kind == "jvp":
-        return np.einsum("bki,bi->bk", jac, dirs["t"])
-    return np.einsum("bk,bki->bi", dirs["gy_dot"], jac) + np.einsum("bk,bkij,bj->bi", dirs["gy"], hess, dirs["t"])
+        return _jvp(jac, dirs["t"])
+    return _vjp(dirs["gy_dot"], jac) + np.einsum("bk,bkij,bj->bi", dirs["gy"], hess, dirs["t"])
 
 
 def _mass(kind: str, dirs: Mapping[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:

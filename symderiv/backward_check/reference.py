@@ -7,7 +7,9 @@ SciPy's special functions where SciPy is installed; vectorised over the
 batch, the fast path) and to mpmath. Alongside the float64 values comes the
 rounding scale of every value (the project's rounding model,
 :class:`symderiv.numeric.rounding.CompiledScales`): how many digits float64
-evaluation of the expression as written may have lost. A row is *settled*
+evaluation of the expression as written may have lost (for outputs that
+are logs, also with the log's argument recomputed from y; in mpmath where
+float64 over- or underflows inside the expression). A row is *settled*
 (its values replaced by correctly rounded ones from mpmath) where float64
 overflows or is undefined, where the rounding bound says float64 lost digits
 that matter, and where a verdict is close. Settling is adaptive, as SymPy's
@@ -68,6 +70,9 @@ class ReferenceFunctions:
     mpmath_derivatives: Callable[..., Any]
     forward_rounding: CompiledScales  # rounding scales of the forward values
     derivative_rounding: CompiledScales  # ... and of the derivatives (computed lazily: see core)
+    # ... and of the derivatives written in terms of y where an output is a log
+    # (symbols: the inputs, then one per output); None: no output is a log
+    derivative_rounding_y: CompiledScales | None = None
 
     @property
     def d(self) -> int:
@@ -230,7 +235,47 @@ def reference_functions(
         mpmath_derivatives=_lambdify(symbols, derivative_exprs, "mpmath", True),
         forward_rounding=CompiledScales(list(forward_exprs), symbols, numeric_modules()),
         derivative_rounding=CompiledScales(derivative_exprs, symbols, numeric_modules()),
+        derivative_rounding_y=_rounding_in_terms_of_y(forward_exprs, symbols, derivative_exprs, len(wrt), order),
     )
+
+
+def output_symbols(m: int) -> tuple[sympy.Symbol, ...]:
+    """The symbols standing for the rounded outputs y_0 .. y_{m-1} in the y-form."""
+    return tuple(sympy.Dummy(f"y{k}", real=True) for k in range(m))
+
+
+def _log_argument(expr: sympy.Expr, y: sympy.Symbol) -> tuple[sympy.Expr, sympy.Expr] | None:
+    """For an output y = c·log(A) + B (one log term, c a number), A written
+    in terms of the output value: (A, exp((y - B)/c)); else None."""
+    logs = [t for t in sympy.Add.make_args(expr) if isinstance(t.as_coeff_Mul()[1], sympy.log)]
+    if len(logs) != 1:
+        return None
+    c, term = logs[0].as_coeff_Mul()
+    argument = term.args[0]
+    rest = expr - logs[0]
+    return argument, sympy.exp((y - rest) / c)
+
+
+def _rounding_in_terms_of_y(forward_exprs, symbols, derivative_exprs, d: int, order: int) -> CompiledScales | None:
+    """The rounding model of the derivatives as a rule writes them from y
+    where an output is a log, y_k = log(A_k) + B_k (logsumexp, a log-sum-exp
+    cross-entropy): such a rule computes A_k as exp(y_k - B_k) (EDF's
+    logsumexp backward ``exp(x - y)``), so y_k's absolute rounding u·|y_k|
+    becomes a relative error of everything A_k enters. Output k's derivative
+    entries get A_k replaced that way; the others are unchanged."""
+    ys = output_symbols(len(forward_exprs))
+    replacements = [_log_argument(expr, y) for expr, y in zip(forward_exprs, ys)]
+    if not any(replacements):
+        return None
+    per_output_first = d
+    per_output_second = d * (d + 1) // 2 if order == 2 else 0
+    m = len(forward_exprs)
+    rewritten = []
+    for position, expr in enumerate(derivative_exprs):
+        k = position // per_output_first if position < m * d else (position - m * d) // per_output_second
+        replacement = replacements[k]
+        rewritten.append(expr if replacement is None else expr.xreplace({replacement[0]: replacement[1]}))
+    return CompiledScales(rewritten, tuple(symbols) + ys, numeric_modules())
 
 
 def _closed_form(derivative_exprs: Sequence[sympy.Expr]) -> None:
@@ -247,16 +292,16 @@ def _closed_form(derivative_exprs: Sequence[sympy.Expr]) -> None:
 # -- float64, vectorised ---------------------------------------------------------
 
 def _stack_columns(values: Sequence[Any], batch: int) -> np.ndarray:
-    # Fast path: every value already a float array over the batch.
-    try:
-        stacked = np.asarray(values)
-    except ValueError:  # ragged: some constant outputs came back as scalars
-        stacked = None
-    if stacked is not None and stacked.dtype.kind == "f" and stacked.shape == (len(values), batch):
-        return stacked.T.astype(np.float64)
-    # Constant outputs come back from lambdify as scalars: broadcast them.
-    columns = []
-    for value in values:
+    """(batch, len(values)) float64, as the transpose of a (len(values), batch)
+    array filled one expression at a time: every write is contiguous (filling
+    columns of a row-major array, or transposing a stacked copy, cost more
+    than evaluating the derivatives). Constant outputs come back from
+    lambdify as scalars and are broadcast."""
+    out = np.empty((len(values), batch))
+    for k, value in enumerate(values):
+        if type(value) is np.ndarray and value.dtype == np.float64:
+            out[k] = value
+            continue
         array = np.asarray(value)
         if np.iscomplexobj(array):
             # A complex value means the expression is not real here (e.g. sqrt
@@ -264,8 +309,8 @@ def _stack_columns(values: Sequence[Any], batch: int) -> np.ndarray:
             array = np.where(array.imag == 0, array.real, np.nan)
         if array.dtype == object:
             array = np.array([complex(v).real if complex(v).imag == 0 else np.nan for v in np.ravel(array)])
-        columns.append(np.broadcast_to(array.astype(np.float64), (batch,)))
-    return np.stack(columns, axis=1)
+        out[k] = array.astype(np.float64)
+    return out.T
 
 
 def _numpy_values(fn: Callable[..., Any], v: np.ndarray) -> np.ndarray:
@@ -304,17 +349,65 @@ def evaluate_numpy(ref: ReferenceFunctions, v: np.ndarray) -> Values:
     jacobian, hessian = _unpack_derivatives(_numpy_values(ref.numpy_derivatives, v), ref)
     # the inputs are exact (the rule gets the very same numbers): scale 0
     _, bound_y = ref.forward_rounding(v, np.zeros_like(v))
+    # np.zeros, not zeros_like: fresh zero pages cost nothing until written,
+    # and these are written only on the few rows whose bounds are needed
     return Values(y, jacobian, hessian, np.where(np.isfinite(bound_y), bound_y, 2 * np.abs(y)),
-                  np.zeros_like(jacobian), None if hessian is None else np.zeros_like(hessian))
+                  np.zeros(jacobian.shape), None if hessian is None else np.zeros(hessian.shape))
 
 
-def derivative_bounds(ref: ReferenceFunctions, v: np.ndarray, values: Values) -> tuple[np.ndarray, np.ndarray | None]:
+# Rows per call whose rounding scales are evaluated in mpmath (float64
+# overflows in the derivative as written: exp(1000)/Σ exp); beyond that, the
+# fallback below.
+MPMATH_ROUNDING_ROWS = 256
+
+
+def _rounding_scales(rounding: CompiledScales, values: np.ndarray, scales: np.ndarray, exact: np.ndarray,
+                     budget: list[int]) -> np.ndarray:
+    """(rows, entries) rounding scales in float64; rows where the float64 walk
+    does not reproduce the exact values (an intermediate overflows or
+    underflows: exp(1000)/Σ exp, exp(606)·exp(-935)) are walked again in
+    mpmath (while ``budget[0]`` lasts)."""
+    walked, flat = rounding(values, scales)
+    with np.errstate(all="ignore"):
+        wrong = ~(np.isfinite(flat) & (np.abs(walked - exact) <= 1e-6 * np.abs(exact)))
+    for row in np.flatnonzero((wrong & np.isfinite(exact)).any(axis=1)):
+        if budget[0] <= 0:
+            break
+        budget[0] -= 1
+        _, again = rounding.at_row_mpmath(values[row], scales[row])
+        flat[row] = np.where(wrong[row], again, flat[row])
+    return flat
+
+
+def _pack_derivatives(values: Values, ref: ReferenceFunctions) -> np.ndarray:
+    """The inverse of :func:`_unpack_derivatives`: (batch, entries) in the order of the expressions."""
+    batch = values.jacobian.shape[0]
+    flat = [values.jacobian.reshape(batch, -1)]
+    if ref.order == 2:
+        rows, cols = np.triu_indices(ref.d)
+        flat.append(values.hessian[:, :, rows, cols].reshape(batch, -1))
+    return np.concatenate(flat, axis=1)
+
+
+def derivative_bounds(ref: ReferenceFunctions, v: np.ndarray, values: Values,
+                      budget: list[int] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """The rounding scales of the derivatives as written at the rows v (their
-    exact ``values``). Where the scale is unknown (float64 overflows in the
-    expression as written, or a function has no numeric rule), a rounding of
-    each entry and of the output it belongs to (a stable rule's terms are of
-    that size); never an infinite allowance."""
-    _, flat = ref.derivative_rounding(v, np.zeros_like(v))
+    exact ``values``): the larger of the derivatives written in terms of x
+    and, where an output is a log, in terms of y (its rounding included).
+    Where float64 overflows in the expression as written, the rows are
+    evaluated in mpmath (up to ``budget[0]`` rows, which is decremented).
+    Where the scale is still unknown (a function with no numeric rule, the
+    budget spent), a rounding of each entry and of the output it belongs to
+    (a stable rule's terms are of that size); never an infinite allowance."""
+    budget = [MPMATH_ROUNDING_ROWS] if budget is None else budget
+    exact = _pack_derivatives(values, ref)
+    flat = _rounding_scales(ref.derivative_rounding, v, np.zeros_like(v), exact, budget)
+    if ref.derivative_rounding_y is not None:
+        with np.errstate(all="ignore"):
+            extended = np.concatenate([v, values.y], axis=1)
+            own = np.concatenate([np.zeros_like(v), np.abs(values.y)], axis=1)
+        in_y = _rounding_scales(ref.derivative_rounding_y, extended, own, exact, budget)
+        flat = np.fmax(flat, in_y)  # NaN in one of them: the other
     bound_jacobian, bound_hessian = _unpack_derivatives(flat, ref)
     abs_y = np.abs(values.y)
     with np.errstate(all="ignore"):
@@ -332,6 +425,13 @@ def _norm(w: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
         scaled = w / np.where(largest > 0, largest, 1.0)[:, None]
     return largest * np.sqrt(np.sum(scaled * scaled, axis=1))
+
+
+def float64_derivatives_fail(ref: ReferenceFunctions, v: np.ndarray) -> np.ndarray:
+    """(rows,) True where float64 cannot evaluate the derivatives at a row
+    (an intermediate overflows: exp(1000)/Σ exp): its central differences
+    say nothing there, and the sensitivity is taken from mpmath."""
+    return ~np.isfinite(_numpy_values(ref.numpy_derivatives, v)).all(axis=1)
 
 
 def sensitivity_numpy(ref: ReferenceFunctions, v: np.ndarray, jacobian: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

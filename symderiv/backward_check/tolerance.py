@@ -32,7 +32,11 @@ result that is linear in its random directions (gy for a VJP; the tangent
               (BACKWARD_ROUNDINGS_PER_TERM = 4, BACKWARD_ROUNDINGS_FIXED = 16)
 
 with D the Jacobian entry (first order) or Hessian entry (second order), E(D)
-its rounding scale as written (:mod:`symderiv.numeric.rounding`), u the unit
+its rounding scale as written (:mod:`symderiv.numeric.rounding`; for an output
+that is a log, y_k = c·log(A_k) + B_k, the larger of that and the scale of D
+with A_k written exp((y_k − B_k)/c) from the rounded y_k, as EDF's logsumexp
+backward ``exp(x − y)`` computes it; walked in mpmath where float64 over- or
+underflows inside the expression), u the unit
 roundoff (machine epsilon) of the dtype under test and tiny its smallest
 normal number (the last term only matters for values that underflow).
 ∂D/∂y_k is the derivative of D along the x-direction that moves y_k alone

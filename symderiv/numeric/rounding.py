@@ -71,6 +71,16 @@ def _derivative_values(function_class: type) -> tuple[Callable, ...]:
 
 
 @lru_cache(maxsize=None)
+def _derivative_values_mpmath(function_class: type) -> tuple[Callable, Callable]:
+    """mpmath (f, f') of one elementary SymPy class, exact formulas."""
+    import sympy as sp
+
+    t = sp.Symbol("t")
+    f = function_class(t)
+    return tuple(sp.lambdify([t], sp.diff(f, t, k), modules="mpmath") for k in range(2))
+
+
+@lru_cache(maxsize=None)
 def _evaluated_derivatives(function_class: type) -> tuple:
     """(t, f', f'', f''') with the derivatives in the form they are evaluated."""
     import sympy as sp
@@ -79,85 +89,22 @@ def _evaluated_derivatives(function_class: type) -> tuple:
     return (t, *by_sympy_class()[function_class].derivatives(t))
 
 
-def scale_of(
-    expr: "sympy.Expr", point: Mapping["sympy.Symbol", tuple[np.ndarray, np.ndarray]], shape: tuple[int, ...]
-) -> tuple[np.ndarray, np.ndarray]:
-    """(value, rounding scale) of ``expr`` evaluated as a tree, each free symbol
-    given as (value, scale). Iterative: deep trees cannot hit the recursion limit."""
-    import sympy as sp
+class Walk:
+    """The order-0 model compiled once: the nodes of one or more expressions in
+    one post-order (a subexpression shared by several is walked once; the walk
+    is iterative, so deep trees cannot hit the recursion limit). Each step is
+    a symbol (its value and own scale are given), a constant (rounded once), a
+    leaf (a node with no rule: its value, lambdified with ``modules``, counts
+    as exact) or a node combined from its children by the classical rules.
+    Two evaluators run the same steps: :meth:`numpy` over arrays of any shape
+    (vectorised), :meth:`mpmath` at one point in arbitrary precision (where
+    float64 overflows in the expression as written: ``exp(1000)/Σ exp``)."""
 
-    memo: dict = {}
-    stack = [(expr, False)]
-    with np.errstate(all="ignore"):
-        while stack:
-            node, ready = stack.pop()
-            if node in memo:
-                continue
-            if node in point:
-                v, m = point[node]
-                memo[node] = (np.broadcast_to(v, shape), np.broadcast_to(m, shape))
-                continue
-            if node.is_Number or node.is_NumberSymbol or not (node.free_symbols or has_rule(node)):
-                # a number is rounded once; a constant expression is walked like any other
-                v = np.full(shape, float(node)) if node.is_extended_real is not False else np.full(shape, np.nan)
-                memo[node] = (v, np.abs(v))
-                continue
-            if not has_rule(node):
-                from symderiv.numeric.evaluate import lambdify_vectorised
-
-                symbols = list(point)
-                v = np.broadcast_to(lambdify_vectorised(node, symbols)(*[point[s][0] for s in symbols]), shape)
-                memo[node] = (v, np.abs(v))
-                continue
-            if not ready:
-                stack.append((node, True))
-                stack.extend((c, False) for c in node.args if c not in memo)
-                continue
-            memo[node] = _combine(sp, node, [memo[c] for c in node.args])
-    v, m = memo[expr]
-    return np.asarray(v, dtype=np.float64), np.asarray(m, dtype=np.float64)
-
-
-def _combine(sp, node, children: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    vals = [c[0] for c in children]
-    mags = [c[1] for c in children]
-    if isinstance(node, sp.Add):
-        return sum(vals), sum(mags)
-    if isinstance(node, sp.Mul):
-        v, m = vals[0], mags[0]
-        for b, mb in zip(vals[1:], mags[1:]):
-            v, m = v * b, m * np.abs(b) + np.abs(v) * mb
-        return v, m
-    if isinstance(node, sp.Pow):
-        (a, p), (ma, mp) = vals, mags
-        v = np.power(a, p)
-        m = np.abs(v) + np.abs(p * np.power(a, p - 1)) * ma
-        if not node.exp.is_Number:  # a**b, evaluated as exp(b·log a)
-            m = m + np.abs(v * np.log(np.abs(a))) * mp
-        return v, m
-    (a,), (ma,) = vals, mags
-    f, d1 = _derivative_values(type(node))[:2]
-    v = f(a)
-    return v, np.abs(v) + np.abs(d1(a)) * ma
-
-
-def rounding_scale(expr: "sympy.Expr", args: Sequence["sympy.Symbol"], values: Sequence[np.ndarray]) -> np.ndarray:
-    """The order-0 scale of ``expr`` at exact inputs ``args = values``."""
-    arrays = [np.asarray(v, dtype=np.float64) for v in values]
-    shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
-    point = {s: (a, np.abs(a)) for s, a in zip(args, arrays)}
-    return scale_of(expr, point, shape)[1]
-
-
-class CompiledScales:
-    """:func:`scale_of` for many expressions at once, compiled once: the nodes
-    of all of them in one post-order (a subexpression shared by several is
-    walked once), then evaluated for whole batches. Nodes with no rule are
-    evaluated as leaves (|value|), lambdified with ``modules``."""
-
-    def __init__(self, exprs: Sequence["sympy.Expr"], symbols: Sequence["sympy.Symbol"], modules: object = "numpy") -> None:
+    def __init__(self, exprs: Sequence["sympy.Expr"], symbols: Sequence["sympy.Symbol"], modules: object = None) -> None:
         import sympy as sp
 
+        self._symbols = list(symbols)
+        self._modules = modules
         index = {s: j for j, s in enumerate(symbols)}
         self._steps: list[tuple] = []  # (kind, data, child positions)
         position: dict = {}
@@ -170,10 +117,10 @@ class CompiledScales:
                 if node in index:
                     step: tuple = ("symbol", index[node], ())
                 elif node.is_Number or node.is_NumberSymbol or not (node.free_symbols or has_rule(node)):
-                    value = float(node) if node.is_extended_real is not False else np.nan
-                    step = ("constant", value, ())
+                    # a number is rounded once; a constant expression is walked like any other
+                    step = ("constant", node, ())
                 elif not has_rule(node):
-                    step = ("leaf", _leaf_function(node, list(symbols), modules), ())
+                    step = ("leaf", node, ())
                 elif not ready:
                     stack.append((node, True))
                     stack.extend((c, False) for c in node.args if c not in position)
@@ -183,52 +130,221 @@ class CompiledScales:
                 position[node] = len(self._steps)
                 self._steps.append(step)
         self._roots = [position[sp.sympify(e)] for e in exprs]
+        self._leaves_numpy: dict[int, Callable | None] = {}
+        self._leaves_mpmath: dict[int, Callable | None] = {}
+
+    @property
+    def roots(self) -> list[int]:
+        return self._roots
+
+    def numpy(self, values: Sequence[np.ndarray], scales: Sequence[np.ndarray], shape: tuple[int, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(value, scale) of every root, as float64 arrays of ``shape``, at the
+        symbols' ``values`` with their own ``scales`` (each broadcastable to shape)."""
+
+        memo: list[tuple[np.ndarray, np.ndarray]] = []
+        with np.errstate(all="ignore"):
+            for position, (kind, data, children) in enumerate(self._steps):
+                if kind == "symbol":
+                    memo.append((np.broadcast_to(values[data], shape), np.broadcast_to(scales[data], shape)))
+                elif kind == "constant":
+                    v = np.full(shape, float(data)) if data.is_extended_real is not False else np.full(shape, np.nan)
+                    memo.append((v, np.abs(v)))
+                elif kind == "leaf":
+                    v = self._leaf_numpy(position, data, values, shape)
+                    memo.append((v, np.abs(v)))
+                else:
+                    v, m = _combine(_NUMPY, data, [memo[c] for c in children])
+                    memo.append((np.broadcast_to(v, shape), np.broadcast_to(m, shape)))
+        return [(np.asarray(memo[r][0], dtype=np.float64), np.asarray(memo[r][1], dtype=np.float64)) for r in self._roots]
+
+    def mpmath(self, values: Sequence[float], scales: Sequence[float], digits: int = 30) -> list[tuple[float, float]]:
+        """(value, scale) of every root at one point, evaluated in mpmath (no
+        overflow: the exponent range is unbounded) and rounded to float64 at
+        the end (beyond its range: inf; where undefined: NaN)."""
+        import mpmath
+
+        memo: list = []
+        with mpmath.workdps(digits):
+            point = [mpmath.mpf(float(v)) for v in values]
+            own = [mpmath.mpf(float(s)) for s in scales]
+            for position, (kind, data, children) in enumerate(self._steps):
+                if kind == "symbol":
+                    memo.append((point[data], own[data]))
+                elif kind == "constant":
+                    v = _mp_real(lambda: mpmath.mpf(data.evalf(digits)) if data.is_extended_real is not False else None)
+                    memo.append((v, abs(v)))
+                elif kind == "leaf":
+                    v = self._leaf_mpmath(position, data, point)
+                    memo.append((v, abs(v)))
+                else:
+                    memo.append(_combine_mpmath(data, [memo[c] for c in children]))
+            return [(float(memo[r][0]), float(memo[r][1])) for r in self._roots]
+
+    def _leaf_numpy(self, position: int, node, values: Sequence[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+        if position not in self._leaves_numpy:
+            self._leaves_numpy[position] = _leaf_function(node, self._symbols, self._modules)
+        return _call_leaf(self._leaves_numpy[position], values, shape)
+
+    def _leaf_mpmath(self, position: int, node, point: list):
+        if position not in self._leaves_mpmath:
+            self._leaves_mpmath[position] = _leaf_function(node, self._symbols, "mpmath")
+        function = self._leaves_mpmath[position]
+        return _mp_real(lambda: function(*point) if function is not None else None)
+
+
+class _NumpyOps:
+    """The elementwise operations of the numpy evaluator."""
+
+    abs = staticmethod(np.abs)
+    power = staticmethod(np.power)
+    log = staticmethod(np.log)
+
+    @staticmethod
+    def derivatives(function_class: type) -> tuple[Callable, Callable]:
+        return _derivative_values(function_class)[:2]
+
+
+class _MpmathOps:
+    """The same operations on mpmath numbers (a complex result is undefined: NaN)."""
+
+    abs = staticmethod(abs)
+
+    @staticmethod
+    def power(a, p):
+        import mpmath
+
+        return _mp_real(lambda: mpmath.power(a, p))
+
+    @staticmethod
+    def log(a):
+        import mpmath
+
+        return _mp_real(lambda: mpmath.log(a))
+
+    @staticmethod
+    def derivatives(function_class: type) -> tuple[Callable, Callable]:
+        return tuple(lambda a, f=f: _mp_real(lambda: f(a)) for f in _derivative_values_mpmath(function_class))
+
+
+_NUMPY = _NumpyOps()
+_MPMATH = _MpmathOps()
+
+
+def _mp_real(compute: Callable):
+    """An mpmath computation's real value; NaN where it fails or is complex."""
+    import mpmath
+
+    try:
+        value = compute()
+    except (ValueError, ZeroDivisionError, TypeError, OverflowError):
+        return mpmath.mpf("nan")
+    if value is None:
+        return mpmath.mpf("nan")
+    if isinstance(value, mpmath.mpc):
+        return value.real if value.imag == 0 else mpmath.mpf("nan")
+    return mpmath.mpf(value)
+
+
+def _combine_mpmath(node, children: list) -> tuple:
+    return _combine(_MPMATH, node, children)
+
+
+def _combine(ops, node, children: list[tuple]) -> tuple:
+    """A node's (value, scale) from its children's, by the classical rules
+    (``ops``: the numpy or the mpmath operations)."""
+    import sympy as sp
+
+    vals = [c[0] for c in children]
+    mags = [c[1] for c in children]
+    if isinstance(node, sp.Add):
+        return sum(vals[1:], vals[0]), sum(mags[1:], mags[0])
+    if isinstance(node, sp.Mul):
+        v, m = vals[0], mags[0]
+        for b, mb in zip(vals[1:], mags[1:]):
+            v, m = v * b, m * ops.abs(b) + ops.abs(v) * mb
+        return v, m
+    if isinstance(node, sp.Pow):
+        (a, p), (ma, mp) = vals, mags
+        v = ops.power(a, p)
+        m = ops.abs(v) + ops.abs(p * ops.power(a, p - 1)) * ma
+        if not node.exp.is_Number:  # a**b, evaluated as exp(b·log a)
+            m = m + ops.abs(v * ops.log(ops.abs(a))) * mp
+        return v, m
+    (a,), (ma,) = vals, mags
+    f, d1 = ops.derivatives(type(node))
+    v = f(a)
+    return v, ops.abs(v) + ops.abs(d1(a)) * ma
+
+
+@lru_cache(maxsize=1024)
+def _walk_of(expr: "sympy.Expr", symbols: tuple) -> Walk:
+    from symderiv.numeric.evaluate import _numpy_modules
+
+    return Walk([expr], symbols, _numpy_modules())
+
+
+def scale_of(
+    expr: "sympy.Expr", point: Mapping["sympy.Symbol", tuple[np.ndarray, np.ndarray]], shape: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(value, rounding scale) of ``expr`` evaluated as a tree, each free symbol
+    given as (value, scale)."""
+    symbols = tuple(point)
+    walk = _walk_of(expr, symbols)
+    ((v, m),) = walk.numpy([point[s][0] for s in symbols], [point[s][1] for s in symbols], tuple(shape))
+    return v, m
+
+
+def rounding_scale(expr: "sympy.Expr", args: Sequence["sympy.Symbol"], values: Sequence[np.ndarray]) -> np.ndarray:
+    """The order-0 scale of ``expr`` at exact inputs ``args = values``."""
+    arrays = [np.asarray(v, dtype=np.float64) for v in values]
+    shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
+    point = {s: (a, np.abs(a)) for s, a in zip(args, arrays)}
+    return scale_of(expr, point, shape)[1]
+
+
+class CompiledScales:
+    """:func:`scale_of` for many expressions at once over batches of points
+    (one :class:`Walk` of all of them), and at single points in mpmath."""
+
+    def __init__(self, exprs: Sequence["sympy.Expr"], symbols: Sequence["sympy.Symbol"], modules: object = "numpy") -> None:
+        self._walk = Walk(exprs, symbols, modules)
 
     def __call__(self, values: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(values, scales), each (batch, len(exprs)), at ``values`` (batch, n)
         of the symbols whose own scales are ``scales`` (batch, n)."""
-        import sympy as sp
-
         batch = values.shape[0]
-        memo: list[tuple[np.ndarray, np.ndarray]] = []
-        with np.errstate(all="ignore"):
-            for kind, data, children in self._steps:
-                if kind == "symbol":
-                    memo.append((values[:, data], scales[:, data]))
-                elif kind == "constant":
-                    memo.append((np.full(batch, data), np.full(batch, abs(data))))
-                elif kind == "leaf":
-                    v = _call_leaf(data, values, batch)
-                    memo.append((v, np.abs(v)))
-                else:
-                    v, m = _combine(sp, data, [memo[c] for c in children])
-                    memo.append((np.broadcast_to(v, (batch,)), np.broadcast_to(m, (batch,))))
-            if not self._roots:
-                return np.zeros((batch, 0)), np.zeros((batch, 0))
-            v = np.stack([memo[r][0] for r in self._roots], axis=1).astype(np.float64)
-            m = np.stack([memo[r][1] for r in self._roots], axis=1).astype(np.float64)
-        return v, m
+        if not self._walk.roots:
+            return np.zeros((batch, 0)), np.zeros((batch, 0))
+        roots = self._walk.numpy(list(values.T), list(scales.T), (batch,))
+        return np.stack([v for v, _ in roots], axis=1), np.stack([m for _, m in roots], axis=1)
+
+    def at_row_mpmath(self, values: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(values, scales), each (len(exprs),), at one row, evaluated in mpmath."""
+        roots = self._walk.mpmath(values, scales)
+        return np.array([v for v, _ in roots]), np.array([m for _, m in roots])
 
 
 def _leaf_function(node: "sympy.Basic", symbols: list, modules: object) -> Callable | None:
     import sympy as sp
 
+    from symderiv.numeric.evaluate import _float_safe
+
     try:
-        return sp.lambdify(symbols, node, modules=modules)
+        return sp.lambdify(symbols, _float_safe(node), modules=modules)
     except Exception:  # noqa: BLE001 - no printer for it: its value (and scale) is unknown
         return None
 
 
-def _call_leaf(function: Callable | None, values: np.ndarray, batch: int) -> np.ndarray:
+def _call_leaf(function: Callable | None, values: Sequence[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
     if function is None:
-        return np.full(batch, np.nan)
+        return np.full(shape, np.nan)
     try:
-        out = np.asarray(function(*values.T))
+        out = np.asarray(function(*values))
     except Exception:  # noqa: BLE001 - undefined here: unknown, NaN
-        return np.full(batch, np.nan)
+        return np.full(shape, np.nan)
     if np.iscomplexobj(out):
         out = np.where(out.imag == 0, out.real, np.nan)
-    return np.broadcast_to(out.astype(np.float64), (batch,))
+    return np.broadcast_to(out.astype(np.float64), shape)
 
 
 # ----------------------------------------------------------------- jets

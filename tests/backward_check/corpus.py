@@ -263,6 +263,7 @@ class Case:
     order: int = 1
     first: Callable | None = None
     group: str = "one input"
+    kind: str = "backward"  # "jvp": ``backward`` is a forward-mode rule jvp(x, y, x_dot) -> y_dot
 
 
 CORRECT = [
@@ -374,10 +375,24 @@ def soft_ce_forward(z, t):
     return -sum(t[i] * (z[i] - lse) for i in range(len(z)))
 
 
+def stable_log_softmax(z):
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+
+
 def soft_ce_backward(z, t, y, gy, normalised=False):
+    # dt = -gy * log softmax(z), computed as such: log(p) of an underflowed
+    # p is -inf where the true value is finite (z0 = 1000 on (-inf, inf))
     p = stable_softmax(z)
     mass = 1.0 if normalised else t.sum(axis=1, keepdims=True)
-    return {"z": gy[:, None] * (mass * p - t), "t": -gy[:, None] * np.log(p)}
+    return {"z": gy[:, None] * (mass * p - t), "t": -gy[:, None] * stable_log_softmax(z)}
+
+
+def soft_ce_backward_log_of_softmax(z, t, y, gy):
+    # the same with log(softmax(z)): wrong where p underflows (a real bug, not in the table)
+    grads = soft_ce_backward(z, t, y, gy)
+    with np.errstate(divide="ignore"):
+        return dict(grads, t=-gy[:, None] * np.log(stable_softmax(z)))
 
 
 def soft_ce_bug_assumes_normalised(z, t, y, gy):
@@ -614,4 +629,134 @@ SMALL_INTERVAL = [
            bug="wrong on a small interval"),
 ]
 
-EXTENDED = MULTI_INPUT + SECOND_ORDER + SMALL_INTERVAL
+# ================================================================ forward mode
+# jvp(x, y, x_dot) -> y_dot = J x_dot
+
+
+def tanh_jvp(x, y, x_dot):
+    return (1 - y**2) * x_dot
+
+
+def tanh_jvp_bug_scale_1e7(x, y, x_dot):
+    return (1 - y**2) * x_dot * (1 + 1e-7)
+
+
+def sigmoid_jvp(x, y, x_dot):
+    return y * (1 - y) * x_dot
+
+
+def sigmoid_jvp_bug_near_zero(x, y, x_dot):
+    return np.where(np.abs(x) < 0.01, 0.25, y * (1 - y)) * x_dot
+
+
+def softmax_jvp(x, y, x_dot):
+    return y * (x_dot - np.sum(y * x_dot, axis=1, keepdims=True))
+
+
+def softmax_jvp_bug_missing_term(x, y, x_dot):
+    return y * x_dot
+
+
+def softmax_jvp_bug_first_row(x, y, x_dot):
+    return y * (x_dot - np.sum(y[:1] * x_dot[:1], axis=1, keepdims=True))
+
+
+def _forward_mode(name, forward, rule, n, bug=None, **kw):
+    return Case(name, forward, rule, n, bug=bug, group="forward mode", kind="jvp", **kw)
+
+
+FORWARD_MODE = [
+    _forward_mode("tanh JVP", tanh_forward, tanh_jvp, 4),
+    _forward_mode("tanh JVP: scale error 1e-7", tanh_forward, tanh_jvp_bug_scale_1e7, 4,
+                  bug="relative scale error 1e-7"),
+    _forward_mode("sigmoid JVP", sigmoid_forward, sigmoid_jvp, 3),
+    _forward_mode("sigmoid JVP: slope 1/4 on |x| < 0.01", sigmoid_forward, sigmoid_jvp_bug_near_zero, 3,
+                  bug="wrong on a small interval"),
+    _forward_mode("softmax JVP", softmax_forward, softmax_jvp, 4),
+    _forward_mode("softmax JVP: missing y.x_dot term", softmax_forward, softmax_jvp_bug_missing_term, 4,
+                  bug="missing term"),
+    _forward_mode("softmax JVP: first row's y.x_dot", softmax_forward, softmax_jvp_bug_first_row, 4,
+                  bug="one row's statistics for the batch"),
+]
+
+# ================================================================ Hessian-vector products
+# hvp(x, y, x_dot) -> H x_dot for a scalar forward (per example: H is block diagonal);
+# ``first`` is the correct gradient rule, gy * grad f
+
+
+def cubes_forward(xs):
+    return sum(x**3 for x in xs)
+
+
+def cubes_backward(x, y, gy):
+    return gy * 3 * x**2
+
+
+def cubes_hvp(x, y, x_dot):
+    return 6 * x * x_dot
+
+
+def cubes_hvp_bug_scale_1e6(x, y, x_dot):
+    return 6 * x * x_dot * (1 + 1e-6)
+
+
+def log_cosh_forward(xs):
+    return sum(sympy.log(sympy.cosh(x)) for x in xs)
+
+
+def log_cosh_backward(x, y, gy):
+    return gy * np.tanh(x)
+
+
+def log_cosh_hvp(x, y, x_dot):
+    return (1 - np.tanh(x) ** 2) * x_dot
+
+
+def log_cosh_hvp_bug_near_zero(x, y, x_dot):
+    # the curvature "is 1 near 0 anyway" on |x| < 0.01 (it is 1 - x^2 + ...)
+    return np.where(np.abs(x) < 0.01, 0.999, 1 - np.tanh(x) ** 2) * x_dot
+
+
+def logsumexp_scalar_backward(x, y, gy):
+    return gy * stable_softmax(x)
+
+
+def logsumexp_hvp(x, y, x_dot):
+    p = stable_softmax(x)
+    return p * (x_dot - np.sum(p * x_dot, axis=1, keepdims=True))
+
+
+def logsumexp_hvp_bug_diagonal(x, y, x_dot):
+    p = stable_softmax(x)
+    return p * (1 - p) * x_dot
+
+
+def _hvp(name, forward, rule, n, first, bug=None, **kw):
+    return Case(name, forward, rule, n, bug=bug, order=2, first=first, group="Hessian-vector products", kind="hvp",
+                **kw)
+
+
+HESSIAN_VECTOR = [
+    _hvp("sum of cubes HVP", cubes_forward, cubes_hvp, 3, cubes_backward),
+    _hvp("sum of cubes HVP: scale error 1e-6", cubes_forward, cubes_hvp_bug_scale_1e6, 3, cubes_backward,
+         bug="relative scale error 1e-6"),
+    _hvp("log cosh HVP", log_cosh_forward, log_cosh_hvp, 3, log_cosh_backward),
+    _hvp("log cosh HVP: curvature 0.999 on |x| < 0.01", log_cosh_forward, log_cosh_hvp_bug_near_zero, 3,
+         log_cosh_backward, bug="wrong on a small interval"),
+    _hvp("logsumexp HVP", logsumexp_forward, logsumexp_hvp, 4, logsumexp_scalar_backward),
+    _hvp("logsumexp HVP: diagonal Hessian", logsumexp_forward, logsumexp_hvp_bug_diagonal, 4,
+         logsumexp_scalar_backward, bug="diagonal-only Hessian"),
+]
+
+
+def hvp_as_double_backward(case: Case) -> Callable:
+    """The double-backward rule an HVP case implies (for the tools that check
+    double backward): d/dt backward = first(gy_dot) + gy * H x_dot."""
+
+    def double_backward(x, y, gy, x_dot, gy_dot):
+        return case.first(x, y, gy_dot) + gy * case.backward(x, y, x_dot)
+
+    return double_backward
+
+
+EXTENDED = MULTI_INPUT + SECOND_ORDER + SMALL_INTERVAL + FORWARD_MODE + HESSIAN_VECTOR

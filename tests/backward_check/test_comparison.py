@@ -55,6 +55,12 @@ SUBSET = {
     "x @ W + b: W gradient averaged over the batch": {"torch": False, "torch_one": True, "symderiv": False},
     "relu: slope 2 at x = 0": {"torch": True, "jax": True, "symderiv": False},
     "softmax double backward": {"torch": True, "jax": True, "symderiv": True},
+    # forward mode: gradcheck(check_forward_ad=True) and check_grads(modes=("fwd",))
+    "sigmoid JVP: slope 1/4 on |x| < 0.01": {"torch": True, "jax": True, "symderiv": False},
+    "softmax JVP: missing y.x_dot term": {"torch": False, "jax": False, "symderiv": False},
+    # Hessian-vector products: gradgradcheck, and check_grads(order=2) fwd then rev
+    "sum of cubes HVP: scale error 1e-6": {"torch": True, "jax": True, "symderiv": False},
+    "logsumexp HVP: diagonal Hessian": {"torch": False, "jax": False, "symderiv": False},
 }
 
 

@@ -83,7 +83,7 @@ def test_a_rule_that_swallows_the_budget_exception_still_stops():
 @needs_cpu_timers
 def test_the_checks_own_work_is_bounded_by_its_cpu_budget():
     # The largest documented arguments (n = 32, batches of 4096 rows, 64 of
-    # them) take about 13.5 s of CPU time here (a 32-way softmax; 36 s with
+    # them) take about 13.5 s of CPU time here (a 32-way softmax; 18 s with
     # 64 outputs, see docs/check-backward.md); a budget below that is an
     # InputError naming it, never a hang and never a verdict.
     with pytest.raises(InputError, match=re.escape("CPU budget of 0.5 s (cpu_budget)")):

@@ -169,3 +169,30 @@ def test_compiled_scales_bound_the_rounding_of_a_cancelling_derivative():
         exact = np.array([float(mpmath.mpf(-1) / (1 + mpmath.exp(mpmath.mpf(p)))) for p in at[:, 0]])
     assert np.all(np.abs(computed - exact) <= 4 * EPS * scales[:, 0])
     assert scales[0, 0] > 1.0 > 1e6 * abs(exact[0])  # the scale is that of the terms, not of the result
+
+
+def test_the_mpmath_evaluator_walks_the_same_steps_as_the_numpy_one():
+    # one walk, two evaluators: where float64 is in range they agree; where an
+    # intermediate overflows (exp(1000)/Σ exp) float64 gives NaN and mpmath
+    # the scale the model defines, checked here against the closed form
+    from symderiv.numeric.rounding import CompiledScales
+
+    total = sp.exp(x) + sp.exp(y) + sp.exp(z)
+    exprs = [sp.exp(x) / total - 1, sp.log(1 + sp.exp(x)) - x, sp.tan(x) * y - z**2, sp.sqrt(x**2 + 1) * y]
+    compiled = CompiledScales(exprs, [x, y, z])
+    rng = np.random.default_rng(5)
+    values = rng.uniform(-3, 3, (6, 3))
+    own = rng.uniform(0, 1, (6, 3))
+    v64, m64 = compiled(values, own)
+    for row in range(6):
+        v, m = compiled.at_row_mpmath(values[row], own[row])
+        np.testing.assert_allclose(v, v64[row], rtol=1e-12)
+        np.testing.assert_allclose(m, m64[row], rtol=1e-12)
+    at = np.array([[1000.0, 999.0, 0.0]])
+    _, scales64 = CompiledScales([exprs[0]], [x, y, z])(at, np.zeros_like(at))
+    assert not np.isfinite(scales64).all()
+    value, scale = compiled.at_row_mpmath(at[0], np.zeros(3))
+    p = 1 / (1 + np.exp(-1.0) + np.exp(-1000.0))  # exp(x)/Σ exp at this row
+    # m(e^x · S^-1 - 1) = 2p + p·(m(S)/S) + 1 with m(S) = S: 3p + 1
+    assert value[0] == pytest.approx(p - 1, rel=1e-12)
+    assert scale[0] == pytest.approx(3 * p + 1, rel=1e-12)
