@@ -149,27 +149,73 @@ def candidate_templates(functions: dict, rng, *, simple: int = 24, drawn: int = 
 
 
 def instantiate(expr, templates: dict, *, evaluate: bool = True):
-    """``expr`` with every application of a function of ``templates`` replaced by its template
-    (innermost applications first), then (``evaluate``) its derivatives evaluated.
+    """``expr`` with every application of a function of ``templates`` replaced by its template,
+    then (``evaluate``) its remaining derivatives evaluated.
 
+    A derivative of an abstract function with respect to its arguments — ∂f/∂y at (g(x), h(x)),
+    SymPy's ``Derivative(f(g(x), h(x)), g(x))``, or the ``Subs`` form of a chain rule — becomes
+    the template's own partial derivative taken at the instantiated arguments, at once. (A
+    ``Subs`` left in place is unsafe: SymPy compares two of them with equal points as equal when
+    their bound variables coincide there, so f_yy and f_yz at (x², x²) would merge in a sum.)
     Only derivatives are evaluated: ``Sum.doit`` would replace a symbolic sum by a closed form in
     SymPy's signed convention (wrong for an empty range)."""
     import sympy as sp
-    from sympy.core.function import AppliedUndef
 
     if not templates and not evaluate:
         return expr
     if isinstance(expr, sp.MatrixBase):
         return expr.applyfunc(lambda entry: instantiate(entry, templates, evaluate=evaluate))
     if templates:
-        expr = _derivatives_as_subs(expr)
-    for _ in range(20):
-        applications = [a for a in expr.atoms(AppliedUndef) if a.func in templates]
-        if not applications:
-            break
-        innermost = [a for a in applications if not any(arg.atoms(AppliedUndef) for arg in a.args)]
-        expr = expr.subs({a: templates[a.func](*a.args) for a in innermost})
+        expr = _Instantiator(templates).concrete(expr)
     return evaluate_derivatives(expr) if evaluate else expr
+
+
+class _Instantiator:
+    """One pass over an expression tree, top down, each distinct node rewritten once."""
+
+    def __init__(self, templates: dict):
+        self.templates = templates
+        self.memo: dict = {}
+
+    def concrete(self, node):
+        done = self.memo.get(node)
+        if done is None:
+            done = self._rewrite(node)
+            self.memo[node] = done
+        return done
+
+    def _rewrite(self, node):
+        import sympy as sp
+        from sympy.core.function import AppliedUndef
+
+        if isinstance(node, AppliedUndef) and node.func in self.templates:
+            return self.templates[node.func](*[self.concrete(a) for a in node.args])
+        if isinstance(node, sp.Derivative) and isinstance(node.expr, AppliedUndef) and node.expr.func in self.templates \
+                and any(not isinstance(v, sp.Symbol) for v in node.variables):
+            return self._partial(node)
+        if isinstance(node, sp.Subs) and node.expr.has(AppliedUndef):
+            # the bound variables take the instantiated point: nothing bound is left behind
+            inner = evaluate_derivatives(self.concrete(node.expr))
+            return inner.xreplace({v: self.concrete(p) for v, p in zip(node.variables, node.point)})
+        if not node.args:
+            return node
+        return node.func(*[self.concrete(a) for a in node.args])
+
+    def _partial(self, derivative):
+        """∂ⁿf/∂(arguments) at the arguments: the template differentiated in its own slots. Equal
+        arguments share a slot, so Derivative(f(g, g), g) is the total derivative, as in SymPy."""
+        import sympy as sp
+
+        applied = derivative.expr
+        slots: dict = {}
+        for argument in applied.args:
+            slots.setdefault(argument, sp.Dummy(f"slot{len(slots) + 1}"))
+        if any(v not in slots for v in derivative.variables):
+            raise ValueError(f"a derivative with respect to {derivative.variables} that is not an argument "
+                             f"of {applied.func}: it has no concrete meaning")
+        body = self.templates[applied.func](*[slots[a] for a in applied.args])
+        taken = sp.diff(body, *[(slots[v], count) for v, count in derivative.variable_count])
+        return taken.xreplace({slot: self.concrete(argument) for argument, slot in slots.items()})
 
 
 def evaluate_derivatives(expr):
@@ -177,28 +223,6 @@ def evaluate_derivatives(expr):
     import sympy as sp
 
     return expr.replace(lambda e: isinstance(e, (sp.Derivative, sp.Subs)), lambda e: e.doit(deep=False))
-
-
-def _derivatives_as_subs(expr):
-    """SymPy may write ∂f/∂y at (g(x), h(x)) as Derivative(f(g(x), h(x)), g(x)).
-
-    Once g is replaced by a concrete function that form is meaningless, so it is rewritten
-    first as Subs(Derivative(f(ξ1, ξ2), ξ1), (ξ1, ξ2), (g(x), h(x)))."""
-    import sympy as sp
-    from sympy.core.function import AppliedUndef
-
-    def is_target(e):
-        return (isinstance(e, sp.Derivative) and isinstance(e.expr, AppliedUndef)
-                and any(not isinstance(v, sp.Symbol) for v in e.variables))
-
-    def rewrite(e):
-        applied = e.expr
-        slots = [sp.Dummy(f"xi{j + 1}") for j in range(len(applied.args))]
-        by_arg = dict(zip(applied.args, slots))
-        variables = [(by_arg[v], c) for v, c in e.variable_count]
-        return sp.Subs(sp.Derivative(applied.func(*slots), *variables), tuple(slots), tuple(applied.args))
-
-    return expr.replace(is_target, rewrite) if expr.has(sp.Derivative) else expr
 
 
 def described(templates: dict, printer) -> tuple[tuple[str, str], ...]:

@@ -100,3 +100,15 @@ def test_simple_candidates_come_first_then_drawn_members():
 def test_templates_are_described_with_their_parameters(printer, expected):
     (shown,) = described(simple_templates({f: 2}, ("prod",)), printer)
     assert shown == expected
+
+
+def test_partials_at_coinciding_arguments_stay_apart():
+    """g = h = t²: f_gg and f_gh are both taken at (x², x²). Left as SymPy Subs objects they
+    compare equal there and merged in a sum (d²(g·h)/dx² came out 4x² instead of 12x²)."""
+    templates = simple_templates({f: 2, g: 1, h: 1}, ("prod", "t**2", "t**2"))
+    second = sp.diff(f(g(x), h(x)), x, 2)
+    assert sp.expand(instantiate(second, templates)) == sp.diff(x**4, x, 2) == 12 * x**2
+    # equal arguments share a slot: the derivative with respect to g of f(g, g) is the total one
+    assert instantiate(sp.Derivative(f(g(x), g(x)), g(x)), templates) == 2 * x**2
+    with pytest.raises(ValueError, match="not an argument"):
+        instantiate(sp.Derivative(f(g(x), x), h(x)), templates)
