@@ -27,8 +27,9 @@ One family, used by the proof checker and by ``symderiv check``:
   eᵗ, t² + t; products of the arguments), tried first when a counterexample
   is to be checked by hand.
 
-:func:`instantiate` substitutes templates (innermost applications first) and,
-unless told not to, evaluates the derivatives. Parameters are named ``t`` (one
+:func:`instantiate` substitutes templates in one pass (a partial derivative of
+an abstract function is taken in the template's own arguments and evaluated at
+the instantiated ones) and, unless told not to, evaluates the other derivatives. Parameters are named ``t`` (one
 argument) or ``t_1 … t_k``. SymPy is imported lazily.
 """
 
