@@ -62,8 +62,6 @@ def evaluate_exactly(left, right, point):
     return "equal", lval, rval
 
 
-
-
 def rational_counterexample(*, lhs, rhs, difference=None, intervals: dict | None = None,
                             admissible: Callable | None = None, rng=None, random_points: int = 0,
                             require_values: bool = True, name: Callable | None = None, value: Callable = str,
@@ -86,8 +84,9 @@ def rational_counterexample(*, lhs, rhs, difference=None, intervals: dict | None
     The sides' values are exact rationals, or 50-digit numbers; ``require_values=False`` accepts
     a point where they have none (an unknown function f(x) remains, or a pole the difference
     does not have): the values are then NaN and ``exact_difference`` alone is the witness.
-    ``name``/``value`` print a variable (default :func:`plain_name`) and its value; ``sides(lhs_value, rhs_value)`` the two
-    values (default :func:`numbers`); ``restrictions`` are the conditions checked at the point.
+    ``name``/``value`` print a variable (default :func:`plain_name`) and its value;
+    ``sides(lhs_value, rhs_value)`` the two values (default :func:`numbers`); ``restrictions``
+    are the conditions checked at the point, as the caller shows them.
     """
     import sympy as sp
 
