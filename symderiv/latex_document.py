@@ -233,7 +233,11 @@ def _result_paragraph(proof, result) -> str:
         parts[-1] += "."
     else:
         failed = [r for r in result.steps if r.verdict == "false"]
-        parts.append(f"\\emph{{Check failed}} at step {failed[0].index}.")
+        if failed:
+            parts.append(f"\\emph{{Check failed}} at step {failed[0].index}.")
+        else:  # nothing refuted: a claim could not be decided (no point gave both steps a value)
+            undecided = next(r for r in result.steps if r.verdict not in ("proved", "holds"))
+            parts.append(f"\\emph{{Check undecided}} at step {undecided.index}: {escape_text(undecided.reason)}.")
     for item in differ + [r for r in equal if r.verdict == "false"]:
         if item.counterexample is None:
             continue

@@ -12,6 +12,11 @@ Contract: every verdict of every command (``chain``, ``softmax``, ``verify``,
   between two exact expressions, given a setting (normal form, sampler,
   conditions, counterexample searches). Proved only by an exact argument;
   false only with a counterexample found exactly or confirmed at 50 digits.
+- the witness layer, shared by the proof checker and ``check``:
+  :mod:`~symderiv.algebra.instantiation` (the one family of concrete functions
+  for abstract ones, consistent with their derivatives) and
+  :mod:`~symderiv.algebra.witness` (the one exact rational counterexample
+  search, and the 50-digit confirmation of a point).
 - :mod:`~symderiv.algebra.expressions`: the bounded recursive-descent parser of the
   command line's expression language (never ``eval``/``sympify``).
 - :mod:`~symderiv.algebra.normal_forms`: normal forms in which equality is a

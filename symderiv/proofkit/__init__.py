@@ -15,7 +15,9 @@ The checker proves each claim twice:
    abstract functions, the ``e_k / Z`` form for softmax at fixed n, canonical
    indexed sums with Kronecker deltas for symbolic n);
 2. numerically, at random points with abstract functions replaced by random
-   concrete ones (``symderiv.proofkit.numeric``).
+   concrete ones (``symderiv.proofkit.numeric``; the functions and the exact
+   counterexample search are the witness layer's,
+   ``symderiv.algebra.instantiation`` and ``symderiv.algebra.witness``).
 
 Verdicts per step: ``proved`` (both witnesses agree with the claim),
 ``holds`` (numerically true at every point, the exact normal form was

@@ -14,8 +14,6 @@ test, or no confirmed counterexample, is "unchecked", never "false".
 
 from __future__ import annotations
 
-import math
-
 import random
 import time
 from dataclasses import dataclass
@@ -309,7 +307,7 @@ class _Context:
     def values(self, position: int) -> list:
         cached = self._values.get(position)
         if cached is None:
-            from symderiv.proofkit.numeric import abstract_functions
+            from symderiv.algebra.instantiation import abstract_functions
 
             trials = self.trials()
             expr = self.unfolded(position)
@@ -338,42 +336,34 @@ class _Context:
         return self._bounded(lambda: self._exact_witness(first, second), None)
 
     def _exact_witness(self, first: int, second: int) -> Counterexample | None:
-        """A point where two steps provably differ, found in exact arithmetic.
+        """A point where two steps provably differ, found in exact arithmetic by the witness layer
+        (:func:`symderiv.algebra.witness.rational_counterexample`), inside the proof's domain.
 
-        When the normal-form difference is a nonzero polynomial in plain
-        symbols (no abstract functions, derivatives, sums or indexed objects),
-        the claim is false however small the difference (x vs x + 10⁻⁴⁰·x,
-        invisible in float64). A nonzero polynomial of degree d is nonzero
-        somewhere on the grid {1..d+1}ⁿ, so the search is exact and finite."""
-        from symderiv.algebra.witness import polynomial_nonzero_point
+        When the normal-form difference is a nonzero rational function of plain symbols (no
+        abstract functions, derivatives, sums or indexed objects), the claim is false however
+        small the difference (x vs x + 10⁻⁴⁰·x, invisible in float64). The steps' values are
+        printed where they have one; the exact difference at the point is the witness. Not for
+        the softmax ring: its letters are tied (Z = Σ e_k, e_k = exp(x_k) > 0), so a point of
+        free letter values need not be a point of the claim."""
+        from symderiv.algebra import normal_forms as nf
+        from symderiv.algebra.witness import rational_counterexample
 
+        if self.proof.method == "softmax":
+            return None
         sp = self._sp
         try:
             a, b = self.normal(first), self.normal(second)
         except Exception:
             return None
-        from symderiv.algebra import normal_forms as nf
-
+        intervals = {symbol: (low, high) for symbol, low, high in self.proof.domain}
         for left, right in zip(nf._entries(a), nf._entries(b)):
             difference = sp.expand(left - right)
             if difference == 0:
                 continue
-            point = polynomial_nonzero_point(difference)
-            if point is None:  # not a polynomial in a few plain symbols: no exact witness for this step
-                return None
-            # Symbols that cancel in the difference still need values to print
-            # the two steps' values. The verdict does not depend on them: the
-            # exact difference at the point is nonzero whatever they are.
-            cancelled = sorted((left.free_symbols | right.free_symbols) - set(point), key=str)
-            exact = difference.xreplace(point)
-            point, previous_value, step_value = _values_at(sp, left, right, point, cancelled)
-            return Counterexample(
-                point=tuple((str(s), float(point[s])) for s in sorted(point, key=str)),
-                lhs_value=previous_value,
-                rhs_value=step_value,
-                precision_digits=30,
-                exact_difference=str(exact),
-            )
+            # a nonzero entry that is no rational function of plain symbols: no exact witness for this step
+            return rational_counterexample(lhs=left, rhs=right, difference=difference, intervals=intervals,
+                                           require_values=False, value=float,
+                                           sides=lambda lval, rval: (float(lval), float(rval)))
         return None
 
     def counterexample(self, first: int, second: int, trial_index: int, point: int, label) -> Counterexample:
@@ -387,7 +377,8 @@ class _Context:
         import sympy as sp
 
         from symderiv.numeric.precision import HIGH_PRECISION_DIGITS
-        from symderiv.proofkit.numeric import abstract_functions, atoms_of, free_symbols
+        from symderiv.algebra.instantiation import abstract_functions
+        from symderiv.proofkit.numeric import atoms_of, free_symbols
 
         involved = [self.unfolded(first), self.unfolded(second)]
         names = {str(s) for e in involved for s in free_symbols(e)}
@@ -582,7 +573,10 @@ class _Trial:
 
 def _numeric_trials(proof: Proof, unfolded_steps: list, points: int, seed: int) -> list[_Trial]:
     import numpy as np
+    import sympy as sp
 
+    from symderiv.algebra.instantiation import abstract_functions, described, drawn_templates, instantiate
+    from symderiv.printing.latex import latex
     from symderiv.proofkit import numeric as pn
 
     rng = random.Random(seed)
@@ -599,7 +593,7 @@ def _numeric_trials(proof: Proof, unfolded_steps: list, points: int, seed: int) 
     if proof.method == "indexed":
         return _indexed_trials(proof, unfolded_steps, rng, sample_for)
 
-    functions = pn.abstract_functions(unfolded_steps) if proof.method == "jets" else {}
+    functions = abstract_functions(unfolded_steps) if proof.method == "jets" else {}
     numeric_definitions: tuple = ()
     if proof.method == "softmax":
         numeric_definitions = tuple((name, meaning) for name, meaning in proof.definitions)
@@ -608,22 +602,14 @@ def _numeric_trials(proof: Proof, unfolded_steps: list, points: int, seed: int) 
         symbols = set()
         for expr in unfolded_steps:
             symbols |= pn.free_symbols(expr)
-    trial_count = 1
-    trials = []
-    sample = sample_for(symbols)  # shared: trials differ only in the concrete functions
-    for _ in range(trial_count):
-        instantiation = pn.random_instantiation(functions, rng)
-        evaluator = pn.Evaluator(sample, numeric_definitions, bound_variables=proof.method != "softmax")
-        trials.append(
-            _Trial(
-                prepare=instantiation.apply,
-                evaluator=evaluator,
-                sample_names=tuple((s.name, v) for s, v in sample.items()),
-                instantiation_text=instantiation.describe(),
-                instantiation_latex=instantiation.describe_latex(),
-            )
-        )
-    return trials
+    sample = sample_for(symbols)
+    # one trial: the concrete functions are one draw of the witness layer's family, after the points
+    templates = drawn_templates(functions, generator)
+    evaluator = pn.Evaluator(sample, numeric_definitions, bound_variables=proof.method != "softmax")
+    return [_Trial(prepare=lambda expr: instantiate(expr, templates, evaluate=False), evaluator=evaluator,
+                   sample_names=tuple((s.name, v) for s, v in sample.items()),
+                   instantiation_text=described(templates, sp.sstr),
+                   instantiation_latex=described(templates, latex))]
 
 
 def _indexed_trials(proof: Proof, unfolded_steps: list, rng: random.Random, sample_for) -> list[_Trial]:
@@ -678,22 +664,3 @@ def _prepare_indexed(expr, fixed):
     indexed = atoms_of(concrete, sp.Indexed)
     mapping = {item: sp.Symbol(f"{item.base}[{','.join(str(i) for i in item.indices)}]") for item in indexed}
     return _xreplace(concrete, mapping)
-
-
-def _values_at(sp, left, right, point: dict, cancelled: list) -> tuple[dict, float, float]:
-    """Both steps' values at ``point``, with values for the ``cancelled``
-    symbols: all 1 first, then distinct rationals (away from a pole such as
-    1/(w − 1) at w = 1). NaN for both when no assignment gives two finite
-    numbers (an unknown function f(x) has no value)."""
-    trials = [{s: sp.Integer(1) for s in cancelled}]
-    trials += [{s: sp.Rational(2 * k + 3 + t, k + t + 2) for k, s in enumerate(cancelled)} for t in range(5)]
-    for extra in trials if cancelled else [{}]:
-        full = {**point, **extra}
-        try:
-            previous_value = float(sp.N(left.xreplace(full), 30))
-            step_value = float(sp.N(right.xreplace(full), 30))
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(previous_value) and math.isfinite(step_value):
-            return full, previous_value, step_value
-    return point, math.nan, math.nan

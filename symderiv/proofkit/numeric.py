@@ -1,9 +1,10 @@
 """The numeric witness of the proof checker: every step evaluated at random points.
 
-Abstract functions are instantiated with random simple concrete functions
-(random small rational coefficients), so the witness exercises SymPy's
-differentiation of *concrete* expressions — a different code path from the
-jet normal form that gives the exact proof. First derivatives with respect
+Abstract functions are instantiated by the witness layer
+(:func:`symderiv.algebra.instantiation.drawn_templates`: a polynomial plus sin
+and exp terms with small rational coefficients), so the witness exercises
+SymPy's differentiation of *concrete* expressions — a different code path from
+the jet normal form that gives the exact proof. First derivatives with respect
 to a sampled variable are taken by the complex step
 ``Im F(x + i·h·e_v) / h`` (exact to rounding for analytic F; no subtractive
 cancellation), which keeps large Jacobians (softmax, n = 32) cheap: each
@@ -18,128 +19,15 @@ imaginary part is rounding (:func:`symderiv.numeric.tolerance.is_real`).
 
 from __future__ import annotations
 
-import random as _random
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import sympy as sp
-from sympy.core.function import AppliedUndef, UndefinedFunction
 
 from symderiv.numeric.differences import central_difference, complex_step_derivative, complex_step_point
 from symderiv.numeric.tolerance import is_real, sampled_difference
 
 DEFAULT_DOMAIN = (-1.5, 1.5)
-
-
-@dataclass(frozen=True)
-class Instantiation:
-    """Concrete functions standing in for the abstract ones, for one numeric trial."""
-
-    functions: tuple[tuple[UndefinedFunction, sp.Lambda], ...]
-
-    def apply(self, expr):
-        if not self.functions:
-            return expr
-        mapping = dict(self.functions)
-        return _replace_functions(_derivatives_as_subs(expr), mapping)
-
-    def describe_latex(self) -> tuple[tuple[str, str], ...]:
-        from symderiv.printing.latex import latex
-
-        described = []
-        for function, lam in self.functions:
-            variables = ", ".join(latex(v) for v in lam.variables)
-            described.append((f"{function.__name__}({variables})", latex(lam.expr)))
-        return tuple(described)
-
-    def describe(self) -> tuple[tuple[str, str], ...]:
-        described = []
-        for function, lam in self.functions:
-            variables = ", ".join(str(v) for v in lam.variables)
-            described.append((f"{function.__name__}({variables})", sp.sstr(lam.expr)))
-        return tuple(described)
-
-
-def _derivatives_as_subs(expr):
-    """SymPy writes ∂f/∂y at (g(x), h(x)) as Derivative(f(g(x), h(x)), g(x)).
-
-    Once g is replaced by a concrete function that form is meaningless, so it is
-    rewritten first as Subs(Derivative(f(ξ1, ξ2), ξ1), (ξ1, ξ2), (g(x), h(x))).
-    """
-    if isinstance(expr, sp.MatrixBase):
-        return expr.applyfunc(_derivatives_as_subs)
-
-    def is_target(e):
-        return (
-            isinstance(e, sp.Derivative)
-            and isinstance(e.expr, AppliedUndef)
-            and any(not isinstance(v, sp.Symbol) for v in e.variables)
-        )
-
-    def rewrite(e):
-        applied = e.expr
-        slots = [sp.Dummy(f"xi{j + 1}") for j in range(len(applied.args))]
-        by_arg = dict(zip(applied.args, slots))
-        variables = [(by_arg[v], c) for v, c in e.variable_count]
-        return sp.Subs(sp.Derivative(applied.func(*slots), *variables), tuple(slots), tuple(applied.args))
-
-    return expr.replace(is_target, rewrite)
-
-
-def _replace_functions(expr, mapping):
-    if isinstance(expr, sp.MatrixBase):
-        return expr.applyfunc(lambda e: _replace_functions(e, mapping))
-    for function, lam in mapping.items():
-        expr = expr.replace(
-            lambda e, function=function: isinstance(e, AppliedUndef) and e.func == function,
-            lambda e, lam=lam: lam(*e.args),
-        )
-    return expr
-
-
-_RATIONALS = [sp.Rational(p, q) for p in (-3, -2, -1, 1, 2, 3) for q in (1, 2)]
-
-
-def random_instantiation(functions: dict[UndefinedFunction, int], rng: _random.Random) -> Instantiation:
-    """Random smooth, everywhere-defined concrete functions with generic derivatives.
-
-    ``functions`` maps each abstract function to its arity (as used in the proof).
-    """
-    chosen = []
-    for function in sorted(functions, key=lambda f: f.__name__):
-        arity = functions[function]
-        variables = sp.symbols(f"t_1:{arity + 1}") if arity > 1 else (sp.Symbol("t"),)
-        c = [rng.choice(_RATIONALS) for _ in range(7)]
-        # A cubic (generic jets up to order 3 at every point) plus one
-        # transcendental term, so no identity holds by polynomial accident.
-        if arity == 1:
-            (t,) = variables
-            body = c[0] + c[1] * t + c[2] * t**2 / 2 + c[3] * t**3 / 6 + c[4] * sp.sin(t)
-        else:
-            a, b = variables[0], variables[1]
-            others = sum(variables[2:], sp.Integer(0))
-            body = (
-                c[0] * a**2 / 2
-                + c[1] * a * b
-                + c[2] * b**2 / 2
-                + c[3] * a**2 * b / 2
-                + c[4] * a * b**2 / 2
-                + c[5] * a**3 / 6
-                + c[6] * sp.sin(b)
-                + others
-            )
-        chosen.append((function, sp.Lambda(variables, body)))
-    return Instantiation(tuple(chosen))
-
-
-def abstract_functions(exprs) -> dict[UndefinedFunction, int]:
-    """Undefined functions applied in ``exprs``, with the number of arguments they take."""
-    found: dict[UndefinedFunction, int] = {}
-    for expr in exprs:
-        for applied in atoms_of(expr, AppliedUndef):
-            found[applied.func] = max(found.get(applied.func, 0), len(applied.args))
-    return found
 
 
 def atoms_of(expr, kind) -> set:

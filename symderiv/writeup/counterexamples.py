@@ -5,6 +5,11 @@ instantiations of the abstract functions) at which the two sides differ,
 confirmed in exact rational arithmetic or with 50-digit arithmetic, and at
 which every condition, fact and assumption of the step holds (checked by
 substituting the point back, :func:`symderiv.writeup.conditions.holds_exactly`).
+The functions, the exact rational search and the 50-digit confirmation are the
+witness layer's (:mod:`symderiv.algebra.instantiation`,
+:func:`symderiv.algebra.witness.rational_counterexample`,
+:func:`symderiv.algebra.witness.evaluate_exactly`), the same as the proof
+checker's; this module adds the step's restrictions and sizes, and LaTeX.
 Variables fixed by an equality fact (``\\sum_k t_k = 1`` solved for one ``t``) are
 reported with their values. Sums are written out with the reader's convention
 (an empty sum is 0), never SymPy's signed one.
@@ -15,13 +20,14 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from symderiv.numeric.precision import HIGH_PRECISION_DIGITS, HIGH_PRECISION_STABLE, HIGH_PRECISION_ZERO
+from symderiv.numeric.precision import HIGH_PRECISION_DIGITS
 from symderiv.numeric.tolerance import SAMPLED_CLEAR_DIFFERENCE, SAMPLED_IDENTITY_TOLERANCE, sampled_difference
 from symderiv.writeup import numeric
 from symderiv.writeup.conditions import StepRestrictions, holds_exactly
 from symderiv.writeup.printing import to_latex
+from symderiv.algebra import instantiation, witness
 from symderiv.algebra.verdict import Counterexample
-from symderiv.algebra.witness import SIMPLE_VALUES, evaluate_exactly
+from symderiv.algebra.witness import SIMPLE_VALUES, evaluate_exactly, numbers, plain_name
 from symderiv.algebra.zero import is_plain_rational
 
 RATIONAL_RANDOM_POINTS = 200
@@ -46,11 +52,11 @@ class Search:
         import sympy as sp
 
         self._configuration_values = configuration.values
-        instantiate = lambda e: numeric.instantiate(e, templates)  # noqa: E731
+        instantiated = lambda e: instantiation.instantiate(e, templates)  # noqa: E731
         concretize = lambda e: numeric.concretize(e, configuration)  # noqa: E731
         try:
-            concrete = [(concretize(instantiate(l)), concretize(instantiate(r))) for l, r in pairs]
-            equalities, inequalities = self.restrictions.concrete(instantiate, concretize)
+            concrete = [(concretize(instantiated(l)), concretize(instantiated(r))) for l, r in pairs]
+            equalities, inequalities = self.restrictions.concrete(instantiated, concretize)
         except numeric.TooManyTerms:
             return None
         solution = StepRestrictions.solve(equalities)
@@ -91,95 +97,51 @@ def _kink_arguments(pairs) -> list:
 def rational_counterexample(pairs, search: Search):
     """(Counterexample, lhs - rhs) when some pair differs by a nonzero rational function, else None.
 
-    Applies only to differences built from rational numbers and plain variables (x, or x_1
-    with a numeric index), and only to steps without real conditions or facts; abstract
-    functions, sums, deltas, symbolic indices, radicals and transcendental functions are left
-    to the other methods. The point is found by exact evaluation: a nonzero polynomial does
-    not vanish on a whole grid of more values per variable than its degree, and random
-    integer points are tried after the simple grid.
-    """
-    import sympy as sp
-
+    Applies only to sides built from rational numbers and plain variables (x, or x_1 with a
+    numeric index), and only to steps without real conditions or facts; abstract functions,
+    sums, deltas, symbolic indices, radicals and transcendental functions are left to the other
+    methods. The point is the witness layer's exact search, random integer points after the
+    simple grid."""
     if not search.unrestricted:
         return None
     for lhs, rhs in pairs:
-        difference = lhs - rhs
         if not (is_plain_rational(lhs) and is_plain_rational(rhs)):
             continue
-        # variables of both sides: x^2 + x - x^2 still needs a value for x to evaluate the sides
-        sides = sp.Tuple(lhs, rhs)
-        labels = {indexed.base.label for indexed in sides.atoms(sp.Indexed)}
-        variables = sorted(sides.atoms(sp.Indexed) | (sides.atoms(sp.Symbol) - labels), key=str)
-        numerator, _ = sp.fraction(sp.cancel(sp.together(difference)))
-        if numerator == 0:
-            continue
-        values = [sp.Rational(v) for v in SIMPLE_VALUES]
-        grid = itertools.islice(itertools.product(values, repeat=len(variables)), 400)
-        randoms = (tuple(sp.Integer(int(v)) for v in search.rng.integers(-60, 61, len(variables)))
-                   for _ in range(RATIONAL_RANDOM_POINTS))
-        for point_values in itertools.chain(grid, randoms):
-            point = dict(zip(variables, point_values))
-            lval, rval = lhs.xreplace(point), rhs.xreplace(point)
-            if not (lval.is_Rational and rval.is_Rational) or lval == rval:
-                continue
-            found = describe((_plain_names(point), lval, rval), {}, numeric.Configuration(()), search, exact=True)
-            return found, difference
+        found = witness.rational_counterexample(lhs=lhs, rhs=rhs, rng=search.rng, random_points=RATIONAL_RANDOM_POINTS,
+                                              **_shown(search))
+        if found is not None:
+            return found, lhs - rhs
     return None
 
 
 def simplified_rational_counterexample(pairs, simplified, search: Search):
-    """A point where the simplified difference is nonzero and both sides are finite and real."""
-    import sympy as sp
-
+    """A point where the simplified difference is nonzero and both sides are finite and real: the
+    sides' own values confirm the difference there (a rewrite valid only generically proves
+    nothing), so the step is false however small the difference."""
     if not search.unrestricted:
         return None
     for (lhs, rhs), difference in zip(pairs, simplified):
         if difference == 0 or not is_plain_rational(difference):
             continue
-        sides = sp.Tuple(lhs, rhs)
-        labels = {indexed.base.label for indexed in sides.atoms(sp.Indexed)}
-        variables = sorted(sides.atoms(sp.Indexed) | (sides.free_symbols - labels), key=str)
-        if not all(isinstance(v, sp.Indexed) and all(i.is_Integer for i in v.indices)
-                   or (isinstance(v, sp.Symbol) and not v.is_integer) for v in variables):
-            continue
-        values = [sp.Rational(v) for v in SIMPLE_VALUES]
-        for point_values in itertools.islice(itertools.product(values, repeat=len(variables)), 200):
-            point = dict(zip(variables, point_values))
-            gap = difference.xreplace(point)
-            if not gap.is_Rational or gap == 0:
-                continue
-            digits = HIGH_PRECISION_DIGITS
-            lval, rval = sp.N(lhs.xreplace(point), digits), sp.N(rhs.xreplace(point), digits)
-            if not (lval.is_number and rval.is_number and lval.is_real and rval.is_real) \
-                    or lval.has(sp.zoo, sp.nan, sp.oo) or rval.has(sp.zoo, sp.nan, sp.oo):
-                continue
-            # Confirm that the sides themselves differ by that amount (evalf raises its working
-            # precision until the gap has 50 correct digits), so a rewrite valid only
-            # generically can never produce the counterexample on its own.
-            measured = sp.N((lhs - rhs).xreplace(point), digits, maxn=4 * digits)
-            if not measured.is_number or abs(measured - gap) > abs(gap) * sp.Float(HIGH_PRECISION_STABLE):
-                continue
-            return describe((_plain_names(point), lval, rval), {}, numeric.Configuration(()), search), difference
+        found = witness.rational_counterexample(lhs=lhs, rhs=rhs, difference=difference, **_shown(search))
+        if found is not None:
+            return found, difference
     return None
 
 
-def _plain_names(point: dict) -> dict:
-    """x[1] is shown as x_{1}, as in the numeric counterexamples."""
+def _shown(search: Search) -> dict:
+    """How a writeup prints an exact counterexample: names and values in LaTeX (x[1] as x_{1})."""
     import sympy as sp
 
-    return {sp.Symbol(f"{v.base}_{{{','.join(map(str, v.indices))}}}", real=True)
-            if isinstance(v, sp.Indexed) else v: value for v, value in point.items()}
+    def name(variable) -> str:
+        return plain_name(variable) if isinstance(variable, sp.Indexed) or "{" in str(variable) else to_latex(variable)
+
+    return {"name": name, "value": to_latex, "restrictions": search.shown_restrictions()}
 
 
 def counterexample(pairs, functions, configuration_list, search: Search, generic, coefficients):
-    import sympy as sp
-
-    candidates = [numeric.simple_templates(functions, choice) for choice in numeric.simple_choices(functions)]
-    # Fallback: the generic family with small rational coefficients (only when there are functions to draw).
-    for _ in range(3 if functions else 0):
-        draw = {c: sp.Rational(int(search.rng.integers(-4, 5)), 4) for c in coefficients}
-        candidates.append({f: sp.Lambda(t.variables, t.expr.xreplace(draw)) for f, t in generic.items()})
-    for templates in candidates:
+    # simple functions first, then members of the generic family with small rational coefficients
+    for templates in instantiation.candidate_templates(functions, search.rng, family=(generic, coefficients)):
         for configuration in configuration_list:
             found = search_point(pairs, templates, configuration, search)
             if found is not None:
@@ -190,10 +152,7 @@ def counterexample(pairs, functions, configuration_list, search: Search, generic
 def high_precision_probe(pairs, functions, configuration_list, search: Search, generic, coefficients):
     import sympy as sp
 
-    candidates = [numeric.simple_templates(functions, choice) for choice in numeric.simple_choices(functions, limit=2)]
-    if functions:
-        draw = {c: sp.Rational(int(search.rng.integers(-4, 5)), 4) for c in coefficients}
-        candidates.append({f: sp.Lambda(t.variables, t.expr.xreplace(draw)) for f, t in generic.items()})
+    candidates = instantiation.candidate_templates(functions, search.rng, simple=2, drawn=1, family=(generic, coefficients))
     values = [sp.Rational(v) for v in SIMPLE_VALUES]
     probed = 0
     for templates in candidates:
@@ -264,7 +223,7 @@ def search_point(pairs, templates, configuration, search: Search):
     return None
 
 
-def describe(found, templates, configuration, search: Search, exact: bool = False) -> Counterexample:
+def describe(found, templates, configuration, search: Search) -> Counterexample:
     import sympy as sp
 
     point, lval, rval = found
@@ -281,42 +240,4 @@ def describe(found, templates, configuration, search: Search, exact: bool = Fals
               sorted(point.items(), key=lambda kv: str(kv[0]))]
     left_text, right_text = numbers(lval, rval)
     return Counterexample(functions=tuple(functions), point=tuple(shown), lhs_value=left_text, rhs_value=right_text,
-                          precision_digits=HIGH_PRECISION_DIGITS, exact=exact,
-                          restrictions=search.shown_restrictions())
-
-
-def numbers(lval, rval) -> tuple[str, str]:
-    """Both values with 15 significant digits, or more (up to HIGH_PRECISION_DIGITS) until they visibly differ."""
-    from fractions import Fraction
-
-    for digits in range(15, HIGH_PRECISION_DIGITS + 1, 5):
-        left, right = number(lval, digits), number(rval, digits)
-        if Fraction(left) != Fraction(right):  # "1" and "1.00000000000000" do not differ visibly
-            break
-    if digits > 15:  # 0.5 vs 0.5000000000000000000000000000005 reads better without padding zeros
-        left, right = (_strip_zeros(text) for text in (left, right))
-    return left, right
-
-
-def _strip_zeros(text: str) -> str:
-    mantissa, _, exponent = text.partition("e")
-    if "." in mantissa:
-        mantissa = mantissa.rstrip("0")
-        if mantissa.endswith("."):
-            mantissa += "0"
-    return mantissa + ("e" + exponent if exponent else "")
-
-
-def number(value, digits: int = 15) -> str:
-    """``digits`` significant digits; a high-precision float below HIGH_PRECISION_ZERO is zero up to rounding
-    and shown as 0."""
-    import sympy as sp
-
-    if value.is_Rational:
-        if value == 0:
-            return "0"
-        if value.is_Integer and abs(value) < 10**15:
-            return str(value)
-    elif abs(value) < sp.Float(HIGH_PRECISION_ZERO):
-        return "0"
-    return str(sp.Float(value, digits))
+                          precision_digits=HIGH_PRECISION_DIGITS, restrictions=search.shown_restrictions())

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from symderiv.algebra.decide import Sampled, decide, inverted
+from symderiv.algebra.instantiation import abstract_functions, generic_templates
 from symderiv.algebra.verdict import StepVerdict
 from symderiv.algebra.zero import Grade, zero_test
 from symderiv.numeric.precision import HIGH_PRECISION_DIGITS
@@ -111,8 +112,8 @@ class _WriteupSetting:
         return example
 
     def sample(self) -> Sampled:
-        functions = numeric.abstract_functions([e for pair in self.prepared for e in pair])
-        templates, coefficients = numeric.generic_templates(functions)
+        functions = abstract_functions([e for pair in self.prepared for e in pair])
+        templates, coefficients = generic_templates(functions)
         # sizes and indices of the facts count too: \sum_{k=1}^{n} t_k = 1 needs a value of n
         restricted = [side for r in self.restrictions.equalities + self.restrictions.inequalities
                       for side in (r.lhs, r.rhs)]

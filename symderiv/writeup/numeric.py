@@ -1,12 +1,11 @@
-"""Numeric witnesses: instantiate abstract functions, fix sizes/indices, evaluate vectorised.
+"""Numeric witnesses: fix sizes/indices, write sums out, evaluate vectorised.
 
 `holds` means: both sides agree at every sampled point, where each sample has
-its own random instantiation of every abstract function (a random polynomial
-in its arguments of degree 6 for one argument, 4 for two, 3 for three, 2 for
-more, plus a random multiple of sin of their sum and a random multiple of
-exp(random rates times the arguments), so no linear ODE with constant
-coefficients of order <= 8 is satisfied by the whole family) and its own
-random point. Symbolic sizes ``n`` are replaced by 1, 2, 3, 4, 7 and 12 and
+its own random instantiation of every abstract function (the witness layer's
+family, :func:`symderiv.algebra.instantiation.generic_templates`, with float64
+coefficients drawn per sample: a polynomial plus sine and exponential terms, so
+no linear ODE with constant coefficients of order <= 8 is satisfied by the
+whole family) and its own random point. Symbolic sizes ``n`` are replaced by 1, 2, 3, 4, 7 and 12 and
 free indices by values in range that respect the case condition.
 
 Sums follow the reader's convention: a sum over an empty range is 0 and a
@@ -15,7 +14,8 @@ is minus the sum from 2 to 4, is never used for a counterexample); sizes for
 which some range would run backwards by more than one are not sampled.
 
 `false` needs a counterexample a person can check: simple functions (x^2,
-g*h, ...) at a simple rational point, confirmed with 50-digit arithmetic.
+g*h, ...) at a simple rational point, confirmed with 50-digit arithmetic
+(:mod:`symderiv.writeup.counterexamples`).
 """
 
 from __future__ import annotations
@@ -55,40 +55,6 @@ class NumericOutcome:
     undefined: bool = False
 
 
-def abstract_functions(exprs) -> dict:
-    """{function class: arity} of the undefined functions in ``exprs``."""
-    from sympy.core.function import AppliedUndef
-
-    found: dict = {}
-    for expr in exprs:
-        for application in expr.atoms(AppliedUndef):
-            found[application.func] = len(application.args)
-    return found
-
-
-def instantiate(expr, templates: dict):
-    """Replace abstract functions by sympy Lambdas (innermost applications first) and evaluate.
-
-    Only derivatives are evaluated: ``Sum.doit`` would replace a symbolic sum by a
-    closed form in SymPy's signed convention (wrong for an empty range).
-    """
-    from sympy.core.function import AppliedUndef
-
-    for _ in range(20):
-        applications = [a for a in expr.atoms(AppliedUndef) if a.func in templates]
-        if not applications:
-            break
-        innermost = [a for a in applications if not any(arg.atoms(AppliedUndef) for arg in a.args)]
-        expr = expr.subs({a: templates[a.func](*a.args) for a in innermost})
-    return evaluate_derivatives(expr)
-
-
-def evaluate_derivatives(expr):
-    import sympy as sp
-
-    return expr.replace(lambda e: isinstance(e, (sp.Derivative, sp.Subs)), lambda e: e.doit(deep=False))
-
-
 def expand_sums(expr, max_terms: int = MAX_SUM_TERMS):
     """Write out sums and products whose limits are integers, with an empty range giving 0 (or 1).
 
@@ -125,65 +91,6 @@ def expand_sums(expr, max_terms: int = MAX_SUM_TERMS):
         return sp.Add(*terms) if is_sum else sp.Mul(*terms)
 
     return visit(expr)
-
-
-TEMPLATE_DEGREES = {1: 6, 2: 4, 3: 3}
-
-
-def generic_templates(functions: dict):
-    """Templates with coefficient symbols; returns (templates, coefficient symbols)."""
-    import sympy as sp
-
-    templates = {}
-    coefficients = []
-    for number, (func, arity) in enumerate(sorted(functions.items(), key=lambda kv: str(kv[0]))):
-        arguments = sp.symbols(f"_a{number}_0:{arity}", real=True)
-        degree = TEMPLATE_DEGREES.get(arity, 2)
-        monomials = [m for m in sp.itermonomials(arguments, degree)] if arity else [sp.Integer(1)]
-        monomials = sorted(monomials, key=sp.default_sort_key)
-        extra = 2 + arity if arity else 0  # sin weight, exp weight, one rate per argument
-        own = sp.symbols(f"_c{number}_0:{len(monomials) + extra}", real=True)
-        body = sum(c * m for c, m in zip(own, monomials))
-        if arity:
-            sine_weight, exp_weight, rates = own[len(monomials)], own[len(monomials) + 1], own[len(monomials) + 2:]
-            body += sine_weight * sp.sin(sum(arguments))
-            body += exp_weight * sp.exp(sum(r * a for r, a in zip(rates, arguments)))
-        coefficients.extend(own)
-        templates[func] = sp.Lambda(arguments, body)
-    return templates, coefficients
-
-
-SIMPLE_UNARY = ("t**2", "t**3", "sin(t)", "exp(t)", "t**2 + t")
-SIMPLE_MULTI = ("prod", "first_squared", "last_squared", "sum_squared")
-
-
-def simple_templates(functions: dict, choice: tuple):
-    import sympy as sp
-
-    templates = {}
-    for (func, arity), pick in zip(sorted(functions.items(), key=lambda kv: str(kv[0])), choice):
-        arguments = sp.symbols(f"t0:{arity}", real=True) if arity != 1 else (sp.Symbol("t", real=True),)
-        if arity == 1:
-            t = arguments[0]
-            body = {"t**2": t**2, "t**3": t**3, "sin(t)": sp.sin(t), "exp(t)": sp.exp(t), "t**2 + t": t**2 + t}[pick]
-        elif arity == 0:
-            body = sp.Integer(2)
-        else:
-            product = sp.Mul(*arguments)
-            body = {
-                "prod": product,
-                "first_squared": product * arguments[0],
-                "last_squared": product * arguments[-1],
-                "sum_squared": sum(arguments) ** 2 + product,
-            }[pick]
-        templates[func] = sp.Lambda(arguments, body)
-    return templates
-
-
-def simple_choices(functions: dict, limit: int = 24):
-    pools = [SIMPLE_UNARY if arity == 1 else SIMPLE_MULTI if arity > 1 else ("const",)
-             for _, arity in sorted(functions.items(), key=lambda kv: str(kv[0]))]
-    return list(itertools.islice(itertools.product(*pools), limit))
 
 
 def configurations(exprs, index_conditions, rng) -> list[Configuration]:
@@ -336,6 +243,8 @@ def _restricted(concrete, restrictions, templates, configuration):
     """Concrete pairs with the equality facts solved in, plus the concrete inequalities; None if unsolvable."""
     if restrictions is None or not (restrictions.equalities or restrictions.inequalities):
         return concrete, []
+    from symderiv.algebra.instantiation import instantiate
+
     equalities, inequalities = restrictions.concrete(lambda e: instantiate(e, templates),
                                                      lambda e: concretize(e, configuration))
     solution = restrictions.solve(equalities)
@@ -390,6 +299,7 @@ def compare(pairs, templates, coefficients, configuration_list, rng, restriction
     import numpy as np
     import sympy as sp
 
+    from symderiv.algebra.instantiation import instantiate
     from symderiv.numeric.tolerance import SAMPLED_IDENTITY_TOLERANCE, is_real, sampled_difference
     from symderiv.writeup.conditions import inequality_mask
 

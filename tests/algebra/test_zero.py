@@ -11,7 +11,7 @@ import mpmath
 import pytest
 import sympy as sp
 
-from symderiv.algebra.witness import polynomial_nonzero_point
+from symderiv.algebra.witness import rational_counterexample
 from symderiv.algebra.zero import Grade, Zero, expansion_work, zero_test
 
 x, y, z = sp.symbols("x y z", real=True)
@@ -59,8 +59,10 @@ def test_a_nonzero_rational_difference_is_nonzero_and_the_point_shows_it():
     difference = x / 10**40 + (x + 1) ** 2 - x**2 - 2 * x - 1  # invisible in float64
     test = zero_test(difference)
     assert test.status == Zero.NONZERO and test.grade == Grade.RATIONAL
-    point = polynomial_nonzero_point(sp.expand(difference))
-    assert point == {x: 1} and difference.xreplace(point) == sp.Rational(1, 10**40)
+    example = rational_counterexample(lhs=difference, rhs=sp.Integer(0))
+    point = {x: sp.Rational(value) for _, value in example.point}
+    assert example.exact and difference.xreplace(point) == sp.Rational(1, 10**40) / 2
+    assert sp.Rational(example.exact_difference) == difference.xreplace(point)
 
 
 def test_unknown_is_not_a_claim():

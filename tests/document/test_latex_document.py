@@ -166,3 +166,12 @@ def test_full_writeup_compiles_without_errors_or_overfull_boxes(writeup, tmp_pat
     gray = pixels[..., :3].mean(axis=2) if pixels.ndim == 3 else pixels
     ink = float((gray < 0.5).mean())
     assert 0.005 < ink < 0.5, ink  # text on a white page, not blank and not black
+
+
+def test_a_chain_with_an_undecided_step_says_so_instead_of_crashing(capsys):
+    """h = -3.3e16 (found by the CLI fuzz test): no sampled point gives the last claim a finite
+    value, so it is unchecked and nothing is false; the paragraph once indexed the false steps."""
+    assert main(["chain", "--h", "-3.307642109154153e+16", "--latex"]) == 0
+    out = capsys.readouterr().out
+    assert r"\emph{Check undecided} at step 6: no sampled point gives both steps a finite real value." in out
+    assert "Check failed" not in out

@@ -6,6 +6,7 @@ import numpy as np
 import sympy as sp
 
 from symderiv.algebra import indexed_sums
+from symderiv.algebra import instantiation
 from symderiv.writeup import numeric
 from symderiv.writeup.report import FALSE, PROVED, UNCHECKED
 from symderiv.writeup.verdicts import check_text
@@ -32,9 +33,9 @@ def test_random_instantiations_accept_the_true_second_derivative_and_reject_the_
     rng = np.random.default_rng(1)
     for naive, agrees in ((False, True), (True, False)):
         pair = _second_derivative_pair(naive)
-        functions = numeric.abstract_functions(pair)
+        functions = instantiation.abstract_functions(pair)
         assert functions == {f: 2, g: 1, h: 1}
-        templates, coefficients = numeric.generic_templates(functions)
+        templates, coefficients = instantiation.generic_templates(functions)
         configurations = numeric.configurations(list(pair), [], rng)
         outcome = numeric.compare([pair], templates, coefficients, configurations, rng)
         assert outcome.agree is agrees
@@ -43,12 +44,12 @@ def test_random_instantiations_accept_the_true_second_derivative_and_reject_the_
 
 
 def test_generic_templates_are_polynomials_plus_sine_plus_exponential_with_free_coefficients():
-    templates, coefficients = numeric.generic_templates({g: 1, f: 2})
+    templates, coefficients = instantiation.generic_templates({g: 1, f: 2})
     t = sp.Symbol("t")
     unary = templates[g](t)
     assert unary.has(sp.sin) and unary.has(sp.exp)
     polynomial = unary.replace(lambda e: isinstance(e, (sp.sin, sp.exp)), lambda e: sp.Integer(0))
-    assert sp.degree(polynomial, t) == numeric.TEMPLATE_DEGREES[1] == 6
+    assert sp.degree(polynomial, t) == instantiation.TEMPLATE_DEGREES[1] == 6
     binary = templates[f](t, x)
     # 15 monomials of total degree <= 4 in two variables, plus the sine and exponential terms
     assert len(sp.Add.make_args(binary)) == 17

@@ -17,6 +17,7 @@ import pytest
 import sympy as sp
 
 from symderiv.cli import main
+from symderiv.algebra import instantiation
 from symderiv.writeup import numeric
 from symderiv.writeup.latex_parser import parse_side
 from symderiv.writeup.meaning import Context, Converter
@@ -187,8 +188,8 @@ def test_random_instantiations_do_not_all_satisfy_a_linear_ode():
     x = sp.Symbol("x", real=True)
     g = sp.Function("g")
     pair = (sp.diff(g(x), x, 6), -sp.diff(g(x), x, 4))
-    functions = numeric.abstract_functions(pair)
-    templates, coefficients = numeric.generic_templates(functions)
+    functions = instantiation.abstract_functions(pair)
+    templates, coefficients = instantiation.generic_templates(functions)
     rng = np.random.default_rng(0)
     outcome = numeric.compare([pair], templates, coefficients, [numeric.Configuration(())], rng)
     assert not outcome.agree
