@@ -175,11 +175,11 @@ def symbolic_value(node, shapes: dict, definitions: dict):
 
     kind = node[0]
     recurse = lambda child: symbolic_value(child, shapes, definitions)  # noqa: E731
-    if kind == "name":
-        if node[1] in shapes:
-            rows, cols = shapes[node[1]]
-            return sp.MatrixSymbol(node[1], rows, cols)
-        return recurse(definitions[node[1]])
+    if kind == "name":  # a definition wins over a declared shape (a^L: n with a^L = \sigma(z^L))
+        if node[1] in definitions:
+            return recurse(definitions[node[1]])
+        rows, cols = shapes[node[1]]
+        return sp.MatrixSymbol(node[1], rows, cols)
     if kind == "scalar":
         return node[1]
     if kind in ("entry", "pattern"):
@@ -202,6 +202,8 @@ def symbolic_value(node, shapes: dict, definitions: dict):
     if kind == "grad":  # SymPy's matrix calculus: d(scalar)/dW in denominator layout (the shape of W)
         target = recurse(node[1])
         if getattr(target, "shape", (1, 1)) != (1, 1):
+            raise _NoExact(kind)
+        if node[2] in definitions:  # by an intermediate variable: the explicit path decides
             raise _NoExact(kind)
         rows, cols = shapes[node[2]]
         return target.diff(sp.MatrixSymbol(node[2], rows, cols))
@@ -254,8 +256,8 @@ def explicit_value(node, env: dict, shapes: dict, definitions: dict, functions: 
 
     kind = node[0]
     recurse = lambda child: explicit_value(child, env, shapes, definitions, functions)  # noqa: E731
-    if kind == "name":
-        if node[1] in env:
+    if kind == "name":  # a defined name is its definition, except where a derivative takes it as a variable
+        if node[1] in env and (node[1] not in definitions or node[1] in env["@free"]):
             return env[node[1]]
         return recurse(definitions[node[1]])
     if kind == "scalar":
@@ -280,6 +282,8 @@ def explicit_value(node, env: dict, shapes: dict, definitions: dict, functions: 
         function = _elementwise(node[1], functions)
         value = recurse(node[2])
         return value.applyfunc(function) if getattr(value, "is_Matrix", False) else function(value)
+    if kind == "grad" and node[2] in definitions and node[2] not in env["@free"]:
+        return _gradient_by_intermediate(node, env, shapes, definitions, functions)
     if kind == "grad":
         target = _scalar(recurse(node[1]))
         variables = env[node[2]]
@@ -304,6 +308,22 @@ def explicit_value(node, env: dict, shapes: dict, definitions: dict, functions: 
     if kind == "outer":
         return left * right.T
     return _product(left, right)
+
+
+def _gradient_by_intermediate(node, env, shapes, definitions, functions):
+    """d(target)/dV for a defined V (``\\frac{\\partial C}{\\partial a^L}`` with ``a^L = \\sigma(z^L)``): the
+    usual intermediate-variable reading. V is a variable while the target is differentiated, then
+    its definition is substituted into the result."""
+    import sympy as sp
+
+    name = node[2]
+    rows, cols = (int(size.xreplace(env["@sizes"])) for size in shapes[name])
+    variables = sp.Matrix(rows, cols, lambda i, j: sp.Dummy(f"{name}_{i}{j}", real=True))
+    inner = dict(env, **{name: variables, "@free": env["@free"] | {name}})
+    target = _scalar(explicit_value(node[1], inner, shapes, definitions, functions))
+    value = _as_matrix(explicit_value(("name", name), env, shapes, definitions, functions))
+    at = {variables[i, j]: value[i, j] for i in range(rows) for j in range(cols)}
+    return variables.applyfunc(lambda entry: sp.diff(target, entry).xreplace(at))
 
 
 def _explicit_entries(node, env, recurse):
@@ -342,6 +362,12 @@ def _is_scalar(value) -> bool:
 def _elementwise(name: str, functions: dict):
     import sympy as sp
 
+    order = len(name) - len(name.rstrip("'"))
+    if order:  # \sigma'(z): the derivative of the (declared or known) function, applied elementwise
+        base = _elementwise(name.rstrip("'"), functions)
+        t = sp.Dummy("t", real=True)
+        derivative = sp.diff(base(t), t, order)
+        return lambda value: derivative.xreplace({t: value})
     if name in functions:
         return lambda t: functions[name](t)
     known = {"exp": sp.exp, "log": sp.log, "ln": sp.log, "tanh": sp.tanh}
@@ -415,13 +441,17 @@ def _shapes_used(lhs, rhs, shapes, definitions):
     while stack:
         node = stack.pop()
         if node[0] == "name":
-            if node[1] in shapes:
+            if node[1] in shapes and node[1] not in definitions:
                 names.add(node[1])
             elif node[1] not in names:
                 names.add(node[1])
                 stack.append(definitions[node[1]])
         elif node[0] == "grad":
-            names.add(node[2])
+            if node[2] in definitions:  # a variable only inside the derivative: its sizes, no values
+                patterns.update(size for size in shapes[node[2]] if size.is_Symbol)
+                stack.append(("name", node[2]))
+            else:
+                names.add(node[2])
             stack.append(node[1])
         elif node[0] == "entry":
             names.add(node[1])
@@ -456,7 +486,8 @@ def _environment(names_shapes: dict, assignment: dict, values, variables=frozens
     by) with their values in ``point``, numbers for the others (differentiating fewer symbols is faster)."""
     import sympy as sp
 
-    env, point = {"@sizes": {s: sp.Integer(v) for s, v in assignment.items()}, "@scalars": {}, "@entries": {}}, {}
+    env, point = {"@sizes": {s: sp.Integer(v) for s, v in assignment.items()}, "@scalars": {}, "@entries": {},
+                  "@free": frozenset()}, {}
     for name, (rows, cols) in sorted(names_shapes.items()):
         if name.startswith("@size:"):
             continue
