@@ -373,6 +373,7 @@ class Reader:
         squared = False
         for script in item.children[1:]:
             text = _tree_text(script.children[0]) if script.data != "prime" else "'"
+            text = re.sub(r"^\\(?:text|mathrm|textrm|rm)\{(.*)\}$", r"\1", text.strip())  # \|W\|_\textrm{F}
             if script.data == "sub_script" and text in ("2", "F"):
                 continue
             if script.data == "sup_script" and text == "2" and not squared:

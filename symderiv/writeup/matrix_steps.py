@@ -131,15 +131,22 @@ def matrix_declaration(context, left_text: str, right_text: str, source: str) ->
     if not uses_matrix_names(right, context.shapes, context.matrix_definitions):
         return False
     name = declared_name(parse_side(left_text))
-    if name is None or name in context.shapes:
-        raise Unsupported("the left side of a definition with matrices must be a name without a declared shape")
+    if name is None:
+        raise Unsupported("the left side of a definition with matrices must be a name (W, a^L, W^{(2)})")
     sizes = {str(s): s for shape in context.shapes.values() for s in shape if s.is_Symbol}
     reader = Reader(context.shapes, context.matrix_definitions, context.concrete_functions, sizes)
     reader.layout = context.layout
     try:
-        context.matrix_definitions[name] = reader.side(right)
+        node = reader.side(right)
     except NotMatrixStep as exc:
         raise Unsupported(f"an entry of {exc} in a definition with matrices is not read") from None
+    if _mentions(node, name):
+        raise Unsupported(f"{name} is defined in terms of itself")
+    if name in context.shapes:  # a^L: n, then a^L = \sigma(z^L): the definition must have the declared shape
+        mismatch = _shape_mismatch(name, node, context)
+        if mismatch is not None:
+            raise Unsupported(mismatch)
+    context.matrix_definitions[name] = node
     context.origins[name] = ("matrix definition", source)
     context.declared_names.add(name)
     return True
