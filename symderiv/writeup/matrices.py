@@ -349,7 +349,7 @@ class Reader:
         if name is None:
             return None
         word = name[len("@word:"):] if name.startswith("@word:") else name
-        if word in ("diag", "tr", "trace", "Tr") or word in ELEMENTWISE:
+        if word in ("diag", "tr", "trace", "Tr", "det") or word in ELEMENTWISE:
             return word
         if word in self.concrete and name not in self.shapes:
             return word
@@ -360,6 +360,8 @@ class Reader:
             return ("diag", argument)
         if word in ("tr", "trace", "Tr"):
             return ("tr", argument)
+        if word == "det":
+            return ("det", argument)
         return ("fn", word, argument)
 
     def _bracket(self, node):

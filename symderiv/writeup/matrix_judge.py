@@ -70,16 +70,16 @@ def shape_of(node, shapes: dict, definitions: dict):
         if not _scalar_shape(target):
             raise ShapeError(f"a derivative of a {show(target)} matrix with respect to a matrix (only scalars)")
         return shapes[node[2]]
-    left = shape_of(node[1], shapes, definitions) if kind not in ("diag", "tr") else None
+    left = shape_of(node[1], shapes, definitions) if kind not in ("diag", "tr", "det") else None
     if kind == "diag":
         inner = shape_of(node[1], shapes, definitions)
         if inner is None or inner[1] != 1:
             raise ShapeError("diag of something that is not a column vector")
         return (inner[0], inner[0])
-    if kind == "tr":
+    if kind in ("tr", "det"):
         inner = shape_of(node[1], shapes, definitions)
         if inner is None or inner[0] != inner[1]:
-            raise ShapeError("the trace of a matrix that is not square")
+            raise ShapeError(f"the {'trace' if kind == 'tr' else 'determinant'} of a matrix that is not square")
         return None
     right = shape_of(node[2], shapes, definitions)
     return _binary_shape(kind, left, right)
@@ -196,6 +196,9 @@ def symbolic_value(node, shapes: dict, definitions: dict):
         return DiagMatrix(recurse(node[1]))
     if kind == "tr":
         return sp.Trace(recurse(node[1]))
+    if kind == "det":
+        inner = recurse(node[1])
+        return inner.det() if getattr(inner, "is_Matrix", False) else sp.Determinant(inner)
     if kind == "normsq":
         inner = _as_matrix(recurse(node[1]))
         return inner.T * inner if inner.shape[1] == 1 else sp.Trace(inner.T * inner)
@@ -276,6 +279,8 @@ def explicit_value(node, env: dict, shapes: dict, definitions: dict, functions: 
         return sp.diag(*list(vector))
     if kind == "tr":
         return _as_matrix(recurse(node[1])).trace()
+    if kind == "det":
+        return _as_matrix(recurse(node[1])).det()
     if kind == "normsq":
         return sum(entry ** 2 for entry in _as_matrix(recurse(node[1])))
     if kind == "fn":

@@ -342,3 +342,42 @@ def test_a_prime_on_a_general_function_of_a_matrix_is_unchecked():
 
 def only_last(text: str, lets=()):
     return check_writeup(text, lets=list(lets)).equations[-1]
+
+
+# --- determinants: vmatrix and \det ------------------------------------------------------------------
+
+@pytest.mark.parametrize("claim, expected", [
+    (r"\begin{vmatrix} a & b \\ c & d \end{vmatrix} = ad - bc", PROVED),
+    (r"\begin{vmatrix} a & b \\ c & d \end{vmatrix} = ad + bc", FALSE),
+    # a determinant is a number, never the matrix itself (this was reported proved)
+    (r"\begin{vmatrix} a & b \\ c & d \end{vmatrix} = \begin{bmatrix} a & b \\ c & d \end{bmatrix}", UNCHECKED),
+    (r"\begin{Vmatrix} a & b \\ c & d \end{Vmatrix} = ad - bc", UNCHECKED),
+    (r"\begin{vmatrix} a & b \end{vmatrix} = a", UNCHECKED),
+])
+def test_a_vmatrix_is_a_determinant(claim, expected):
+    step = only(f"$${claim}$$")
+    assert step.verdict == expected, step.reason
+    if expected == FALSE:  # re-checked by hand: ad - bc against ad + bc at the printed point
+        at = {name: number(value) for name, value in point(step).items()}
+        a, b, c, d = (at.get(n, 0) for n in "abcd")
+        assert sp.Matrix([[a, b], [c, d]]).det() != a * d + b * c
+
+
+@pytest.mark.parametrize("claim, expected", [
+    (r"\det(A B) = \det(A) \det(B)", HOLDS),
+    (r"\det(A^T) = \det(A)", PROVED),
+    (r"\det(2 A) = 2 \det(A)", FALSE),
+    (r"\begin{vmatrix} A_{11} & A_{12} \\ A_{21} & A_{22} \end{vmatrix} = \det(A)", UNCHECKED),  # n is symbolic
+])
+def test_det_of_declared_matrices(claim, expected):
+    step = only(f"$${claim}$$", ["A: n x n", "B: n x n"])
+    assert step.verdict in ((expected, PROVED) if expected == HOLDS else (expected,)), step.reason
+    if expected == FALSE:
+        at = point(step)
+        A = matrix(at["A"])
+        assert (2 * A).det() != 2 * A.det()
+
+
+def test_det_of_a_matrix_that_is_not_square_is_a_shape_mismatch():
+    step = only(r"$$\det(A) = 0$$", ["A: m x n"])
+    assert step.verdict == UNCHECKED and "not square" in step.reason, step.reason
