@@ -345,7 +345,10 @@ class Reader:
         return result
 
     def _function_word(self, base):
-        name = name_of(base) if hasattr(base, "data") else None
+        try:
+            name = name_of(base) if hasattr(base, "data") else None
+        except Unsupported:  # \mathbf{1} and the like: not a function word; _base decides
+            return None
         if name is None:
             return None
         word = name[len("@word:"):] if name.startswith("@word:") else name
@@ -421,6 +424,9 @@ class Reader:
             from symderiv.writeup.matrix_patterns import read_matrix
 
             return read_matrix(self, base)
+        implicit = self._implicit(base, scripts)
+        if implicit is not None:
+            return implicit
         name = name_of(base)
         if name is None or name.startswith("@"):
             raise Unsupported(f"{kind} is not read in a matrix step", kind="matrix")
@@ -450,6 +456,27 @@ class Reader:
         raise Unsupported(f"{shown} has no declared shape in a step that uses matrices (declare it: "
                           f'--let "{shown}: m x n" for a matrix, --let "{shown}: n" for a column vector, '
                           f'--let "{shown}: 1" for a scalar)', kind="declaration needed")
+
+    def _implicit(self, base, scripts):
+        """``I`` / ``\\mathbf{I}`` (the identity) and ``\\mathbf{1}`` (the ones vector) without a definition:
+        their sizes come from a declaration (``I: n x n``, ``\\mathbf{1}: n``) or from the step
+        (:mod:`matrix_implicit`)."""
+        text = str(base.children[0]) if base.data in ("letter", "decorated") else None
+        key = {"I": "I", "\\mathbf{I}": "\\mathbf{I}", "\\mathbf{1}": "\\mathbf{1}", "\\boldsymbol{1}": "\\mathbf{1}",
+               "\\bm{1}": "\\mathbf{1}"}.get(re.sub(r"\s+", "", text)) if text is not None else None
+        if key is None or key in self.definitions or any(s.data in ("sub_script", "prime") for s in scripts):
+            return None
+        declared = self.shapes.get(key) or self.shapes.get(re.sub(r"\s+", "", text))
+        self.used.add(key)
+        if key == "\\mathbf{1}":
+            if declared is not None and declared[1] != 1:
+                raise Unsupported("\\mathbf{1} is the ones vector: declare it as a column vector (\\mathbf{1}: n)",
+                                  kind="matrix shape")
+            return ("ones", declared[0], declared[1]) if declared is not None else ("ones", None, None)
+        if declared is not None and declared[0] != declared[1]:
+            raise Unsupported(f"{key} is the identity, which is square, but it is declared {declared[0]} x "
+                              f"{declared[1]}", kind="matrix shape")
+        return ("ident", declared[0] if declared is not None else None)
 
     def _fraction(self, node):
         numerator, denominator = node.children[1], node.children[2]

@@ -50,6 +50,15 @@ def shape_of(node, shapes: dict, definitions: dict):
         return shape_of(definitions[node[1]], shapes, definitions)
     if kind in ("scalar", "entry"):
         return None
+    if kind == "ident":
+        if node[1] is None:
+            raise ShapeError("the size of the identity I is not forced by the step (declare it: --let \"I: n x n\")")
+        return (node[1], node[1])
+    if kind == "ones":
+        if node[1] is None:
+            raise ShapeError("the length of the ones vector \\mathbf{1} is not forced by the step "
+                             "(declare it: --let \"\\mathbf{1}: n\")")
+        return (node[1], node[2])
     if kind in ("explicit", "pattern"):
         return _explicit_shape(node, shapes, definitions)
     if kind == "T":
@@ -149,7 +158,7 @@ def dot_node(node, shapes, definitions):
         if left is not None and left == right and left[1] == 1 and left[0] != 1:
             return ("mul", ("T", rewritten[0]), rewritten[1])
         return ("mul",) + rewritten
-    if node[0] in ("name", "scalar", "entry"):
+    if node[0] in ("name", "scalar", "entry", "ident", "ones"):
         return node
     if node[0] == "explicit":
         return ("explicit", tuple(tuple(dot_node(e, shapes, definitions) for e in row) for row in node[1]))
@@ -184,6 +193,10 @@ def symbolic_value(node, shapes: dict, definitions: dict):
         return node[1]
     if kind in ("entry", "pattern"):
         raise _NoExact(kind)
+    if kind == "ident":
+        return sp.Identity(node[1])
+    if kind == "ones":
+        return sp.OneMatrix(node[1], node[2])
     if kind == "explicit":
         return sp.ImmutableMatrix([[_scalar(recurse(entry)) for entry in row] for row in node[1]])
     if kind == "T":
@@ -265,6 +278,10 @@ def explicit_value(node, env: dict, shapes: dict, definitions: dict, functions: 
         return recurse(definitions[node[1]])
     if kind == "scalar":
         return node[1].xreplace(env.get("@sizes", {}))
+    if kind == "ident":
+        return sp.eye(int(node[1].xreplace(env["@sizes"])))
+    if kind == "ones":
+        return sp.ones(int(node[1].xreplace(env["@sizes"])), int(node[2].xreplace(env["@sizes"])))
     if kind in ("entry", "explicit", "pattern"):
         return _explicit_entries(node, env, recurse)
     if kind == "T":
@@ -387,8 +404,12 @@ def decide_matrix_step(lhs, rhs, shapes: dict, definitions: dict, functions: dic
     """An :class:`~symderiv.writeup.judge.Outcome` for ``lhs = rhs`` (expression trees of :mod:`matrices`)."""
     from symderiv.writeup.judge import Outcome
 
+    from symderiv.writeup.matrix_implicit import fill_to, infer_sizes
+
     lhs, rhs = dot_node(lhs, shapes, definitions), dot_node(rhs, shapes, definitions)
     definitions = {name: dot_node(node, shapes, definitions) for name, node in definitions.items()}
+    definitions = {name: fill_to(node, shapes.get(name), shapes, definitions) for name, node in definitions.items()}
+    lhs, rhs = infer_sizes(lhs, rhs, shapes, definitions)
     left, right = shape_of(lhs, shapes, definitions), shape_of(rhs, shapes, definitions)
     if not (left == right or (_scalar_shape(left) and _scalar_shape(right))):
         raise ShapeError(f"the left side has shape {_describe(left)} and the right side {_describe(right)} "
@@ -426,7 +447,7 @@ def _broadcasts(node, shapes, definitions, seen=frozenset()) -> bool:
             return True
     if node[0] == "name" and node[1] in definitions and node[1] not in seen:
         return _broadcasts(definitions[node[1]], shapes, definitions, seen | {node[1]})
-    if node[0] in ("name", "scalar", "entry"):
+    if node[0] in ("name", "scalar", "entry", "ident", "ones"):
         return False
     children = [c for c in node[1:] if isinstance(c, tuple)]
     if node[0] == "explicit":
@@ -460,6 +481,8 @@ def _shapes_used(lhs, rhs, shapes, definitions):
             stack.append(node[1])
         elif node[0] == "entry":
             names.add(node[1])
+        elif node[0] in ("ident", "ones"):
+            patterns.update(size for size in node[1:] if getattr(size, "is_Symbol", False))
         elif node[0] == "pattern":
             stack.append(node[2])
             patterns.add(node[4])

@@ -381,3 +381,42 @@ def test_det_of_declared_matrices(claim, expected):
 def test_det_of_a_matrix_that_is_not_square_is_a_shape_mismatch():
     step = only(r"$$\det(A) = 0$$", ["A: m x n"])
     assert step.verdict == UNCHECKED and "not square" in step.reason, step.reason
+
+
+# --- the identity I and the ones vector \mathbf{1}: sizes forced by the step or declared -------------
+
+IMPLICIT_LETS = ["A: n x n", "X: n x d", "x: n", r"\mu = \frac{1}{n} X^T \mathbf{1}"]
+
+
+@pytest.mark.parametrize("claim, expected", [
+    (r"A I = A", PROVED),
+    (r"(A + I)^T = A^T + I", PROVED),
+    (r"x^T I x = x^T x", PROVED),
+    (r"\mathbf{1}^T X = \mathbf{1}^T X I", PROVED),  # I is d x d here, \mathbf{1} has length n
+    (r"X - \mathbf{1} \mu^T = (I - \frac{1}{n} \mathbf{1}\mathbf{1}^T) X", PROVED),  # centering
+    (r"\mu^T = \frac{1}{n} \mathbf{1}^T X", PROVED),
+    (r"\mathbf{1}^T x = \mathrm{tr}(\mathrm{diag}(x))", HOLDS),
+    (r"(A + 2I) x = A x + x", FALSE),
+    (r"X - \mathbf{1} \mu^T = (I - \mathbf{1}\mathbf{1}^T) X", FALSE),
+    (r"\mathbf{1} X = X", UNCHECKED),  # a column vector times an n x d matrix: no size makes it fit
+])
+def test_identity_and_ones_take_the_sizes_the_step_forces(claim, expected):
+    step = only(f"$${claim}$$", IMPLICIT_LETS)
+    assert step.verdict == expected, step.reason
+    if expected == FALSE and "mu" in claim:  # by hand: the centred X against X - 1 1^T X at the point
+        at = point(step)
+        X, n = matrix(at["X"]), int(at["n"])
+        ones = sp.ones(n, 1)
+        assert X - ones * (X.T * ones / n).T != (sp.eye(n) - ones * ones.T) * X
+
+
+def test_an_identity_whose_size_nothing_forces_is_unchecked_with_the_declaration():
+    step = only(r"$$\mathrm{tr}(I) = \mathrm{tr}(A)$$", ["A: n x n"])
+    assert step.verdict == UNCHECKED and '--let "I: n x n"' in step.reason, step.reason
+    declared = only(r"$$\mathrm{tr}(I) = n$$", ["A: n x n", "I: n x n"])
+    assert declared.verdict == PROVED, declared.reason
+
+
+def test_a_declared_identity_must_be_square():
+    step = only(r"$$A I = A$$", ["A: n x n", "I: n x m"])
+    assert step.verdict == UNCHECKED and "square" in step.reason, step.reason
