@@ -64,7 +64,8 @@ def size_symbol(text: str):
         return sp.Integer(value)
     if not _SIZE.match(text):
         raise Unsupported(f"size '{text}' must be a positive integer or a size name such as n or d_{{in}}")
-    return sp.Symbol(text.replace("{", "").replace("}", ""), integer=True, positive=True)
+    name = text if re.search(r"[+-]", text) else text.replace("{", "").replace("}", "")  # n_{l+1} keeps its braces
+    return sp.Symbol(name, integer=True, positive=True)
 
 
 def shape_declaration(text: str):

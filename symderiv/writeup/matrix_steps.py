@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from symderiv.writeup.latex_parser import Unsupported
 from symderiv.writeup.matrices import NotMatrixStep, Reader, declared_name, document_shapes, uses_matrix_names
+from symderiv.writeup.shapes import latex_name
 
 
 def collect_shapes(context) -> None:
@@ -69,7 +70,7 @@ def mark_matrix_steps(parsed, context, error_type) -> None:
         if defined:
             context.matrix_definitions[defined] = rhs
             context.origins[defined] = ("matrix definition", f"line {item.step.line}")
-            item.definition = f"definition of {defined}"
+            item.definition = f"definition of {latex_name(defined)}"
             item.matrix = ("definition",)
         else:
             item.matrix = ("step", lhs, rhs)

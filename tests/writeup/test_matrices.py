@@ -254,7 +254,7 @@ def test_entries_belong_to_the_declared_vector_of_their_letter():
     (r"\begin{bmatrix} W & W \\ W & W \end{bmatrix} = W", "block matrices"),
     (r"\|W\| = W", "not squared"),
     (r"\frac{\partial W}{\partial W} = 1", "only scalars"),
-    (r"W^{-1} W = I", "I has no declared shape"),
+    (r"\mathrm{tr}(I) = \mathrm{tr}(W)", "the size of the identity I is not forced"),
 ])
 def test_what_is_not_read_in_a_matrix_step_is_unchecked_with_the_reason(claim, why):
     step = only(f"$${claim}$$", ["W: 3 x 3", "x: n"])
@@ -270,9 +270,9 @@ OUTPUT_LAYER = "$$a^L = \\sigma(z^L)$$\n\n$$C = \\frac{1}{2} \\|y - a^L\\|^2$$\n
 
 @pytest.mark.parametrize("text, expected", [
     (r"\mathbf{W}^{(1)}: h x d", (r"\mathbf{W}^{(1)}", "h", "d")),
-    (r"W^{[l]}: n_l x n_{l-1}", ("W^{(l)}", "n_l", "n_l-1")),  # (l) and [l]: the same label
+    (r"W^{[l]}: n_l x n_{l-1}", ("W^{(l)}", "n_l", "n_{l-1}")),  # (l) and [l]: the same label
     (r"\delta^{(l)}: n_l", ("delta^{(l)}", "n_l", "1")),
-    (r"w^{l+1}: n_{l+1} x n_l", ("w^{l+1}", "n_l+1", "n_l")),
+    (r"w^{l+1}: n_{l+1} x n_l", ("w^{l+1}", "n_{l+1}", "n_l")),
     ("a^L: n", ("a^{L}", "n", "1")),
 ])
 def test_a_name_with_a_layer_or_sample_label_can_have_a_shape(text, expected):
@@ -327,7 +327,7 @@ def test_error_propagation_with_sigma_prime_and_a_diagonal():
     assert only(f"$${claim}$$", LAYERS).verdict == HOLDS
     missing = r"(w^{l+1} \delta^{l+1}) \odot \sigma'(z^l) = \mathrm{diag}(\sigma'(z^l)) (w^{l+1})^T \delta^{l+1}"
     step = only(f"$${missing}$$", LAYERS)
-    assert step.verdict == UNCHECKED and "n_l+1" in step.reason
+    assert step.verdict == UNCHECKED and "n_{l+1}" in step.reason
 
 
 def test_a_definition_of_a_declared_name_must_have_its_shape():
@@ -415,6 +415,11 @@ def test_an_identity_whose_size_nothing_forces_is_unchecked_with_the_declaration
     assert step.verdict == UNCHECKED and '--let "I: n x n"' in step.reason, step.reason
     declared = only(r"$$\mathrm{tr}(I) = n$$", ["A: n x n", "I: n x n"])
     assert declared.verdict == PROVED, declared.reason
+
+
+def test_an_inverse_times_its_matrix_is_the_identity():
+    assert only(r"$$W^{-1} W = I$$", ["W: 3 x 3"]).verdict == PROVED
+    assert only(r"$$W^{-1} W = 2 I$$", ["W: 3 x 3"]).verdict == FALSE
 
 
 def test_a_declared_identity_must_be_square():
