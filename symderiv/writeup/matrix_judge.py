@@ -490,7 +490,8 @@ def _shapes_used(lhs, rhs, shapes, definitions):
             stack.extend(entry for row in node[1] for entry in row)
         elif node[0] != "scalar":
             stack.extend(child for child in node[1:] if isinstance(child, tuple))
-    used = {n: shapes[n] for n in names if n in shapes}
+    used = {n: shapes[n] for n in names if n in shapes and n not in definitions}  # a defined name has no values
+    patterns.update(size for n in names if n in shapes and n in definitions for size in shapes[n] if size.is_Symbol)
     for size in patterns - {s for shape in used.values() for s in shape}:
         used[f"@size:{size}"] = (size, size)  # a size only a pattern names (not a matrix)
     return used
