@@ -429,6 +429,9 @@ class Reader:
         if implicit is not None:
             return implicit
         name = name_of(base)
+        if name is not None and name.startswith("@word:"):
+            raise Unsupported(f"unknown word '{name[len('@word:'):]}' in a step that uses matrices (define it, e.g. "
+                              "with --let, or it is not read)", kind="unknown word")
         if name is None or name.startswith("@"):
             raise Unsupported(f"{kind} is not read in a matrix step", kind="matrix")
         word = word_subscript(scripts)
