@@ -9,9 +9,11 @@ for a single-mistake variant, the changed line (``mutation: line N: kind: …``)
 finds the steps of a variant whose source covers the changed characters
 (found by comparing the variant's line with the original's).
 
-``python -m symderiv.writeup.corpus [DIR] [--json]`` prints the coverage table:
+``python -m symderiv.writeup.corpus [DIR] [--json | --markdown]`` prints the coverage table:
 steps, proved, holds, false, unchecked grouped by reason, over the originals,
-and the outcome on the variants' wrong steps.
+and the outcome on the variants' wrong steps (``--markdown``: the same as Markdown tables,
+without timings, as docs/check.md shows them). :func:`tally` computes the figures from
+reports already checked (the tests check the corpus once and reuse the reports).
 """
 
 from __future__ import annotations
@@ -134,15 +136,38 @@ class Coverage:
     rejected: list = field(default_factory=list)  # (file, error) when a header declaration is refused
 
 
-def coverage(directory: Path, step_seconds: float = 5.0) -> Coverage:
-    found = Coverage()
+def corpus_paths(directory: Path) -> tuple[list, list]:
+    """(originals, variants) of a corpus directory, in name order."""
     originals = sorted(p for p in directory.iterdir() if p.suffix in (".md", ".tex") and p.name != "README.md")
-    for path in originals:
+    variants_dir = directory / "variants"
+    variants = sorted(variants_dir.iterdir()) if variants_dir.is_dir() else []
+    return originals, variants
+
+
+def checked(paths, step_seconds: float = 5.0) -> dict:
+    """path -> (report, header), or path -> InputError when a header declaration is refused."""
+    found = {}
+    for path in paths:
         try:
-            report, header = check_file(path, step_seconds)
+            found[path] = check_file(path, step_seconds)
         except InputError as exc:
-            found.rejected.append((path.name, str(exc)))
+            found[path] = exc
+    return found
+
+
+def coverage(directory: Path, step_seconds: float = 5.0) -> Coverage:
+    originals, variants = corpus_paths(directory)
+    return tally(checked(originals, step_seconds), checked(variants, step_seconds))
+
+
+def tally(originals: dict, variants: dict) -> Coverage:
+    """The figures of checked originals and variants (each path -> (report, header) or an InputError)."""
+    found = Coverage()
+    for path, outcome in originals.items():
+        if isinstance(outcome, InputError):
+            found.rejected.append((path.name, str(outcome)))
             continue
+        report, header = outcome
         found.files += 1
         found.cpu_seconds.append(report.cpu_seconds)
         for step in report.equations:
@@ -156,16 +181,13 @@ def coverage(directory: Path, step_seconds: float = 5.0) -> Coverage:
                     found.source_error_false += 1
                 else:
                     found.false_alarms.append((path.name, step.line, f"{step.lhs_source} = {step.rhs_source}"))
-    variants_dir = directory / "variants"
-    for path in sorted(variants_dir.iterdir()) if variants_dir.is_dir() else []:
-        try:
-            report, header = check_file(path, step_seconds)
-        except InputError as exc:
-            found.rejected.append((path.name, str(exc)))
+    for path, outcome in variants.items():
+        if isinstance(outcome, InputError):
+            found.rejected.append((path.name, str(outcome)))
             continue
+        report, header = outcome
         found.variants += 1
-        original = original_of(path)
-        steps = wrong_steps(report, original.read_text(encoding="utf-8"), path.read_text(encoding="utf-8"),
+        steps = wrong_steps(report, original_of(path).read_text(encoding="utf-8"), path.read_text(encoding="utf-8"),
                             header.mutation[0])
         verdicts = {s.verdict for s in steps}
         if not steps:
@@ -179,6 +201,41 @@ def coverage(directory: Path, step_seconds: float = 5.0) -> Coverage:
         else:
             found.variant_outcomes["unchecked"] += 1
     return found
+
+
+def percent(part: int, whole: int) -> float:
+    """part / whole in percent, rounded down to one decimal (a figure a test can hold as a lower bound)."""
+    return (1000 * part // whole) / 10 if whole else 0.0
+
+
+def render_markdown(found: Coverage) -> str:
+    """The coverage table as Markdown (no timings: the output is the same on every run)."""
+    verdicts, outcomes = found.verdicts, found.variant_outcomes
+    decided = verdicts["proved"] + verdicts["holds"]
+    lines = [f"Originals: {found.files} files, {found.steps} steps.", "",
+             "| verdict | steps | share |", "|---|---:|---:|"]
+    for label, count in (("proved", verdicts["proved"]), ("holds (numerically)", verdicts["holds"]),
+                         ("false, on lines the source itself gets wrong", found.source_error_false),
+                         ("false alarms (a correct line reported false)", len(found.false_alarms)),
+                         ("unchecked, with a reason", verdicts["unchecked"])):
+        lines.append(f"| {label} | {count} | {percent(count, found.steps)} % |")
+    lines.append(f"| **proved or holds** | **{decided}** | **{percent(decided, found.steps)} %** |")
+    lines += ["", "Unchecked steps by reason:", "", "| reason | steps |", "|---|---:|"]
+    for kind, count in sorted(found.unchecked_by_reason.items(), key=lambda kv: (-kv[1], kv[0])):
+        lines.append(f"| {kind} | {count} |")
+    lines += ["", f"Single-mistake variants: {found.variants}; the steps holding the changed characters are:", "",
+              "| outcome | variants | share |", "|---|---:|---:|"]
+    for label, count in (("false (the mistake caught)", outcomes["false"]),
+                         ("unchecked, with a reason", outcomes["unchecked"]),
+                         ("proved or holds (a mistake missed)", outcomes["missed"]),
+                         ("no step found", outcomes["no step"])):
+        lines.append(f"| {label} | {count} | {percent(count, found.variants)} % |")
+    problems = ([f"FALSE ALARM {name}:{line}: {text}" for name, line, text in found.false_alarms]
+                + [f"REJECTED {name}: {error}" for name, error in found.rejected]
+                + [f"MISSED {name}:{line}: {verdict}" for name, line, verdict in found.missed])
+    if problems:
+        lines += [""] + [f"- {problem}" for problem in problems]
+    return "\n".join(lines)
 
 
 def render(found: Coverage) -> str:
@@ -209,10 +266,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m symderiv.writeup.corpus",
                                      description="coverage of symderiv check on the real-writeup corpus")
     parser.add_argument("directory", nargs="?", default="tests/writeups/real")
-    parser.add_argument("--json", action="store_true")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true")
+    output.add_argument("--markdown", action="store_true", help="the coverage tables as Markdown, without timings")
     args = parser.parse_args(argv)
     found = coverage(Path(args.directory))
-    if args.json:
+    if args.markdown:
+        print(render_markdown(found))
+    elif args.json:
         json.dump(found.__dict__, sys.stdout, indent=2, default=list)
         sys.stdout.write("\n")
     else:

@@ -39,7 +39,7 @@ _SHAPE_FORM = re.compile(r"^(?P<name>.+?)\s*:\s*(?P<rows>[^:]+?)\s*(?:(?:x|\\tim
 _IN_REALS = re.compile(r"^(?P<name>.+?)\s*\\in\s*\\mathbb\s*\{?\s*R\s*\}?\s*\^\s*(?P<dims>\{[^{}]*\}|[A-Za-z0-9])\s*$",
                        re.S)
 _LAYOUT = re.compile(r"^\s*layout\s*:\s*(numerator|denominator)\s*$")
-_SIZE = re.compile(r"^(?:[0-9]{1,3}|[A-Za-z](?:_\{?[A-Za-z0-9]{1,6}\}?)?|\\[a-zA-Z]+)$")
+_SIZE = re.compile(r"^(?:[0-9]{1,3}|[A-Za-z](?:_(?:[A-Za-z0-9]|\{[A-Za-z0-9]{1,6}\}|\{[A-Za-z][+-][0-9]\}))?|\\[a-zA-Z]+)$")
 # Undeclared Greek letters are scalars (\lambda w, \eta g); any other undeclared name needs a shape.
 SCALAR_LETTERS = set(GREEK) - {"Sigma", "Delta", "Lambda", "Phi", "Psi", "Omega", "Theta", "Gamma", "Pi", "nabla",
                                "partial", "delta", "sigma"}
@@ -64,7 +64,8 @@ def size_symbol(text: str):
         return sp.Integer(value)
     if not _SIZE.match(text):
         raise Unsupported(f"size '{text}' must be a positive integer or a size name such as n or d_{{in}}")
-    return sp.Symbol(text.replace("{", "").replace("}", ""), integer=True, positive=True)
+    name = text if re.search(r"[+-]", text) else text.replace("{", "").replace("}", "")  # n_{l+1} keeps its braces
+    return sp.Symbol(name, integer=True, positive=True)
 
 
 def shape_declaration(text: str):
@@ -95,19 +96,128 @@ def _named_shape(name_text: str, parts):
 
     if len(parts) not in (1, 2):
         raise Unsupported("a shape has one size (a column vector) or two (rows x columns)")
-    tree = unwrap(parse_side(name_text))
-    word = None
-    if getattr(tree, "data", None) == "item" and len(tree.children) == 2:
-        word = word_subscript(tree.children[1:])
-        tree = tree.children[0] if word is not None else tree
-    name = name_of(tree)
-    if name is None or name.startswith("@"):
+    name = declared_name(parse_side(name_text))
+    if name is None:
         raise Unsupported(f"'{name_text.strip()}' is not a name that can have a shape")
-    if word is not None:
-        name = f"{name}_{{{word}}}"
     rows = size_symbol(parts[0])
     cols = size_symbol(parts[1]) if len(parts) == 2 else sp.Integer(1)
     return name, (rows, cols)
+
+
+def declared_name(tree):
+    """The key of a name that can have a shape or a matrix definition, or None.
+
+    ``W``, ``\\mathbf{x}``, ``J_{MSE}`` (a word subscript is part of the name), and a name with a
+    layer or sample superscript, ``W^{(2)}``, ``W^{[l]}``, ``a^L``, ``w^{l+1}``, ``\\delta^{(l)}``
+    (see :func:`superscript_label`): the key is the base's name and the label, ``W^{(2)}``."""
+    tree = unwrap(tree)
+    scripts = []
+    if getattr(tree, "data", None) == "item":
+        tree, scripts = tree.children[0], list(tree.children[1:])
+    name = name_of(tree)
+    if name is None or name.startswith("@"):
+        return None
+    word = word_subscript(scripts)
+    if word is not None:
+        name = f"{name}_{{{word}}}"
+        scripts = [s for s in scripts if s.data != "sub_script"]
+    if len(scripts) == 1 and scripts[0].data == "sup_script":
+        label, transposed = superscript_label(scripts[0].children[0])
+        if label is None or transposed:
+            return None
+        return scripted_name(name, label)
+    return name if not scripts else None
+
+
+def scripted_name(name: str, label: str) -> str:
+    return f"{name}^{{{label}}}"
+
+
+def superscript_label(tree):
+    """(label, transposed) for a superscript that names a layer or a sample, else (None, False).
+
+    A label is bracketed (``(2)``, ``[l]``, ``(i)``: written ``(…)`` whatever the bracket) or a layer
+    letter alone or plus/minus a number (``L``, ``l``, ``l+1``, ``\\ell-1``); ``(2)T`` / ``(2)\\top``
+    is the label followed by a transpose (d2l writes ``\\mathbf{W}^{(2)\\top}``). Whether the label makes
+    a name is decided by the declarations: only a declared ``W^{(2)}`` is read as a matrix."""
+    tree = unwrap(tree)
+    transposed = False
+    if getattr(tree, "data", None) == "juxt" and len(tree.children) == 2:
+        last = unwrap(tree.children[1])
+        if _is_transpose_node(last):
+            tree, transposed = unwrap(tree.children[0]), True
+    label = _label_text(tree)
+    return (label, transposed) if label is not None else (None, False)
+
+
+def _is_transpose_node(node) -> bool:
+    if getattr(node, "data", None) == "letter" and str(node.children[0]) == "T":
+        return True
+    return getattr(node, "data", None) == "command" and str(node.children[0]) in ("\\top", "\\intercal")
+
+
+def _label_text(tree):
+    from symderiv.writeup.notation import LAYER_LETTERS
+
+    kind = getattr(tree, "data", None)
+    if kind == "paren" and len(tree.children) == 1:
+        inner = _simple_text(unwrap(tree.children[0]))
+        return f"({inner})" if inner is not None else None
+    if kind in ("letter", "command"):
+        name = name_of(tree)
+        return latex_name(name) if name in LAYER_LETTERS else None
+    if kind in ("add", "sub") and len(tree.children) == 2:
+        layer, step = _label_text(unwrap(tree.children[0])), unwrap(tree.children[1])
+        if layer is not None and getattr(step, "data", None) == "number":
+            return f"{layer}{'+' if kind == 'add' else '-'}{step.children[0]}"
+    return None
+
+
+def _simple_text(tree):
+    """``2``, ``l``, ``i``, ``l+1``, ``\\ell``: the text of a bracketed label, else None."""
+    kind = getattr(tree, "data", None)
+    if kind == "number" and str(tree.children[0]).isdigit():
+        return str(tree.children[0])
+    if kind in ("letter", "command"):
+        name = name_of(tree)
+        return latex_name(name) if name is not None and (len(name) == 1 or name in GREEK) else None
+    if kind in ("add", "sub") and len(tree.children) == 2:
+        left, right = _simple_text(unwrap(tree.children[0])), _simple_text(unwrap(tree.children[1]))
+        if left is not None and right is not None:
+            return f"{left}{'+' if kind == 'add' else '-'}{right}"
+    return None
+
+
+def name_scripts(base, scripts, known) -> tuple:
+    """(key, remaining scripts) of a base and its scripts whose name with a label is in ``known``;
+    (None, scripts) otherwise. A transpose inside the label (``W^{(2)T}``) stays a script."""
+    scripts = list(scripts)
+    try:
+        name = name_of(base) if hasattr(base, "data") else None
+    except Unsupported:
+        return None, scripts
+    if name is None or name.startswith("@"):
+        return None, scripts
+    word = word_subscript(scripts)
+    if word is not None and f"{name}_{{{word}}}" in known:
+        name, scripts = f"{name}_{{{word}}}", [s for s in scripts if s.data != "sub_script"]
+    for position, script in enumerate(scripts):
+        if script.data != "sup_script":
+            continue
+        label, transposed = superscript_label(script.children[0])
+        if label is not None and scripted_name(name, label) in known:
+            rest = scripts[:position] + scripts[position + 1:]
+            if transposed:
+                rest.insert(position, _transpose_script())
+            return scripted_name(name, label), rest
+        break
+    return None, scripts
+
+
+def _transpose_script():
+    from lark import Token, Tree
+
+    return Tree("sup_script", [Tree("letter", [Token("LETTER", "T")])])
 
 
 def document_shapes(text: str) -> dict:
@@ -139,6 +249,10 @@ class Reader:
         self.used: set = set()
         self.entries = False  # inside an explicit matrix: y_1, y_n are entries (matrix_patterns)
         self.layout = "denominator"  # --let "layout: numerator" transposes every derivative by a matrix
+
+    def known(self) -> set:
+        """Names with a declared shape or a matrix definition."""
+        return set(self.shapes) | set(self.definitions)
 
     def side(self, tree):
         kind = tree.data
@@ -192,10 +306,12 @@ class Reader:
             if word is not None:
                 if following is None or following.children[0].data not in ("paren", "brace"):
                     raise Unsupported(f"{word} without a bracketed argument", kind="matrix")
-                if len(item.children) > 1:
+                primes = _primes(item.children[1:])
+                if primes is None or (primes and word not in ELEMENTWISE and word not in self.concrete):
                     raise Unsupported(f"a script on {word}", kind="matrix")
                 argument = self._bracket(following.children[0])
-                factors.append(self._scripts(self._apply(word, argument), following.children[1:]))
+                applied = ("fn", word + "'" * primes, argument) if primes else self._apply(word, argument)
+                factors.append(self._scripts(applied, following.children[1:]))
                 position += 2
                 continue
             if getattr(base, "data", None) == "norm":
@@ -215,7 +331,14 @@ class Reader:
                     raise Unsupported("a derivative operator without an operand", kind="matrix")
                 factors.append(self._gradient(self._product(items[position + 1:]), operator))
                 break
-            factors.append(self._scripts(self._base(base, item.children[1:]), item.children[1:]))
+            key, scripts = name_scripts(base, item.children[1:], self.known())
+            if key is not None:  # W^{(2)}, a^L: a declared name with a layer or sample label
+                if any(script.data in ("sub_script", "prime") for script in scripts):
+                    raise NotMatrixStep(key)  # an entry a^L_j: the scalar reader's business
+                self.used.add(key)
+                factors.append(self._scripts(("name", key), scripts))
+            else:
+                factors.append(self._scripts(self._base(base, item.children[1:]), item.children[1:]))
             position += 1
         result = factors[0]
         for factor in factors[1:]:
@@ -223,11 +346,14 @@ class Reader:
         return result
 
     def _function_word(self, base):
-        name = name_of(base) if hasattr(base, "data") else None
+        try:
+            name = name_of(base) if hasattr(base, "data") else None
+        except Unsupported:  # \mathbf{1} and the like: not a function word; _base decides
+            return None
         if name is None:
             return None
         word = name[len("@word:"):] if name.startswith("@word:") else name
-        if word in ("diag", "tr", "trace", "Tr") or word in ELEMENTWISE:
+        if word in ("diag", "tr", "trace", "Tr", "det") or word in ELEMENTWISE:
             return word
         if word in self.concrete and name not in self.shapes:
             return word
@@ -238,6 +364,8 @@ class Reader:
             return ("diag", argument)
         if word in ("tr", "trace", "Tr"):
             return ("tr", argument)
+        if word == "det":
+            return ("det", argument)
         return ("fn", word, argument)
 
     def _bracket(self, node):
@@ -251,6 +379,7 @@ class Reader:
         squared = False
         for script in item.children[1:]:
             text = _tree_text(script.children[0]) if script.data != "prime" else "'"
+            text = re.sub(r"^\\(?:text|mathrm|textrm|rm)\{(.*)\}$", r"\1", text.strip())  # \|W\|_\textrm{F}
             if script.data == "sub_script" and text in ("2", "F"):
                 continue
             if script.data == "sup_script" and text == "2" and not squared:
@@ -266,7 +395,8 @@ class Reader:
         scripts = item.children[1:]
         if len(scripts) != 1 or scripts[0].data != "sub_script" or not rest:
             raise Unsupported("\\nabla or \\partial without a subscript variable and a scalar after it", kind="matrix")
-        return self._gradient(self._product(rest), name_of(unwrap(scripts[0].children[0])))
+        wrt = unwrap(scripts[0].children[0])
+        return self._gradient(self._product(rest), declared_name(wrt) or name_of(wrt))
 
     def _gradient(self, operand, wrt):
         if wrt not in self.shapes:
@@ -295,7 +425,13 @@ class Reader:
             from symderiv.writeup.matrix_patterns import read_matrix
 
             return read_matrix(self, base)
+        implicit = self._implicit(base, scripts)
+        if implicit is not None:
+            return implicit
         name = name_of(base)
+        if name is not None and name.startswith("@word:"):
+            raise Unsupported(f"unknown word '{name[len('@word:'):]}' in a step that uses matrices (define it, e.g. "
+                              "with --let, or it is not read)", kind="unknown word")
         if name is None or name.startswith("@"):
             raise Unsupported(f"{kind} is not read in a matrix step", kind="matrix")
         word = word_subscript(scripts)
@@ -324,6 +460,27 @@ class Reader:
         raise Unsupported(f"{shown} has no declared shape in a step that uses matrices (declare it: "
                           f'--let "{shown}: m x n" for a matrix, --let "{shown}: n" for a column vector, '
                           f'--let "{shown}: 1" for a scalar)', kind="declaration needed")
+
+    def _implicit(self, base, scripts):
+        """``I`` / ``\\mathbf{I}`` (the identity) and ``\\mathbf{1}`` (the ones vector) without a definition:
+        their sizes come from a declaration (``I: n x n``, ``\\mathbf{1}: n``) or from the step
+        (:mod:`matrix_implicit`)."""
+        text = str(base.children[0]) if base.data in ("letter", "decorated") else None
+        key = {"I": "I", "\\mathbf{I}": "\\mathbf{I}", "\\mathbf{1}": "\\mathbf{1}", "\\boldsymbol{1}": "\\mathbf{1}",
+               "\\bm{1}": "\\mathbf{1}"}.get(re.sub(r"\s+", "", text)) if text is not None else None
+        if key is None or key in self.definitions or any(s.data in ("sub_script", "prime") for s in scripts):
+            return None
+        declared = self.shapes.get(key) or self.shapes.get(re.sub(r"\s+", "", text))
+        self.used.add(key)
+        if key == "\\mathbf{1}":
+            if declared is not None and declared[1] != 1:
+                raise Unsupported("\\mathbf{1} is the ones vector: declare it as a column vector (\\mathbf{1}: n)",
+                                  kind="matrix shape")
+            return ("ones", declared[0], declared[1]) if declared is not None else ("ones", None, None)
+        if declared is not None and declared[0] != declared[1]:
+            raise Unsupported(f"{key} is the identity, which is square, but it is declared {declared[0]} x "
+                              f"{declared[1]}", kind="matrix shape")
+        return ("ident", declared[0] if declared is not None else None)
 
     def _fraction(self, node):
         numerator, denominator = node.children[1], node.children[2]
@@ -387,6 +544,16 @@ def word_subscript(scripts):
     return match.group(1) or match.group(2)
 
 
+def _primes(scripts):
+    """How many primes the scripts are (``\\sigma'``, ``\\sigma''``): 0 for none, None for other scripts."""
+    count = 0
+    for script in scripts:
+        if script.data != "prime":
+            return None
+        count += max(1, len(str(script.children[0])) if script.children else 1)
+    return count
+
+
 def _integer(tree):
     tree = unwrap(tree)
     if getattr(tree, "data", None) == "number" and str(tree.children[0]).isdigit():
@@ -439,9 +606,11 @@ def _differential(tree):
         return None
     head = items[0].children[0]
     head_name = name_of(head) if hasattr(head, "data") else None
-    if head_name not in ("partial", "d", "\\mathrm{d}") or len(items[0].children) != 1 or len(items[1].children) != 1:
+    if head_name not in ("partial", "d", "\\mathrm{d}") or len(items[0].children) != 1:
         return None
-    return name_of(items[1].children[0])
+    if len(items[1].children) == 1:
+        return name_of(items[1].children[0])
+    return declared_name(items[1])  # \partial z^L, \partial \mathbf{W}^{(2)}: a labelled name
 
 
 def uses_matrix_names(tree, shapes: dict, definitions: dict) -> bool:
@@ -458,6 +627,9 @@ def uses_matrix_names(tree, shapes: dict, definitions: dict) -> bool:
         if name is not None and word is not None and f"{name}_{{{word}}}" in definitions:
             return True
         if name is not None and (name in shapes or name in definitions) and not has_subscript:
+            return True
+        key, scripts = name_scripts(tree.children[0], tree.children[1:], set(shapes) | set(definitions))
+        if key is not None and not any(script.data == "sub_script" for script in scripts):
             return True
     return any(uses_matrix_names(child, shapes, definitions) for child in tree.children)
 

@@ -50,6 +50,15 @@ def shape_of(node, shapes: dict, definitions: dict):
         return shape_of(definitions[node[1]], shapes, definitions)
     if kind in ("scalar", "entry"):
         return None
+    if kind == "ident":
+        if node[1] is None:
+            raise ShapeError("the size of the identity I is not forced by the step (declare it: --let \"I: n x n\")")
+        return (node[1], node[1])
+    if kind == "ones":
+        if node[1] is None:
+            raise ShapeError("the length of the ones vector \\mathbf{1} is not forced by the step "
+                             "(declare it: --let \"\\mathbf{1}: n\")")
+        return (node[1], node[2])
     if kind in ("explicit", "pattern"):
         return _explicit_shape(node, shapes, definitions)
     if kind == "T":
@@ -70,16 +79,16 @@ def shape_of(node, shapes: dict, definitions: dict):
         if not _scalar_shape(target):
             raise ShapeError(f"a derivative of a {show(target)} matrix with respect to a matrix (only scalars)")
         return shapes[node[2]]
-    left = shape_of(node[1], shapes, definitions) if kind not in ("diag", "tr") else None
+    left = shape_of(node[1], shapes, definitions) if kind not in ("diag", "tr", "det") else None
     if kind == "diag":
         inner = shape_of(node[1], shapes, definitions)
         if inner is None or inner[1] != 1:
             raise ShapeError("diag of something that is not a column vector")
         return (inner[0], inner[0])
-    if kind == "tr":
+    if kind in ("tr", "det"):
         inner = shape_of(node[1], shapes, definitions)
         if inner is None or inner[0] != inner[1]:
-            raise ShapeError("the trace of a matrix that is not square")
+            raise ShapeError(f"the {'trace' if kind == 'tr' else 'determinant'} of a matrix that is not square")
         return None
     right = shape_of(node[2], shapes, definitions)
     return _binary_shape(kind, left, right)
@@ -149,7 +158,7 @@ def dot_node(node, shapes, definitions):
         if left is not None and left == right and left[1] == 1 and left[0] != 1:
             return ("mul", ("T", rewritten[0]), rewritten[1])
         return ("mul",) + rewritten
-    if node[0] in ("name", "scalar", "entry"):
+    if node[0] in ("name", "scalar", "entry", "ident", "ones"):
         return node
     if node[0] == "explicit":
         return ("explicit", tuple(tuple(dot_node(e, shapes, definitions) for e in row) for row in node[1]))
@@ -175,15 +184,19 @@ def symbolic_value(node, shapes: dict, definitions: dict):
 
     kind = node[0]
     recurse = lambda child: symbolic_value(child, shapes, definitions)  # noqa: E731
-    if kind == "name":
-        if node[1] in shapes:
-            rows, cols = shapes[node[1]]
-            return sp.MatrixSymbol(node[1], rows, cols)
-        return recurse(definitions[node[1]])
+    if kind == "name":  # a definition wins over a declared shape (a^L: n with a^L = \sigma(z^L))
+        if node[1] in definitions:
+            return recurse(definitions[node[1]])
+        rows, cols = shapes[node[1]]
+        return sp.MatrixSymbol(node[1], rows, cols)
     if kind == "scalar":
         return node[1]
     if kind in ("entry", "pattern"):
         raise _NoExact(kind)
+    if kind == "ident":
+        return sp.Identity(node[1])
+    if kind == "ones":
+        return sp.OneMatrix(node[1], node[2])
     if kind == "explicit":
         return sp.ImmutableMatrix([[_scalar(recurse(entry)) for entry in row] for row in node[1]])
     if kind == "T":
@@ -196,12 +209,17 @@ def symbolic_value(node, shapes: dict, definitions: dict):
         return DiagMatrix(recurse(node[1]))
     if kind == "tr":
         return sp.Trace(recurse(node[1]))
+    if kind == "det":
+        inner = recurse(node[1])
+        return inner.det() if getattr(inner, "is_Matrix", False) else sp.Determinant(inner)
     if kind == "normsq":
         inner = _as_matrix(recurse(node[1]))
         return inner.T * inner if inner.shape[1] == 1 else sp.Trace(inner.T * inner)
     if kind == "grad":  # SymPy's matrix calculus: d(scalar)/dW in denominator layout (the shape of W)
         target = recurse(node[1])
         if getattr(target, "shape", (1, 1)) != (1, 1):
+            raise _NoExact(kind)
+        if node[2] in definitions:  # by an intermediate variable: the explicit path decides
             raise _NoExact(kind)
         rows, cols = shapes[node[2]]
         return target.diff(sp.MatrixSymbol(node[2], rows, cols))
@@ -254,12 +272,16 @@ def explicit_value(node, env: dict, shapes: dict, definitions: dict, functions: 
 
     kind = node[0]
     recurse = lambda child: explicit_value(child, env, shapes, definitions, functions)  # noqa: E731
-    if kind == "name":
-        if node[1] in env:
+    if kind == "name":  # a defined name is its definition, except where a derivative takes it as a variable
+        if node[1] in env and (node[1] not in definitions or node[1] in env["@free"]):
             return env[node[1]]
         return recurse(definitions[node[1]])
     if kind == "scalar":
         return node[1].xreplace(env.get("@sizes", {}))
+    if kind == "ident":
+        return sp.eye(int(node[1].xreplace(env["@sizes"])))
+    if kind == "ones":
+        return sp.ones(int(node[1].xreplace(env["@sizes"])), int(node[2].xreplace(env["@sizes"])))
     if kind in ("entry", "explicit", "pattern"):
         return _explicit_entries(node, env, recurse)
     if kind == "T":
@@ -274,12 +296,16 @@ def explicit_value(node, env: dict, shapes: dict, definitions: dict, functions: 
         return sp.diag(*list(vector))
     if kind == "tr":
         return _as_matrix(recurse(node[1])).trace()
+    if kind == "det":
+        return _as_matrix(recurse(node[1])).det()
     if kind == "normsq":
         return sum(entry ** 2 for entry in _as_matrix(recurse(node[1])))
     if kind == "fn":
         function = _elementwise(node[1], functions)
         value = recurse(node[2])
         return value.applyfunc(function) if getattr(value, "is_Matrix", False) else function(value)
+    if kind == "grad" and node[2] in definitions and node[2] not in env["@free"]:
+        return _gradient_by_intermediate(node, env, shapes, definitions, functions)
     if kind == "grad":
         target = _scalar(recurse(node[1]))
         variables = env[node[2]]
@@ -304,6 +330,22 @@ def explicit_value(node, env: dict, shapes: dict, definitions: dict, functions: 
     if kind == "outer":
         return left * right.T
     return _product(left, right)
+
+
+def _gradient_by_intermediate(node, env, shapes, definitions, functions):
+    """d(target)/dV for a defined V (``\\frac{\\partial C}{\\partial a^L}`` with ``a^L = \\sigma(z^L)``): the
+    usual intermediate-variable reading. V is a variable while the target is differentiated, then
+    its definition is substituted into the result."""
+    import sympy as sp
+
+    name = node[2]
+    rows, cols = (int(size.xreplace(env["@sizes"])) for size in shapes[name])
+    variables = sp.Matrix(rows, cols, lambda i, j: sp.Dummy(f"{name}_{i}{j}", real=True))
+    inner = dict(env, **{name: variables, "@free": env["@free"] | {name}})
+    target = _scalar(explicit_value(node[1], inner, shapes, definitions, functions))
+    value = _as_matrix(explicit_value(("name", name), env, shapes, definitions, functions))
+    at = {variables[i, j]: value[i, j] for i in range(rows) for j in range(cols)}
+    return variables.applyfunc(lambda entry: sp.diff(target, entry).xreplace(at))
 
 
 def _explicit_entries(node, env, recurse):
@@ -342,6 +384,12 @@ def _is_scalar(value) -> bool:
 def _elementwise(name: str, functions: dict):
     import sympy as sp
 
+    order = len(name) - len(name.rstrip("'"))
+    if order:  # \sigma'(z): the derivative of the (declared or known) function, applied elementwise
+        base = _elementwise(name.rstrip("'"), functions)
+        t = sp.Dummy("t", real=True)
+        derivative = sp.diff(base(t), t, order)
+        return lambda value: derivative.xreplace({t: value})
     if name in functions:
         return lambda t: functions[name](t)
     known = {"exp": sp.exp, "log": sp.log, "ln": sp.log, "tanh": sp.tanh}
@@ -356,8 +404,12 @@ def decide_matrix_step(lhs, rhs, shapes: dict, definitions: dict, functions: dic
     """An :class:`~symderiv.writeup.judge.Outcome` for ``lhs = rhs`` (expression trees of :mod:`matrices`)."""
     from symderiv.writeup.judge import Outcome
 
+    from symderiv.writeup.matrix_implicit import fill_to, infer_sizes
+
     lhs, rhs = dot_node(lhs, shapes, definitions), dot_node(rhs, shapes, definitions)
     definitions = {name: dot_node(node, shapes, definitions) for name, node in definitions.items()}
+    definitions = {name: fill_to(node, shapes.get(name), shapes, definitions) for name, node in definitions.items()}
+    lhs, rhs = infer_sizes(lhs, rhs, shapes, definitions)
     left, right = shape_of(lhs, shapes, definitions), shape_of(rhs, shapes, definitions)
     if not (left == right or (_scalar_shape(left) and _scalar_shape(right))):
         raise ShapeError(f"the left side has shape {_describe(left)} and the right side {_describe(right)} "
@@ -395,7 +447,7 @@ def _broadcasts(node, shapes, definitions, seen=frozenset()) -> bool:
             return True
     if node[0] == "name" and node[1] in definitions and node[1] not in seen:
         return _broadcasts(definitions[node[1]], shapes, definitions, seen | {node[1]})
-    if node[0] in ("name", "scalar", "entry"):
+    if node[0] in ("name", "scalar", "entry", "ident", "ones"):
         return False
     children = [c for c in node[1:] if isinstance(c, tuple)]
     if node[0] == "explicit":
@@ -415,16 +467,22 @@ def _shapes_used(lhs, rhs, shapes, definitions):
     while stack:
         node = stack.pop()
         if node[0] == "name":
-            if node[1] in shapes:
+            if node[1] in shapes and node[1] not in definitions:
                 names.add(node[1])
             elif node[1] not in names:
                 names.add(node[1])
                 stack.append(definitions[node[1]])
         elif node[0] == "grad":
-            names.add(node[2])
+            if node[2] in definitions:  # a variable only inside the derivative: its sizes, no values
+                patterns.update(size for size in shapes[node[2]] if size.is_Symbol)
+                stack.append(("name", node[2]))
+            else:
+                names.add(node[2])
             stack.append(node[1])
         elif node[0] == "entry":
             names.add(node[1])
+        elif node[0] in ("ident", "ones"):
+            patterns.update(size for size in node[1:] if getattr(size, "is_Symbol", False))
         elif node[0] == "pattern":
             stack.append(node[2])
             patterns.add(node[4])
@@ -432,7 +490,8 @@ def _shapes_used(lhs, rhs, shapes, definitions):
             stack.extend(entry for row in node[1] for entry in row)
         elif node[0] != "scalar":
             stack.extend(child for child in node[1:] if isinstance(child, tuple))
-    used = {n: shapes[n] for n in names if n in shapes}
+    used = {n: shapes[n] for n in names if n in shapes and n not in definitions}  # a defined name has no values
+    patterns.update(size for n in names if n in shapes and n in definitions for size in shapes[n] if size.is_Symbol)
     for size in patterns - {s for shape in used.values() for s in shape}:
         used[f"@size:{size}"] = (size, size)  # a size only a pattern names (not a matrix)
     return used
@@ -456,7 +515,8 @@ def _environment(names_shapes: dict, assignment: dict, values, variables=frozens
     by) with their values in ``point``, numbers for the others (differentiating fewer symbols is faster)."""
     import sympy as sp
 
-    env, point = {"@sizes": {s: sp.Integer(v) for s, v in assignment.items()}, "@scalars": {}, "@entries": {}}, {}
+    env, point = {"@sizes": {s: sp.Integer(v) for s, v in assignment.items()}, "@scalars": {}, "@entries": {},
+                  "@free": frozenset()}, {}
     for name, (rows, cols) in sorted(names_shapes.items()):
         if name.startswith("@size:"):
             continue

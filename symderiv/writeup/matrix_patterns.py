@@ -71,7 +71,25 @@ def _letter_of(declared: str):
     return found.base_letter if found.kind == "symbol" else declared.lstrip("\\")
 
 
+def delimiters(tree) -> str:
+    """The environment of a parsed matrix: "vmatrix" (a determinant), "Vmatrix" (a norm), or "matrix"."""
+    token = str(tree.children[0]) if tree.children else ""
+    for kind in ("Vmatrix", "vmatrix"):
+        if "{" + kind + "}" in token:
+            return kind
+    return "matrix"
+
+
 def read_matrix(reader, tree):
+    kind = delimiters(tree)
+    if kind == "Vmatrix":
+        raise Unsupported("a Vmatrix (a norm written with double bars) is not read", kind="matrix")
+    if kind == "vmatrix":  # |A| written as a vmatrix: the determinant of the matrix inside
+        return ("det", _read_matrix(reader, tree))
+    return _read_matrix(reader, tree)
+
+
+def _read_matrix(reader, tree):
     rows = []
     for child in tree.children:
         if getattr(child, "data", None) == "mrow":

@@ -15,8 +15,8 @@ Contract:
 from __future__ import annotations
 
 from symderiv.writeup.latex_parser import Unsupported
-from symderiv.writeup.matrices import NotMatrixStep, Reader, document_shapes, uses_matrix_names, word_subscript
-from symderiv.writeup.shapes import name_of, unwrap
+from symderiv.writeup.matrices import NotMatrixStep, Reader, declared_name, document_shapes, uses_matrix_names
+from symderiv.writeup.shapes import latex_name
 
 
 def collect_shapes(context) -> None:
@@ -58,10 +58,19 @@ def mark_matrix_steps(parsed, context, error_type) -> None:
             item.matrix = ("unread",)
             continue
         item.error = None
+        if defined and defined in context.shapes and _mentions(rhs, defined):
+            item.matrix = ("step", ("name", defined), rhs)  # y = [y_1; ...; y_n]: a claim about y's entries
+            continue
+        if defined and defined in context.shapes:  # a^L: n declared, then a^L = \sigma(z^L) defines it
+            mismatch = _shape_mismatch(defined, rhs, context)
+            if mismatch is not None:
+                item.error = error_type(mismatch, "matrix shape", item.step.lhs_offset)
+                item.matrix = ("unread",)
+                continue
         if defined:
             context.matrix_definitions[defined] = rhs
             context.origins[defined] = ("matrix definition", f"line {item.step.line}")
-            item.definition = f"definition of {defined}"
+            item.definition = f"definition of {latex_name(defined)}"
             item.matrix = ("definition",)
         else:
             item.matrix = ("step", lhs, rhs)
@@ -70,21 +79,37 @@ def mark_matrix_steps(parsed, context, error_type) -> None:
 def _defined_name(item, context):
     if not item.step.first_in_chain:
         return None
-    tree = unwrap(item.lhs_side.tree)
-    word = None
-    if getattr(tree, "data", None) == "item":
-        word = word_subscript(tree.children[1:])
-        if len(tree.children) != 1 and not (word is not None and len(tree.children) == 2):
-            return None
-        tree = tree.children[0]
-    name = name_of(tree)
-    if name is not None and word is not None:
-        name = f"{name}_{{{word}}}"
-    if name is None or name.startswith("@") or name in context.shapes or name in context.matrix_definitions:
+    name = declared_name(item.lhs_side.tree)
+    if name is None or name in context.matrix_definitions:
         return None
     if name in context.let_names and name not in context.shapes:
         return None
     return name
+
+
+def _mentions(node, name: str) -> bool:
+    """Does an expression tree name ``name`` (as a whole or by an entry)?"""
+    if not isinstance(node, tuple):
+        return False
+    if len(node) > 1 and node[0] in ("name", "entry") and node[1] == name:
+        return True
+    return any(_mentions(child, name) for child in node)
+
+
+def _shape_mismatch(name: str, node, context):
+    """Why ``name = node`` cannot define a name of declared shape (the shapes differ), or None."""
+    from symderiv.writeup.matrix_judge import ShapeError, dot_node, shape_of, show
+
+    try:
+        shape = shape_of(dot_node(node, context.shapes, context.matrix_definitions), context.shapes,
+                         context.matrix_definitions)
+    except ShapeError as exc:
+        return str(exc)
+    declared = context.shapes[name]
+    if shape == declared or (shape is None and declared == (1, 1)):
+        return None
+    shown = "a scalar" if shape is None else show(shape)
+    return f"{name} is declared {show(declared)}, but the right side is {shown}: which one is meant?"
 
 
 def decide_matrix(item, context, rng):
@@ -106,19 +131,23 @@ def matrix_declaration(context, left_text: str, right_text: str, source: str) ->
     right = parse_side(right_text)
     if not uses_matrix_names(right, context.shapes, context.matrix_definitions):
         return False
-    tree = unwrap(parse_side(left_text))
-    if getattr(tree, "data", None) == "item" and len(tree.children) == 1:
-        tree = tree.children[0]
-    name = name_of(tree)
-    if name is None or name.startswith("@") or name in context.shapes:
-        raise Unsupported("the left side of a definition with matrices must be a name without a declared shape")
+    name = declared_name(parse_side(left_text))
+    if name is None:
+        raise Unsupported("the left side of a definition with matrices must be a name (W, a^L, W^{(2)})")
     sizes = {str(s): s for shape in context.shapes.values() for s in shape if s.is_Symbol}
     reader = Reader(context.shapes, context.matrix_definitions, context.concrete_functions, sizes)
     reader.layout = context.layout
     try:
-        context.matrix_definitions[name] = reader.side(right)
+        node = reader.side(right)
     except NotMatrixStep as exc:
         raise Unsupported(f"an entry of {exc} in a definition with matrices is not read") from None
+    if _mentions(node, name):
+        raise Unsupported(f"{name} is defined in terms of itself")
+    if name in context.shapes:  # a^L: n, then a^L = \sigma(z^L): the definition must have the declared shape
+        mismatch = _shape_mismatch(name, node, context)
+        if mismatch is not None:
+            raise Unsupported(mismatch)
+    context.matrix_definitions[name] = node
     context.origins[name] = ("matrix definition", source)
     context.declared_names.add(name)
     return True

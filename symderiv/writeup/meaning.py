@@ -684,7 +684,7 @@ class Converter:
         widths = {len(row) for row in rows}
         if len(widths) != 1:
             self.fail(tree, "matrix rows of different lengths", "matrix")
-        return sp.Matrix(rows)
+        return _delimited(sp.Matrix(rows), tree, self.fail)
 
     # -- fractions and derivatives --------------------------------------------------------
     def _fraction(self, tree):
@@ -1145,3 +1145,17 @@ def _prime(applied_function, argument, order: int):
 def _short(value) -> str:
     text = str(value)
     return text if len(text) <= 20 else text[:17] + "..."
+
+
+def _delimited(matrix, tree, fail):
+    """A vmatrix is the determinant of its entries (a Vmatrix, a norm, is not read): never a matrix."""
+    from symderiv.writeup.matrix_patterns import delimiters
+
+    kind = delimiters(tree)
+    if kind == "Vmatrix":
+        fail(tree, "a Vmatrix (a norm written with double bars) is not read", "matrix")
+    if kind == "vmatrix":
+        if matrix.rows != matrix.cols:
+            fail(tree, "the determinant (vmatrix) of a matrix that is not square", "matrix")
+        return matrix.det()
+    return matrix

@@ -100,7 +100,9 @@ def unwrap(tree):
 def latex_name(name: str) -> str:
     if name.startswith("\\"):
         return name
-    return f"\\{name}" if len(name) > 1 else name
+    cut = min([name.index(mark) for mark in "^_" if mark in name] + [len(name)])
+    base, rest = name[:cut], name[cut:]  # delta^{(l)} -> \delta^{(l)}; L^{(i)} stays
+    return (f"\\{base}" if len(base) > 1 else base) + rest
 
 
 def is_plain_name(expr) -> bool:

@@ -5,7 +5,8 @@
 - in every single-mistake variant, the steps that hold the changed characters exist, and none of
   them is proved or holds: each is false or unchecked with a reason;
 - every ``--let`` the checker suggests for the corpus is accepted when fed back;
-- the same verdicts, reasons and counterexamples with a CPU hog running beside the checker.
+- the same verdicts, reasons and counterexamples with a CPU hog running beside the checker;
+- the coverage figures (issue 14, item 6) do not regress: the bounds in ``FIGURES`` below.
 
 The expected verdicts come from the corpus headers (written and checked by hand by the person who
 transcribed each source), never from symderiv's own output.
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from symderiv.errors import InputError
-from symderiv.writeup.corpus import check_file, original_of, read_header, wrong_steps
+from symderiv.writeup.corpus import check_file, checked, original_of, percent, read_header, tally, wrong_steps
 from symderiv.writeup.report import FALSE, HOLDS, PROVED, UNCHECKED
 
 REAL = Path(__file__).parents[1] / "writeups" / "real"
@@ -32,10 +33,30 @@ SUGGESTED_LET = re.compile(r'--let "([^"]+)"')
 
 pytestmark = pytest.mark.skipif(not ORIGINALS, reason="the real-writeup corpus is not present")
 
+#: The corpus figures as measured at the end of the last change, held as bounds so that coverage
+#: cannot regress silently. The one place to update when a change moves them (after a merge, say):
+#: run ``python -m symderiv.writeup.corpus tests/writeups/real --markdown`` and copy the new
+#: figures here and into docs/check.md. Lower bounds may only go up; the zeros stay zeros.
+FIGURES = {
+    "min_originals": 35,
+    "min_variants": 104,
+    "max_false_alarms": 0,  # a correct line reported false
+    "max_variants_missed": 0,  # a variant's wrong step reported proved or holds
+    "max_variants_without_step": 0,  # a variant's changed line not found in any step (dropped silently)
+    "min_decided_percent": 17.6,  # proved or holds, among the steps of the originals
+    "min_variant_false_percent": 23.0,  # variants whose wrong step is false, among all variants
+}
+
 
 @pytest.fixture(scope="module")
 def original_reports():
     return {path.name: check_file(path) for path in ORIGINALS}
+
+
+@pytest.fixture(scope="module")
+def variant_reports():
+    """Every variant checked once for the module: path -> (report, header), or the InputError."""
+    return checked(VARIANTS)
 
 
 @pytest.mark.parametrize("path", ORIGINALS, ids=lambda p: p.name)
@@ -55,8 +76,11 @@ def test_every_unchecked_step_says_why(path, original_reports):
 
 
 @pytest.mark.parametrize("path", VARIANTS, ids=lambda p: p.name)
-def test_a_variants_wrong_step_is_false_or_unchecked_with_a_reason(path):
-    report, header = check_file(path)
+def test_a_variants_wrong_step_is_false_or_unchecked_with_a_reason(path, variant_reports):
+    outcome = variant_reports[path]
+    if isinstance(outcome, InputError):
+        pytest.fail(f"a header declaration is refused: {outcome}")
+    report, header = outcome
     assert header.mutation is not None, "a variant names its changed line"
     original = original_of(path)
     steps = wrong_steps(report, original.read_text(encoding="utf-8"), path.read_text(encoding="utf-8"),
@@ -65,6 +89,45 @@ def test_a_variants_wrong_step_is_false_or_unchecked_with_a_reason(path):
     for step in steps:
         assert step.verdict not in (PROVED, HOLDS), f"wrong step reported {step.verdict}: {step}"
         assert step.verdict == FALSE or (step.verdict == UNCHECKED and step.reason.strip()), step
+
+
+def test_the_corpus_figures_do_not_regress(original_reports, variant_reports):
+    found = tally({REAL / name: outcome for name, outcome in original_reports.items()}, variant_reports)
+    decided = found.verdicts["proved"] + found.verdicts["holds"]
+    assert not found.rejected, found.rejected
+    assert found.files >= FIGURES["min_originals"] and found.variants >= FIGURES["min_variants"]
+    assert len(found.false_alarms) <= FIGURES["max_false_alarms"], found.false_alarms
+    assert found.variant_outcomes["missed"] <= FIGURES["max_variants_missed"], found.missed
+    assert found.variant_outcomes["no step"] <= FIGURES["max_variants_without_step"], found.missed
+    assert percent(decided, found.steps) >= FIGURES["min_decided_percent"], (
+        f"{decided} of {found.steps} correct steps proved or hold ({percent(decided, found.steps)} %), "
+        f"below the {FIGURES['min_decided_percent']} % held here")
+    caught = found.variant_outcomes["false"]
+    assert percent(caught, found.variants) >= FIGURES["min_variant_false_percent"], (
+        f"{caught} of {found.variants} variants' wrong steps false ({percent(caught, found.variants)} %), "
+        f"below the {FIGURES['min_variant_false_percent']} % held here")
+
+
+def test_the_figures_are_tallied_from_the_reports():
+    """tally() on a corpus built here: one original (a proved and a false step), one variant."""
+    from symderiv.writeup.corpus import render_markdown
+
+    text = "<!--\nsource: a test\nsource-error: line 6: planted\n-->\n$$ x + x = 2x $$\n$$ x + x = 3x $$\n"
+    variant = ("<!--\nsource: a test\nsource-error: line 6: planted\nmutation: line 6: sign: 2x for -2x\n-->\n"
+               "$$ x + x = -2x $$\n$$ x + x = 3x $$\n")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        (root / "variants").mkdir()
+        (root / "t.md").write_text(text, encoding="utf-8")
+        (root / "variants" / "t--sign.md").write_text(variant, encoding="utf-8")
+        found = tally(checked([root / "t.md"]), checked([root / "variants" / "t--sign.md"]))
+    assert found.steps == 2 and found.verdicts["proved"] == 1 and found.source_error_false == 1
+    assert not found.false_alarms and found.variant_outcomes["false"] == 1
+    table = render_markdown(found)
+    assert "| **proved or holds** | **1** | **50.0 %** |" in table
+    assert "| false (the mistake caught) | 1 | 100.0 % |" in table
 
 
 def test_the_harness_finds_the_changed_characters():

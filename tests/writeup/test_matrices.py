@@ -254,8 +254,174 @@ def test_entries_belong_to_the_declared_vector_of_their_letter():
     (r"\begin{bmatrix} W & W \\ W & W \end{bmatrix} = W", "block matrices"),
     (r"\|W\| = W", "not squared"),
     (r"\frac{\partial W}{\partial W} = 1", "only scalars"),
-    (r"W^{-1} W = I", "I has no declared shape"),
+    (r"\mathrm{tr}(I) = \mathrm{tr}(W)", "the size of the identity I is not forced"),
 ])
 def test_what_is_not_read_in_a_matrix_step_is_unchecked_with_the_reason(claim, why):
     step = only(f"$${claim}$$", ["W: 3 x 3", "x: n"])
     assert step.verdict == UNCHECKED and why in step.reason, step.reason
+
+
+# --- names with a layer or sample label: W^{(2)}, a^L, w^{l+1} --------------------------------------
+
+LAYERS = [r"\sigma(t) = \frac{1}{1 + \exp(-t)}", "z^L: n", "a^L: n", "y: n", r"w^{l+1}: n_{l+1} x n_l",
+          r"\delta^{l+1}: n_{l+1}", "z^l: n_l"]
+OUTPUT_LAYER = "$$a^L = \\sigma(z^L)$$\n\n$$C = \\frac{1}{2} \\|y - a^L\\|^2$$\n\n"
+
+
+@pytest.mark.parametrize("text, expected", [
+    (r"\mathbf{W}^{(1)}: h x d", (r"\mathbf{W}^{(1)}", "h", "d")),
+    (r"W^{[l]}: n_l x n_{l-1}", ("W^{(l)}", "n_l", "n_{l-1}")),  # (l) and [l]: the same label
+    (r"\delta^{(l)}: n_l", ("delta^{(l)}", "n_l", "1")),
+    (r"w^{l+1}: n_{l+1} x n_l", ("w^{l+1}", "n_{l+1}", "n_l")),
+    ("a^L: n", ("a^{L}", "n", "1")),
+])
+def test_a_name_with_a_layer_or_sample_label_can_have_a_shape(text, expected):
+    name, (rows, cols) = shape_declaration(text)
+    assert (name, str(rows), str(cols)) == expected
+
+
+@pytest.mark.parametrize("claim, expected", [
+    (r"(\mathbf{W}^{(2)} \mathbf{h})^\top \mathbf{g} = \mathbf{h}^\top {\mathbf{W}^{(2)}}^\top \mathbf{g}", PROVED),
+    (r"(\mathbf{W}^{(2)} \mathbf{h})^\top \mathbf{g} = \mathbf{h}^\top \mathbf{W}^{(2)\top} \mathbf{g}", PROVED),
+    (r"(\mathbf{W}^{(2)} \mathbf{h})^\top \mathbf{g} = \mathbf{h}^\top \mathbf{W}^{(2)} \mathbf{g}", UNCHECKED),
+    (r"(\mathbf{W}^{(2)} \mathbf{h})^\top \mathbf{g} = 2 \mathbf{h}^\top {\mathbf{W}^{(2)}}^\top \mathbf{g}", FALSE),
+    (r"\mathbf{W}^{(2)} \mathbf{W}^{(1)} \mathbf{x} = \mathbf{W}^{(2)} (\mathbf{W}^{(1)} \mathbf{x})", PROVED),
+])
+def test_labelled_matrices_are_distinct_names(claim, expected):
+    lets = [r"\mathbf{W}^{(1)}: h x d", r"\mathbf{W}^{(2)}: q x h", r"\mathbf{x}: d", r"\mathbf{h}: h",
+            r"\mathbf{g}: q"]
+    step = only(f"$${claim}$$", lets)
+    assert step.verdict == expected, step.reason
+    if expected == UNCHECKED:
+        assert "inner sizes" in step.reason  # a missing transpose is a shape mismatch, never false
+
+
+def test_the_output_error_in_vector_form_with_sigma_prime_elementwise():
+    """Nielsen's BP1 for the quadratic cost: dC/dz^L = (a^L - y) ⊙ σ'(z^L), against SymPy by hand."""
+    text = OUTPUT_LAYER + "$$\\frac{\\partial C}{\\partial z^L} = (a^L - y) \\odot \\sigma'(z^L)$$\n"
+    steps = check_writeup(text, lets=LAYERS).equations
+    assert [s.verdict for s in steps] == [UNCHECKED, UNCHECKED, HOLDS], [s.reason for s in steps]
+    assert steps[0].reason.startswith("definition of a^{L}")
+    wrong = check_writeup(text.replace("(a^L - y)", "(a^L + y)"), lets=LAYERS).equations[-1]
+    assert wrong.verdict == FALSE
+    at = point(wrong)
+    z, y = matrix(at["z^{L}"]), matrix(at["y"])
+    entries = sp.Matrix(sp.symbols(f"z0:{z.rows}"))
+    sigma = lambda t: 1 / (1 + sp.exp(-t))  # noqa: E731
+    cost = sum((y[i] - sigma(entries[i])) ** 2 for i in range(z.rows)) / 2
+    gradient = sp.Matrix([sp.diff(cost, e) for e in entries]).subs(dict(zip(entries, z)))
+    claimed = sp.Matrix([(sigma(z[i]) + y[i]) * sigma(z[i]) * (1 - sigma(z[i])) for i in range(z.rows)])
+    assert any(abs(sp.N(a - b, 30)) > 1e-20 for a, b in zip(gradient, claimed))
+
+
+def test_a_derivative_by_a_defined_name_is_by_the_intermediate_variable():
+    """dC/da^L with a^L = σ(z^L) defined: a^L is the variable, as ∂C/∂a^L_j is read for scalars."""
+    right = only_last(OUTPUT_LAYER + "$$\\frac{\\partial C}{\\partial a^L} = a^L - y$$\n", LAYERS)
+    assert right.verdict in (PROVED, HOLDS), right.reason
+    wrong = only_last(OUTPUT_LAYER + "$$\\frac{\\partial C}{\\partial a^L} = y - a^L$$\n", LAYERS)
+    assert wrong.verdict == FALSE
+
+
+def test_error_propagation_with_sigma_prime_and_a_diagonal():
+    claim = r"((w^{l+1})^T \delta^{l+1}) \odot \sigma'(z^l) = \mathrm{diag}(\sigma'(z^l)) (w^{l+1})^T \delta^{l+1}"
+    assert only(f"$${claim}$$", LAYERS).verdict == HOLDS
+    missing = r"(w^{l+1} \delta^{l+1}) \odot \sigma'(z^l) = \mathrm{diag}(\sigma'(z^l)) (w^{l+1})^T \delta^{l+1}"
+    step = only(f"$${missing}$$", LAYERS)
+    assert step.verdict == UNCHECKED and "n_{l+1}" in step.reason
+
+
+def test_a_definition_of_a_declared_name_must_have_its_shape():
+    step = only_last("$$a^L = \\sigma(z^l)$$\n", LAYERS)
+    assert step.verdict == UNCHECKED and "which one is meant" in step.reason, step.reason
+
+
+def test_a_prime_on_a_general_function_of_a_matrix_is_unchecked():
+    step = only(r"$$\frac{\partial C}{\partial z^L} = (a^L - y) \odot \phi'(z^L)$$", LAYERS)
+    assert step.verdict == UNCHECKED
+
+
+def only_last(text: str, lets=()):
+    return check_writeup(text, lets=list(lets)).equations[-1]
+
+
+# --- determinants: vmatrix and \det ------------------------------------------------------------------
+
+@pytest.mark.parametrize("claim, expected", [
+    (r"\begin{vmatrix} a & b \\ c & d \end{vmatrix} = ad - bc", PROVED),
+    (r"\begin{vmatrix} a & b \\ c & d \end{vmatrix} = ad + bc", FALSE),
+    # a determinant is a number, never the matrix itself (this was reported proved)
+    (r"\begin{vmatrix} a & b \\ c & d \end{vmatrix} = \begin{bmatrix} a & b \\ c & d \end{bmatrix}", UNCHECKED),
+    (r"\begin{Vmatrix} a & b \\ c & d \end{Vmatrix} = ad - bc", UNCHECKED),
+    (r"\begin{vmatrix} a & b \end{vmatrix} = a", UNCHECKED),
+])
+def test_a_vmatrix_is_a_determinant(claim, expected):
+    step = only(f"$${claim}$$")
+    assert step.verdict == expected, step.reason
+    if expected == FALSE:  # re-checked by hand: ad - bc against ad + bc at the printed point
+        at = {name: number(value) for name, value in point(step).items()}
+        a, b, c, d = (at.get(n, 0) for n in "abcd")
+        assert sp.Matrix([[a, b], [c, d]]).det() != a * d + b * c
+
+
+@pytest.mark.parametrize("claim, expected", [
+    (r"\det(A B) = \det(A) \det(B)", HOLDS),
+    (r"\det(A^T) = \det(A)", PROVED),
+    (r"\det(2 A) = 2 \det(A)", FALSE),
+    (r"\begin{vmatrix} A_{11} & A_{12} \\ A_{21} & A_{22} \end{vmatrix} = \det(A)", UNCHECKED),  # n is symbolic
+])
+def test_det_of_declared_matrices(claim, expected):
+    step = only(f"$${claim}$$", ["A: n x n", "B: n x n"])
+    assert step.verdict in ((expected, PROVED) if expected == HOLDS else (expected,)), step.reason
+    if expected == FALSE:
+        at = point(step)
+        A = matrix(at["A"])
+        assert (2 * A).det() != 2 * A.det()
+
+
+def test_det_of_a_matrix_that_is_not_square_is_a_shape_mismatch():
+    step = only(r"$$\det(A) = 0$$", ["A: m x n"])
+    assert step.verdict == UNCHECKED and "not square" in step.reason, step.reason
+
+
+# --- the identity I and the ones vector \mathbf{1}: sizes forced by the step or declared -------------
+
+IMPLICIT_LETS = ["A: n x n", "X: n x d", "x: n", r"\mu = \frac{1}{n} X^T \mathbf{1}"]
+
+
+@pytest.mark.parametrize("claim, expected", [
+    (r"A I = A", PROVED),
+    (r"(A + I)^T = A^T + I", PROVED),
+    (r"x^T I x = x^T x", PROVED),
+    (r"\mathbf{1}^T X = \mathbf{1}^T X I", PROVED),  # I is d x d here, \mathbf{1} has length n
+    (r"X - \mathbf{1} \mu^T = (I - \frac{1}{n} \mathbf{1}\mathbf{1}^T) X", PROVED),  # centering
+    (r"\mu^T = \frac{1}{n} \mathbf{1}^T X", PROVED),
+    (r"\mathbf{1}^T x = \mathrm{tr}(\mathrm{diag}(x))", HOLDS),
+    (r"(A + 2I) x = A x + x", FALSE),
+    (r"X - \mathbf{1} \mu^T = (I - \mathbf{1}\mathbf{1}^T) X", FALSE),
+    (r"\mathbf{1} X = X", UNCHECKED),  # a column vector times an n x d matrix: no size makes it fit
+])
+def test_identity_and_ones_take_the_sizes_the_step_forces(claim, expected):
+    step = only(f"$${claim}$$", IMPLICIT_LETS)
+    assert step.verdict == expected, step.reason
+    if expected == FALSE and "mu" in claim:  # by hand: the centred X against X - 1 1^T X at the point
+        at = point(step)
+        X, n = matrix(at["X"]), int(at["n"])
+        ones = sp.ones(n, 1)
+        assert X - ones * (X.T * ones / n).T != (sp.eye(n) - ones * ones.T) * X
+
+
+def test_an_identity_whose_size_nothing_forces_is_unchecked_with_the_declaration():
+    step = only(r"$$\mathrm{tr}(I) = \mathrm{tr}(A)$$", ["A: n x n"])
+    assert step.verdict == UNCHECKED and '--let "I: n x n"' in step.reason, step.reason
+    declared = only(r"$$\mathrm{tr}(I) = n$$", ["A: n x n", "I: n x n"])
+    assert declared.verdict == PROVED, declared.reason
+
+
+def test_an_inverse_times_its_matrix_is_the_identity():
+    assert only(r"$$W^{-1} W = I$$", ["W: 3 x 3"]).verdict == PROVED
+    assert only(r"$$W^{-1} W = 2 I$$", ["W: 3 x 3"]).verdict == FALSE
+
+
+def test_a_declared_identity_must_be_square():
+    step = only(r"$$A I = A$$", ["A: n x n", "I: n x m"])
+    assert step.verdict == UNCHECKED and "square" in step.reason, step.reason
