@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 
 from symderiv.writeup import notation
+from symderiv.writeup.indices import summed_superscripts, written_with_subscript
 from symderiv.writeup.latex_parser import Unsupported
 from symderiv.writeup.meaning import Notation
 from symderiv.writeup.shapes import letter_run, name_of, superscript_shape, unwrap
@@ -159,6 +160,7 @@ def document_notation(parsed_steps, declared_powers=(), declared_indexed=(), nam
 
 def _side_evidence(side, line: int, found: Notation) -> None:
     shapes = _Shapes(side.tracked)
+    found.summed_families |= summed_superscripts(side.tree, shapes)
     for item, siblings, in_superscript in _items(side.tree):
         base = item.children[0]
         name = _safe_name(base)
@@ -174,6 +176,9 @@ def _side_evidence(side, line: int, found: Notation) -> None:
                 found.matrix_like.setdefault(name, f"{'bold' if style == 'bold' else 'with an arrow'} at line {line}")
         if superscript is None:
             continue
+        written_index = written_with_subscript(item, shapes) if name is not None else None
+        if written_index is not None:
+            found.indexed_superscripts.setdefault(name, {}).setdefault(written_index, set()).add(line)
         shape = superscript_shape(superscript, shapes)
         written = shapes.source_text(item)
         if shape == "transpose":
