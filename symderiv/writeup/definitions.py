@@ -352,6 +352,7 @@ def unread_definition_used(reading, context: Context, offset: int):
     if not context.unread_definitions or reading is None:
         return None
     for name in sorted(reading.names):
+        name = name.split("^")[0] if "^" in name else name  # a member of an indexed family: its name
         base = name.split("{")[-1].rstrip("}") if name.startswith("\\") else name
         for candidate in (name, base, base.lstrip("\\")):
             unread = context.unread_definitions.get(candidate)

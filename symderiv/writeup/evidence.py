@@ -161,6 +161,7 @@ def document_notation(parsed_steps, declared_powers=(), declared_indexed=(), nam
 def _side_evidence(side, line: int, found: Notation) -> None:
     shapes = _Shapes(side.tracked)
     found.summed_families |= summed_superscripts(side.tree, shapes)
+    found.subscript_letters |= _subscript_letters_anywhere(side.tree)
     for item, siblings, in_superscript in _items(side.tree):
         base = item.children[0]
         name = _safe_name(base)

@@ -78,6 +78,7 @@ class Notation:
     declared_indexed: set = field(default_factory=set)  # --let "z^{l}: index"
     named_words: set = field(default_factory=set)  # words defined as names (\text{loss} = ...)
     summed_families: set = field(default_factory=set)  # names whose bracketed superscript a sum binds (indices)
+    subscript_letters: set = field(default_factory=set)  # letters used as indices (subscripts, sum ranges)
     indexed_superscripts: dict = field(default_factory=dict)  # name -> {superscript: lines} written with a subscript
 
 

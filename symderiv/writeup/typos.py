@@ -7,11 +7,13 @@ verdict is not already a proof when the step uses a name that
   function, not a summation or superscript index),
 - appears in no other step of the document (a name used twice is notation,
   not a slip), and
-- is *one edit* from a known name: a declared one or one used in at least
-  two other steps. For single letters one edit is a visually confusable
-  letter (``q``/``g``, ``u``/``v``, ``n``/``h``, ...), a neighbouring key on a
-  QWERTY keyboard, or the other case (``x``/``X``); for longer names
-  (``\\alpha``, ``\\mathrm{loss}``) a Damerau-Levenshtein distance of 1.
+- is *one edit* from a known name: one a declaration or definition (``--let``
+  or in the file) gives a meaning to or uses (g and h in ``\\ell = g^2 + h``). For single letters one edit is a visually confusable
+  letter (``q``/``g``, ``u``/``v``, ``v``/``w``, ``n``/``h``, ...) or the other
+  case (``x``/``X``), the same for the letter of a decorated name
+  (``\\mathbf{u}``/``\\mathbf{v}``); for longer names (``\\alpha``) a
+  Damerau-Levenshtein distance of 1. Letters the document uses as indices
+  (in a subscript or a sum's range) are never suspected.
 
 The step is then unchecked (kind "typo") with ``q is not declared — did you
 mean g?``; :func:`with_reading` gives the reading with the suggestion put in,
@@ -22,13 +24,14 @@ name means.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from symderiv.writeup.shapes import latex_name
 
-_VISUAL = [("q", "g"), ("u", "v"), ("n", "h"), ("n", "m"), ("i", "j"), ("c", "e"), ("a", "o"), ("v", "y"),
+_VISUAL = [("q", "g"), ("u", "v"), ("v", "w"), ("n", "h"), ("n", "m"), ("i", "j"), ("c", "e"), ("a", "o"), ("v", "y"),
            ("b", "d"), ("p", "q"), ("r", "n"), ("l", "t")]
-_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_DECORATED = re.compile(r"^\\([a-zA-Z]+)\{(.+)\}$")
 _NEVER_SUSPECT = {"n", "e", "pi", "d"}
 
 
@@ -43,17 +46,20 @@ class Typo:
 
 
 def one_edit(written: str, known: str) -> bool:
-    """Is ``written`` one keystroke away from ``known``?"""
+    """Is ``written`` one slip away from ``known``? Letters: a confusable letter or the other case;
+    decorated names (``\\mathbf{y}``): the same decoration of such letters; words and Greek names: one
+    character changed, added, dropped or two swapped."""
     if written == known:
         return False
+    decorated_written, decorated_known = _DECORATED.match(written), _DECORATED.match(known)
+    if decorated_written or decorated_known:
+        return bool(decorated_written and decorated_known) \
+            and decorated_written.group(1) == decorated_known.group(1) \
+            and one_edit(decorated_written.group(2), decorated_known.group(2))
     if len(written) == 1 and len(known) == 1:
         if written.lower() == known.lower():
             return True
-        pair = tuple(sorted((written, known)))
-        if pair in {tuple(sorted(p)) for p in _VISUAL}:
-            return True
-        return any(abs(row.find(written) - row.find(known)) == 1 for row in _ROWS
-                   if written in row and known in row)
+        return tuple(sorted((written, known))) in {tuple(sorted(pair)) for pair in _VISUAL}
     if len(written) < 2 or len(known) < 2:
         return False
     return _damerau_one(written, known)
@@ -88,16 +94,37 @@ def suspected_typo(item, context, step_names_of) -> Typo | None:
     declared = set(context.declared_names) | set(context.let_names) | set(context.function_args) \
         | set(context.concrete_functions) | set(context.indexed_definitions) \
         | {getattr(key, "name", "") for key in context.definitions if isinstance(key, sp.Symbol)}
-    known = declared | {name for name, count in counts.items() if count >= 2}
-    bound = {str(letter) for letter in reading.bound_letters}
+    plain, indexed = _mentioned_by_definitions(context)
+    plain |= {name for name in declared if name not in context.indexed_definitions}
+    indexed |= set(context.indexed_definitions)
+    sides = [side for side in (reading.lhs, reading.rhs) if isinstance(side, sp.Basic)]
+    used_indexed = {str(base) for side in sides for base in side.atoms(sp.IndexedBase)}
+    bound = {str(letter) for letter in reading.bound_letters} | context.notation.subscript_letters
     for name in sorted(reading.names):
         if name in declared or name in counts or name in bound or name in _NEVER_SUSPECT or "^" in name \
                 or name.startswith("\\nabla") or context.is_function(name):
             continue
+        known = indexed if name in used_indexed else plain  # y_j is not a slip for a scalar v
         candidates = tuple(sorted(other for other in known if one_edit(name, other)))
         if candidates:
             return Typo(name, candidates)
     return None
+
+
+def _mentioned_by_definitions(context) -> tuple:
+    """(plain names, indexed names) the declarations and definitions use (g and h in ``\\ell = g^2 + h``)."""
+    import sympy as sp
+
+    bodies = list(context.definitions.values()) + [body for _, body in context.indexed_definitions.values()]
+    bodies += list(context.concrete_functions.values())
+    plain = {str(argument) for arguments in context.function_args.values() for argument in arguments}
+    plain |= {getattr(key, "name", "") for key in context.definitions if isinstance(key, sp.Symbol)}
+    indexed = set()
+    for body in bodies:
+        if isinstance(body, sp.Basic):
+            plain |= {atom.name for atom in body.atoms(sp.Symbol) if not atom.is_integer}
+            indexed |= {str(base) for base in body.atoms(sp.IndexedBase)}
+    return {name for name in plain if name}, indexed
 
 
 def with_reading(lhs, rhs, typo: Typo, candidate: str):

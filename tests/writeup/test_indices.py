@@ -156,8 +156,10 @@ $$\sum_j w_{kj} a^l_j = \sum_j w_{kj} \sigma(z^l_j)$$
 # --- typo hints ----------------------------------------------------------------------------------
 
 def test_one_edit():
-    assert one_edit("q", "g") and one_edit("x", "X") and one_edit("f", "g")
-    assert not one_edit("x", "g") and not one_edit("q", "q")
+    assert one_edit("q", "g") and one_edit("x", "X") and one_edit("v", "w")
+    assert not one_edit("x", "g") and not one_edit("q", "q") and not one_edit("b", "n")
+    assert one_edit(r"\mathbf{u}", r"\mathbf{v}") and not one_edit(r"\mathbf{y}", r"\mathbf{p}")
+    assert not one_edit(r"\mathbf{u}", "v") and not one_edit(r"\hat{u}", r"\mathbf{v}")
     assert one_edit("alpha", "alpah") and one_edit("lambda", "lamda") and not one_edit("alpha", "beta")
 
 
@@ -182,7 +184,16 @@ def test_a_typo_gets_a_hint_and_the_verdict_under_it_never_as_the_verdict():
 
 
 def test_a_name_used_in_several_steps_is_notation_not_a_typo():
-    found = by_line("$$u = x + 1$$\n\n$$v = u - 1$$\n\n$$v + 1 = u$$\n\n$$w = v$$\n")
+    found = by_line("$$u = x + 1$$\n\n$$v + 1 = u + 1$$\n\n$$v = u - 2$$\n\n$$w = v$$\n")
+    assert all(step.reason_kind != "typo" for line in found.values() for step in line)
+
+
+def test_only_names_the_declarations_use_are_suggested_and_indices_are_never_suspected():
+    # independent one-line examples: v is one slip from w, but nothing declares w: false, as written
+    found = by_line("$$\\frac{d}{dx} (w x + b) = v$$\n")
+    assert found[1][0].verdict == FALSE
+    # k is an index of the document (a subscript): never a typo for j
+    found = by_line("$$y_j = x_j^2$$\n\n$$\\frac{\\partial y_j}{\\partial x_j} = 2 x_j$$\n\n$$k \\neq j$$\n")
     assert all(step.reason_kind != "typo" for line in found.values() for step in line)
 
 
