@@ -169,6 +169,8 @@ def _side_evidence(side, line: int, found: Notation) -> None:
         if name is not None and not in_superscript:
             if not _followed_by_bracket(item, siblings):
                 found.bare_names.add(name)
+            else:
+                found.applied_names.add(name)
             if base.data == "letter" and len(letter_run(siblings, _index_of(siblings, item))) <= 1 \
                     and not _after_letter(siblings, item):
                 found.standalone_letters.add(name)

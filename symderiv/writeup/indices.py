@@ -41,6 +41,7 @@ from symderiv.writeup.shapes import latex_name, superscript_shape, tree_letters,
 
 _INDEX_LETTERS_FORM = re.compile(r"^\s*ind(?:ex|ices)\s*:\s*(?P<letters>.+?)\s*$", re.S)
 _LETTER = re.compile(r"^(?:[a-zA-Z]|\\[a-zA-Z]+)$")
+_LAYER = re.compile(r"^(?:l|L|\\ell)(?:[+-][0-9]+)?$")
 _LABEL = re.compile(r"^(?P<base>.+?)\^\{(?P<index>.*)\}$", re.S)
 
 
@@ -89,7 +90,7 @@ def superscript_index(converter, name: str, superscript, node=None):
     None when it is not certain."""
     context = converter.context
     notes = context.notation
-    if name in ("e", "\\mathrm{e}") or context.is_function(name):
+    if name in ("e", "\\mathrm{e}") or _a_function(context, name):
         return None
     shape = superscript_shape(superscript, converter)
     written = converter.source_text(superscript) or "?"
@@ -98,9 +99,12 @@ def superscript_index(converter, name: str, superscript, node=None):
         if not _plain_index(superscript):
             return None
         if name in notes.summed_families:
+            if "," in written:  # x^{(p,2)}: sample p of layer 2; a sum over p is not read (check_not_bound)
+                context.index_labels[label_of(name, written)] = letters
+                return label_of(name, written)
             return _family_index(converter, name, superscript, node)
-    elif shape == "layer":
-        if letters & context.step_letters:
+    elif shape == "layer":  # l, L, \ell, l+1, L-1; not 2l (a power of x^l?)
+        if letters & context.step_letters or not _LAYER.match(written):
             return None
     elif shape == "symbolic":
         declared = letters <= context.index_letters
@@ -115,6 +119,14 @@ def superscript_index(converter, name: str, superscript, node=None):
         notes.matrix_like.setdefault(label, notes.matrix_like[name])
     context.index_labels[label] = letters
     return label
+
+
+def _a_function(context, name: str) -> bool:
+    """Declared, primed or defined as a function, or a conventional function letter (f, g, h, σ, ℓ) that the
+    document applies somewhere: h^{(t)} in an RNN that never writes h(...) is a hidden state, not a derivative."""
+    if name in context.function_args or name in context.concrete_functions or name in context.primed_names:
+        return True
+    return context.is_function(name) and name in context.notation.applied_names
 
 
 def _plain_index(superscript) -> bool:
@@ -147,6 +159,31 @@ def _family_index(converter, name: str, superscript, node):
     parts = [child for child in inner.children if hasattr(child, "data")]
     indices = tuple(converter._index_expr(part) for part in parts)
     return FamilyIndex(latex_name(name) + FAMILY_MARK, indices)
+
+
+def entangled_family(reading, resolve):
+    """The family of a derivative taken with respect to an entry ``h^{(t)}`` of a sample family whose other
+    entries (``h^{(t-1)}``, or ``y^{(i)}`` under a sum) the differentiated expression also uses: whether entries
+    depend on each other (a recurrence over t) or not (independent samples) is not read, so such a derivative
+    decides nothing. ``resolve`` expands an expression through the declarations and definitions."""
+    import sympy as sp
+
+    for side in (reading.lhs, reading.rhs):
+        if not isinstance(side, sp.Basic):
+            continue
+        for derivative in side.atoms(sp.Derivative):
+            for variable, _ in derivative.variable_count:
+                base = getattr(variable, "base", None)
+                if base is None or not str(base).endswith(FAMILY_MARK):
+                    continue
+                try:
+                    inner = resolve(derivative.expr)
+                except Exception:  # noqa: BLE001 - not expandable: the step is unchecked for that reason elsewhere
+                    continue
+                if any(entry.base == base and entry.indices[0] != variable.indices[0]
+                       for entry in inner.atoms(sp.Indexed)):
+                    return str(base)
+    return None
 
 
 def check_not_bound(context, body, letter: str, kind: str) -> None:
@@ -297,5 +334,5 @@ def written_with_subscript(item, shapes):
     return shapes.source_text(superscript) or None
 
 
-__all__ = ["FAMILY_MARK", "FamilyIndex", "check_not_bound", "defined_sibling", "entry_name", "index_letters_declaration", "label_of",
+__all__ = ["FAMILY_MARK", "FamilyIndex", "check_not_bound", "defined_sibling", "entangled_family", "entry_name", "index_letters_declaration", "label_of",
            "shifted_rules", "summed_superscripts", "superscript_index", "written_with_subscript"]

@@ -78,6 +78,7 @@ class Notation:
     declared_indexed: set = field(default_factory=set)  # --let "z^{l}: index"
     named_words: set = field(default_factory=set)  # words defined as names (\text{loss} = ...)
     summed_families: set = field(default_factory=set)  # names whose bracketed superscript a sum binds (indices)
+    applied_names: set = field(default_factory=set)  # names followed by a bracket somewhere (f(x), h(z))
     subscript_letters: set = field(default_factory=set)  # letters used as indices (subscripts, sum ranges)
     indexed_superscripts: dict = field(default_factory=dict)  # name -> {superscript: lines} written with a subscript
 
@@ -444,9 +445,6 @@ class Converter:
         name = name_of(base_tree, self)
         if name is not None:
             return self._named_item(name, subscript, superscript, primes, tree)
-        component = self._component_of_indexed(base_tree, subscript, superscript, primes, tree)
-        if component is not None:
-            return component
         value = self._base(base_tree)
         if isinstance(value, ParenValue):
             if primes:
@@ -464,27 +462,6 @@ class Converter:
         if superscript is not None:
             return self._power(self._as_expr(value, tree), self._bracket_exponent(superscript, tree), tree)
         return value
-
-    def _component_of_indexed(self, base_tree, subscript, superscript, primes: int, node):
-        """``(x^{(p,2)})_i``: component i of the indexed name x^{(p,2)} (a power outside: ``(a^l)_j^2``)."""
-        if subscript is None or primes or base_tree.data != "paren" or len(base_tree.children) != 1:
-            return None
-        inner = unwrap(base_tree.children[0])
-        if not (hasattr(inner, "data") and inner.data == "item" and len(inner.children) == 2
-                and inner.children[1].data == "sup_script"):
-            return None
-        name = name_of(inner.children[0], self)
-        if name is None or name.startswith("@") or name in ELEMENTARY or name in ("sum", "prod", "partial", "nabla"):
-            return None
-        try:
-            reading = self._named_item(name, subscript, inner.children[1].children[0], 0, node)
-        except Unsupported:
-            return None
-        if not isinstance(reading, NameRef) or not reading.indexed:
-            return None
-        if superscript is not None:
-            reading.power = self._bracket_exponent(superscript, node)
-        return reading
 
     def _named_item(self, name: str, subscript, superscript, primes: int, node=None) -> Any:
         import sympy as sp
@@ -609,11 +586,11 @@ class Converter:
         if index is not None:
             return index
         if shape == "bracketed":
-            self.fail(node, f"{shown}^{{{written}}} is a sample or layer index, not a power; "
-                      "indexed families are not read yet" + hint, "superscript index")
+            self.fail(node, f"{shown}^{{{written}}}: a bracketed superscript on a function or around an expression "
+                      "(a derivative order or an index?) is not read" + hint, "superscript index")
         if shape == "layer":
-            self.fail(node, f"{shown}^{{{written}}} is a layer index, not a power; layer notation is not read yet"
-                      + hint, "superscript index")
+            self.fail(node, f"{shown}^{{{written}}}: a layer index or a power? (a layer letter the step also uses as "
+                      "a quantity, or not of the form l, l+1, L-1)" + hint, "superscript index")
         exponent = self._exponent(superscript)
         family = notes.index_families.get(name)
         if family is not None:

@@ -37,7 +37,7 @@ from symderiv.writeup.declarations import add_declaration, notation_declaration
 from symderiv.writeup.definitions import (adopt_text_definitions, definition_out_of_scope, definitions_at,
                                            unread_definition_used, uncertain_definitions_used)
 from symderiv.writeup.evidence import document_notation, step_letters
-from symderiv.writeup.indices import defined_sibling, shifted_rules
+from symderiv.writeup.indices import defined_sibling, entangled_family, shifted_rules
 from symderiv.writeup.typos import suspected_typo, with_reading
 from symderiv.writeup.extract import Lines, Step, extract, is_fact, section_of
 from symderiv.writeup.judge import Outcome, bare_and_applied, differs_everywhere, invert_for_inequality, judge
@@ -622,6 +622,11 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
                               "evaluator does not handle)",
                               kind="cannot evaluate"))
     outcome = _qualify(item, outcome, restrictions, context)
+    family = entangled_family(item.reading, Resolver(context).full) if outcome.verdict != UNCHECKED else None
+    if family:
+        outcome = Outcome(UNCHECKED, f"{outcome.verdict} as read, but it differentiates with respect to one entry of "
+                          f"{family} an expression that uses other entries: whether the entries depend on each other "
+                          "(a recurrence) or not (independent samples) is not read", kind="superscript index")
     if outcome.verdict == FALSE:
         outcome = _same_rule_for_every_layer(item, outcome, context, restrictions, rng, step_seconds)
     return result(_typo_hint(item, outcome, context, restrictions, rng, step_seconds), restrictions=restrictions)

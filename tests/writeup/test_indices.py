@@ -202,3 +202,38 @@ def test_a_proved_step_keeps_its_verdict_whatever_the_name(latex):
     found = by_line(TYPO_WRITEUP.replace(r"\frac{\partial \ell}{\partial q} = 2 g", latex),
                     [r"\ell = g^2 + h + q^2"])
     assert found[4][0].verdict == PROVED
+
+
+RNN_WRITEUP = r"""
+The hidden state is $h^{(t)} = \tanh(w h^{(t-1)} + x^{(t)})$.
+
+$$\frac{\partial h^{(t)}}{\partial h^{(t-1)}} = w (1 - (h^{(t)})^2)$$
+
+$$\frac{\partial h^{(t)}}{\partial h^{(t-1)}} = w (1 + (h^{(t)})^2)$$
+"""
+
+
+def test_a_conventional_function_letter_never_applied_carries_indices():
+    # h is f, g, h's h, but the text never writes h(...): h^{(t)} is a hidden state, not a derivative order
+    found = by_line(RNN_WRITEUP)
+    assert found[2][0].reason_kind == "definition"
+    assert found[4][0].verdict == PROVED
+    t, w, x = sp.symbols("t w x")  # d/dh tanh(w h + x) = w (1 - tanh^2), by SymPy
+    assert sp.simplify(sp.diff(sp.tanh(w * t + x), t) - w * (1 - sp.tanh(w * t + x) ** 2)) == 0
+    assert found[6][0].verdict == FALSE
+
+
+def test_a_derivative_between_entries_of_a_summed_family_decides_nothing():
+    # summed over t, h^{(t)} is entry t of one family: are the entries independent samples or a recurrence?
+    found = by_line(r"""
+$$L = \sum_{t=1}^{T} (h^{(t)})^2$$
+
+$$\frac{\partial h^{(t)}}{\partial h^{(t-1)}} = 0$$
+
+$$\frac{\partial L}{\partial h^{(t)}} = 2 h^{(t)}$$
+
+$$\frac{\partial (h^{(t)})^2}{\partial h^{(t)}} = 2 h^{(t)}$$
+""")
+    for line in (4, 6):
+        assert found[line][0].verdict == UNCHECKED and found[line][0].reason_kind == "superscript index"
+    assert found[8][0].verdict == PROVED
