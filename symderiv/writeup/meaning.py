@@ -1089,6 +1089,10 @@ class Converter:
             first = sorted(with_matrices[0])[0]
             second = sorted(with_matrices[1])[0] if len(with_matrices) >= 2 else _short(others[0])
             evidence = self.context.notation.matrix_like[first]
+            if "^" in first:  # W^{(1)}: a layer's matrix; shapes are declared for plain names only
+                raise Unsupported(f"a product of {latex_name(first)} and {second}, with {latex_name(first)} used as a "
+                                  f"matrix or vector ({evidence}): matrix algebra with indexed names (a layer's "
+                                  "matrix) is not read yet", kind="matrix")
             raise Unsupported(f"a product of {latex_name(first)} and {second}, with {latex_name(first)} used as a "
                               f"matrix or vector ({evidence}): declare the shapes to read it as matrix algebra "
                               f'(--let "{latex_name(first)}: m x n")', kind="matrix")

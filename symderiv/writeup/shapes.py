@@ -98,7 +98,7 @@ def unwrap(tree):
 
 
 def latex_name(name: str) -> str:
-    if name.startswith("\\") or "^" in name:  # \alpha, \mathbf{x}, a label z^{l}
+    if name.startswith("\\") or any(mark in name for mark in "^_{"):  # \mathbf{x}, z^{l}, J_{MCE}: already LaTeX
         return name
     return f"\\{name}" if len(name) > 1 else name
 
