@@ -12,6 +12,9 @@ Forms (each ``LHS = RHS`` in LaTeX, or ``LHS: KEYWORD``):
   (see :mod:`matrices`); ``layout: numerator`` for derivatives by vectors and matrices.
 - ``z^{l}: index``: superscripts on z are labels: ``z^{l}``, ``z^{l+1}`` are
   separate names (each may carry subscripts, ``z^{l}_j``).
+- ``index: p, q``: a superscript made of these letters is an index on any name
+  (``E^p``, ``o^{p}_k``); see :mod:`symderiv.writeup.indices` for the superscripts
+  read as indices without a declaration.
 
 Every declaration records where each name's meaning came from in
 ``context.origins`` (name -> (kind, source)).
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import re
 
+from symderiv.writeup.indices import index_letters_declaration
 from symderiv.writeup.latex_parser import Unsupported, parse_side, parse_side_tracked
 from symderiv.writeup.matrices import layout_declaration, shape_declaration
 from symderiv.writeup.matrix_steps import matrix_declaration
@@ -61,6 +65,12 @@ def add_declaration(context: Context, text: str, source: str = "--let") -> None:
     import sympy as sp
     from sympy.core.function import AppliedUndef
 
+    letters = index_letters_declaration(text)
+    if letters is not None:
+        context.index_letters |= letters
+        for letter in letters:
+            context.origins.setdefault(f"index {letter}", ("a superscript index letter", source))
+        return
     layout = layout_declaration(text)
     if layout is not None:
         context.layout = layout

@@ -195,6 +195,8 @@ def _adopt_indexed(item, lhs, rhs, context: Context) -> None:
     context.declared_names.add(name)
     context.origins[name] = ("indexed definition", f"line {item.step.line}")
     item.definition = f"definition of {to_latex(lhs)}"
+    if item.reading.doubts:  # p^{(i)} = \sigma(z^{(i)}) with \sigma general or logistic: uncertain, as for a symbol
+        context.uncertain_definitions[name] = "; ".join(d.primary for d in item.reading.doubts.values())
 
 
 def _adopt_function(item, lhs, rhs, context: Context) -> None:
@@ -350,6 +352,7 @@ def unread_definition_used(reading, context: Context, offset: int):
     if not context.unread_definitions or reading is None:
         return None
     for name in sorted(reading.names):
+        name = name.split("^")[0] if "^" in name else name  # a member of an indexed family: its name
         base = name.split("{")[-1].rstrip("}") if name.startswith("\\") else name
         for candidate in (name, base, base.lstrip("\\")):
             unread = context.unread_definitions.get(candidate)
@@ -378,6 +381,15 @@ def uncertain_definitions_used(reading, context: Context):
         if name in context.uncertain_definitions:
             return name, context.uncertain_definitions[name]
         body = context.definitions.get(real_symbol(name))
+        if body is None and name in context.indexed_definitions:
+            body = context.indexed_definitions[name][1]
         if body is not None:
             pending.extend(s.name for s in body.free_symbols if hasattr(s, "name"))
+            pending.extend(str(base) for base in body.atoms(IndexedBase_type()))
     return None
+
+
+def IndexedBase_type():  # noqa: N802 - the class, imported lazily
+    from sympy import IndexedBase
+
+    return IndexedBase

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 
 from symderiv.writeup import notation
+from symderiv.writeup.indices import summed_superscripts, written_with_subscript
 from symderiv.writeup.latex_parser import Unsupported
 from symderiv.writeup.meaning import Notation
 from symderiv.writeup.shapes import letter_run, name_of, superscript_shape, unwrap
@@ -159,6 +160,8 @@ def document_notation(parsed_steps, declared_powers=(), declared_indexed=(), nam
 
 def _side_evidence(side, line: int, found: Notation) -> None:
     shapes = _Shapes(side.tracked)
+    found.summed_families |= summed_superscripts(side.tree, shapes)
+    found.subscript_letters |= _subscript_letters_anywhere(side.tree)
     for item, siblings, in_superscript in _items(side.tree):
         base = item.children[0]
         name = _safe_name(base)
@@ -166,6 +169,8 @@ def _side_evidence(side, line: int, found: Notation) -> None:
         if name is not None and not in_superscript:
             if not _followed_by_bracket(item, siblings):
                 found.bare_names.add(name)
+            else:
+                found.applied_names.add(name)
             if base.data == "letter" and len(letter_run(siblings, _index_of(siblings, item))) <= 1 \
                     and not _after_letter(siblings, item):
                 found.standalone_letters.add(name)
@@ -174,6 +179,9 @@ def _side_evidence(side, line: int, found: Notation) -> None:
                 found.matrix_like.setdefault(name, f"{'bold' if style == 'bold' else 'with an arrow'} at line {line}")
         if superscript is None:
             continue
+        written_index = written_with_subscript(item, shapes) if name is not None else None
+        if written_index is not None:
+            found.indexed_superscripts.setdefault(name, {}).setdefault(written_index, set()).add(line)
         shape = superscript_shape(superscript, shapes)
         written = shapes.source_text(item)
         if shape == "transpose":

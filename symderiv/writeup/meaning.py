@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from symderiv.writeup import notation
+from symderiv.writeup.indices import FamilyIndex, check_not_bound, superscript_index
 from symderiv.writeup.latex_parser import Tracked, Unsupported
 from symderiv.writeup.notation import CONVENTIONAL_FUNCTIONS, ELIDED, GREEK, KNOWN_FUNCTIONS
 from symderiv.writeup.shapes import (decorated_label, decorated_letter, ends_with_bare_bigop, is_plain_name, juxt_items,
@@ -76,6 +77,10 @@ class Notation:
     declared_powers: set = field(default_factory=set)  # --let "x^{n}: power"
     declared_indexed: set = field(default_factory=set)  # --let "z^{l}: index"
     named_words: set = field(default_factory=set)  # words defined as names (\text{loss} = ...)
+    summed_families: set = field(default_factory=set)  # names whose bracketed superscript a sum binds (indices)
+    applied_names: set = field(default_factory=set)  # names followed by a bracket somewhere (f(x), h(z))
+    subscript_letters: set = field(default_factory=set)  # letters used as indices (subscripts, sum ranges)
+    indexed_superscripts: dict = field(default_factory=dict)  # name -> {superscript: lines} written with a subscript
 
 
 @dataclass
@@ -117,6 +122,8 @@ class Context:
     step_plain_letters: set = field(default_factory=set)  # undecorated letters used in this step
     step_bare_names: set = field(default_factory=set)  # names used without a following bracket in this step
     bound_letters: set = field(default_factory=set)  # summation letters seen in this step
+    index_letters: set = field(default_factory=set)  # --let "index: p": superscripts of these letters are indices
+    index_labels: dict = field(default_factory=dict)  # label z^{l} -> letters of its superscript (see indices)
 
     def is_function(self, name: str) -> bool:
         if name in self.function_args or name in self.concrete_functions or name in self.primed_names:
@@ -170,6 +177,8 @@ class NameRef:
     power: Any = None  # sympy exponent
     primes: int = 0
     node: Any = None  # parse tree, for positions
+    family_indices: tuple | None = None  # y^{(i)} in a summed family: (i,), before the subscript's indices
+    indexed: bool = False  # carries a superscript index (z^{l}, x^{(i)}): a value, never a function
 
 
 @dataclass
@@ -476,7 +485,8 @@ class Converter:
         if name in ELIDED:
             self.fail(node, f"elided entries (\\{name}) cannot be checked", "elided")
         if name == "delta" and subscript is not None and kronecker_shape(subscript) \
-                and "delta" not in self.context.notation.declared_indexed:
+                and "delta" not in self.context.notation.declared_indexed \
+                and (superscript is None or superscript_shape(superscript, self) == "numeric"):
             indices = kronecker_pair(subscript) or self._indices(subscript)
             if isinstance(indices, tuple) and len(indices) == 2:
                 exponent = None if superscript is None else self._name_exponent(name, superscript, True, node)
@@ -499,13 +509,15 @@ class Converter:
         label = None
         if superscript is not None:
             reading = self._name_exponent(name, superscript, subscript is not None, node)
+            if isinstance(reading, FamilyIndex):
+                return NameRef(reading.base, subscript, None, primes, node, reading.indices, True)
             if isinstance(reading, str):
                 label = reading
             else:
                 power = reading
         if name.startswith("\\") and self._identify_decorated(name, node):
             name = decorated_letter(name)
-        return NameRef(name if label is None else label, subscript, power, primes, node)
+        return NameRef(name if label is None else label, subscript, power, primes, node, indexed=label is not None)
 
     def _word_item(self, word: str, subscript, superscript, primes, node):
         lower = word.lower()
@@ -518,6 +530,8 @@ class Converter:
         if word in self.context.notation.named_words or word in self.context.declared_names:
             name = f"\\mathrm{{{word}}}"
             power = None if superscript is None else self._name_exponent(name, superscript, subscript is not None, node)
+            if isinstance(power, (str, FamilyIndex)):
+                self.fail(node, f"a superscript index on the word {word} is not read yet", "superscript index")
             return NameRef(name, subscript, power, primes, node)
         self.fail(node, f"unknown word '{word}' (define it, e.g. with --let, or it is not read)", "unknown word")
 
@@ -568,12 +582,15 @@ class Converter:
         if shape == "transpose":
             self.fail(node, f"{shown}^{written} is a transpose: declare the shapes of the matrices and vectors of "
                       f'the step to read it as matrix algebra (--let "{shown}: m x n", --let "x: n")', "transpose")
+        index = superscript_index(self, name, superscript, node)
+        if index is not None:
+            return index
         if shape == "bracketed":
-            self.fail(node, f"{shown}^{{{written}}} is a sample or layer index, not a power; "
-                      "indexed families are not read yet" + hint, "superscript index")
+            self.fail(node, f"{shown}^{{{written}}}: a bracketed superscript on a function or around an expression "
+                      "(a derivative order or an index?) is not read" + hint, "superscript index")
         if shape == "layer":
-            self.fail(node, f"{shown}^{{{written}}} is a layer index, not a power; layer notation is not read yet"
-                      + hint, "superscript index")
+            self.fail(node, f"{shown}^{{{written}}}: a layer index or a power? (a layer letter the step also uses as "
+                      "a quantity, or not of the form l, l+1, L-1)" + hint, "superscript index")
         exponent = self._exponent(superscript)
         family = notes.index_families.get(name)
         if family is not None:
@@ -635,6 +652,7 @@ class Converter:
         if any(str(base) == op.letter for base in body.atoms(sp.IndexedBase)):
             raise Unsupported(f"\\{op.kind} over {op.letter}, which is also used with components "
                               f"({op.letter}_j): a sum over examples is not read", kind="not read yet")
+        check_not_bound(self.context, body, op.letter, op.kind)
         body = body.xreplace({real_symbol(op.letter): op.variable, index_symbol(op.letter): op.variable})
         cls = sp.Sum if op.kind == "sum" else sp.Product
         return cls(body, (op.variable, op.lower, op.upper))
@@ -884,6 +902,8 @@ class Converter:
         if ref.name in ("o", "O") and ref.subscript is None and ref.power is None and not self.declaring \
                 and ref.name not in self.context.declared_names and not self.context.is_function(ref.name):
             self.fail(ref.node, f"{ref.name}(...) reads as Landau notation, which is not read", "not read yet")
+        if ref.indexed and not self.declaring:
+            return False  # z^{l}(1 - z^{l}): a name with a superscript index is a value
         if self.declaring or ref.primes or self.context.is_function(ref.name):
             return True
         if real_symbol(ref.name) in self.context.definitions or ref.name in self.context.plain_names:
@@ -973,6 +993,12 @@ class Converter:
                                   self.position(ref.node), "declaration needed")
             result = _prime(function(name), arguments[0], ref.primes)
             return self._power(result, ref.power, ref.node)
+        if ref.family_indices is not None:
+            indices = () if ref.subscript is None else self._indices(ref.subscript)
+            if isinstance(indices, str):
+                self.fail(ref.node, f"a word subscript on {name}", "superscript index")
+            context.used_names.add(name)
+            return self._power(indexed_base(name)[ref.family_indices + indices], ref.power, ref.node)
         if ref.subscript is not None:
             partial = self._partial_subscript(ref)
             if partial is not None:
@@ -1063,6 +1089,10 @@ class Converter:
             first = sorted(with_matrices[0])[0]
             second = sorted(with_matrices[1])[0] if len(with_matrices) >= 2 else _short(others[0])
             evidence = self.context.notation.matrix_like[first]
+            if "^" in first:  # W^{(1)}: a layer's matrix; shapes are declared for plain names only
+                raise Unsupported(f"a product of {latex_name(first)} and {second}, with {latex_name(first)} used as a "
+                                  f"matrix or vector ({evidence}): matrix algebra with indexed names (a layer's "
+                                  "matrix) is not read yet", kind="matrix")
             raise Unsupported(f"a product of {latex_name(first)} and {second}, with {latex_name(first)} used as a "
                               f"matrix or vector ({evidence}): declare the shapes to read it as matrix algebra "
                               f'(--let "{latex_name(first)}: m x n")', kind="matrix")

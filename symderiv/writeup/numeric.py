@@ -24,6 +24,8 @@ import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 
+from symderiv.writeup.indices import entry_name
+
 SAMPLES_PER_CONFIGURATION = 64
 SIZES = (1, 2, 3, 4, 7, 12)
 FREE_INDEX_VALUES = (1, 2, 3, 4, 5)  # indices when no size is symbolic
@@ -223,7 +225,7 @@ def _concretize_cached(expr, configuration: Configuration):
     replacements = {}
     for indexed in expr.atoms(sp.Indexed):
         if all(i.is_Integer for i in indexed.indices):
-            label = f"{indexed.base}_{{{','.join(str(i) for i in indexed.indices)}}}"
+            label = entry_name(str(indexed.base), indexed.indices)  # x_{1,2}; y^{(1)} in a sample family
             replacements[indexed] = sp.Symbol(label, real=True)
         else:
             raise ValueError("index left symbolic")

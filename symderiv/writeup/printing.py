@@ -17,6 +17,8 @@ def _printer():
     import sympy as sp
     from sympy.printing.latex import LatexPrinter
 
+    from symderiv.writeup.indices import FAMILY_MARK
+
     class _CheckPrinter(LatexPrinter):
         def _print_Derivative(self, expr):
             if isinstance(expr.expr, (sp.Add, sp.Mul)):
@@ -25,5 +27,13 @@ def _printer():
                 operand = r"\left(" + self._print(expr.expr) + r"\right)"
                 return shell.replace("OPERAND", operand)
             return super()._print_Derivative(expr)
+
+        def _print_Indexed(self, expr):
+            base = str(expr.base)
+            if base.endswith(FAMILY_MARK):  # y^{(i)}: entry i of a sample family, written as in the text
+                indices = [self._print(index) for index in expr.indices]
+                text = f"{base[:-len(FAMILY_MARK)]}^{{({indices[0]})}}"
+                return text + (f"_{{{','.join(indices[1:])}}}" if len(indices) > 1 else "")
+            return super()._print_Indexed(expr)
 
     return _CheckPrinter()

@@ -109,7 +109,8 @@ def _missing_dependency(numerator, variable) -> str:
 
     shown_numerator, shown_variable = to_latex(numerator), to_latex(variable)
     message = f"{shown_numerator} does not depend on {shown_variable} through any declaration"
-    if isinstance(numerator, sp.Symbol) and isinstance(variable, sp.Symbol) and not variable.is_integer:
+    if isinstance(numerator, sp.Symbol) and isinstance(variable, sp.Symbol) and not variable.is_integer \
+            and "_" not in numerator.name:  # J_{MCE}(w): a subscripted function is not a declaration that is read
         name, argument = latex_name(numerator.name), latex_name(variable.name)
         return message + f' (declare it, e.g. --let "{name} = {name}({argument})")'
     return message + " (declare what it is with --let: a definition, or a dependency such as g = g(x))"

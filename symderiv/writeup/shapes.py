@@ -98,7 +98,7 @@ def unwrap(tree):
 
 
 def latex_name(name: str) -> str:
-    if name.startswith("\\"):
+    if name.startswith("\\") or any(mark in name for mark in "^_{"):  # \mathbf{x}, z^{l}, J_{MCE}: already LaTeX
         return name
     cut = min([name.index(mark) for mark in "^_" if mark in name] + [len(name)])
     base, rest = name[:cut], name[cut:]  # delta^{(l)} -> \delta^{(l)}; L^{(i)} stays

@@ -37,6 +37,8 @@ from symderiv.writeup.declarations import add_declaration, notation_declaration
 from symderiv.writeup.definitions import (adopt_text_definitions, definition_out_of_scope, definitions_at,
                                            unread_definition_used, uncertain_definitions_used)
 from symderiv.writeup.evidence import document_notation, step_letters
+from symderiv.writeup.indices import defined_sibling, entangled_family, shifted_rules
+from symderiv.writeup.typos import suspected_typo, with_reading
 from symderiv.writeup.extract import Lines, Step, extract, is_fact, section_of
 from symderiv.writeup.judge import Outcome, bare_and_applied, differs_everywhere, invert_for_inequality, judge
 from symderiv.writeup.latex_parser import Unsupported, parse_side_tracked
@@ -609,7 +611,8 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
         return result(Outcome(UNCHECKED, _timed_out(step_seconds), kind="budget"),
                       restrictions=restrictions)
     except Unsupported as exc:
-        return result(Outcome(UNCHECKED, str(exc), kind=exc.kind or "not read yet"), restrictions=restrictions)
+        outcome = Outcome(UNCHECKED, str(exc), kind=exc.kind or "not read yet")
+        return result(_typo_hint(item, outcome, context, restrictions, rng, step_seconds), restrictions=restrictions)
     except (RecursionError, MemoryError, OverflowError):
         return result(Outcome(UNCHECKED, "expression too large or too deeply nested", kind="too large"))
     except Exception as exc:  # an expression sympy cannot evaluate is unchecked, not a crash
@@ -619,7 +622,73 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
                               "evaluator does not handle)",
                               kind="cannot evaluate"))
     outcome = _qualify(item, outcome, restrictions, context)
-    return result(outcome, restrictions=restrictions)
+    family = entangled_family(item.reading, Resolver(context).full) if outcome.verdict != UNCHECKED else None
+    if family:
+        outcome = Outcome(UNCHECKED, f"{outcome.verdict} as read, but it differentiates with respect to one entry of "
+                          f"{family} an expression that uses other entries: whether the entries depend on each other "
+                          "(a recurrence) or not (independent samples) is not read", kind="superscript index")
+    if outcome.verdict == FALSE:
+        outcome = _same_rule_for_every_layer(item, outcome, context, restrictions, rng, step_seconds)
+    return result(_typo_hint(item, outcome, context, restrictions, rng, step_seconds), restrictions=restrictions)
+
+
+def _same_rule_for_every_layer(item: _Parsed, outcome: Outcome, context: Context, restrictions, rng,
+                               step_seconds: float) -> Outcome:
+    """False with ``a^{l}`` undefined while ``a^{L}`` (or ``a^{l+1}``) is defined: false for sure only if it is also
+    false with that definition carried over to ``a^{l}`` (the step may rely on the same rule for every layer)."""
+    sibling = defined_sibling(item.reading.names, context)
+    if not sibling:
+        return outcome
+    unchecked = Outcome(UNCHECKED, f"false as read, but nothing defines {sibling[0]} while {sibling[1]} is defined: "
+                        "the step may use the same rule for that layer or sample", kind="superscript index")
+    rules = shifted_rules(sibling[0], sibling[1], context)
+    if not rules:
+        return unchecked
+    kind, key, value = rules[0]
+    table = context.indexed_definitions if kind == "indexed" else context.definitions
+    table[key] = value
+    try:
+        with step_budget(step_seconds):
+            again = _judge_reading(item.reading, context, restrictions, rng, item.step)
+    except Exception:  # noqa: BLE001 - cannot tell under the carried-over rule: not false for sure
+        again = None
+    finally:
+        del table[key]
+    if again is None or again.verdict != FALSE or defined_sibling(item.reading.names - {sibling[0]}, context):
+        return unchecked
+    return Outcome(FALSE, outcome.reason + f" (also false with the rule of {sibling[1]} carried over to {sibling[0]})",
+                   outcome.counterexample, outcome.difference, outcome.kind)
+
+
+def _typo_hint(item: _Parsed, outcome: Outcome, context: Context, restrictions, rng, step_seconds: float) -> Outcome:
+    """A false or unchecked step that uses a name written once, one keystroke from a known one: unchecked,
+    with the suggestion and, when it decides the step, the verdict under it (a hint, not the verdict)."""
+    if outcome.verdict in (PROVED, HOLDS) or item.reading is None:
+        return outcome
+    typo = suspected_typo(item, context, _step_names)
+    if typo is None:
+        return outcome
+    reason = typo.message()
+    if len(typo.candidates) == 1:
+        lhs, rhs = with_reading(item.reading.lhs, item.reading.rhs, typo, typo.candidates[0])
+        reading = _Reading(lhs, rhs, (item.reading.names - {typo.name}) | {typo.candidates[0]}, {},
+                           item.reading.bound_letters)
+        try:
+            with step_budget(step_seconds):
+                hint = _judge_reading(reading, context, restrictions, rng, item.step)
+        except Exception:  # noqa: BLE001 - a hint that cannot be computed is left out, never a crash
+            hint = None
+        if hint is not None and hint.verdict in (PROVED, HOLDS, FALSE):
+            shown = "true" if hint.verdict in (PROVED, HOLDS) else "false"
+            reason += f" (with {latex_name(typo.candidates[0])} for {latex_name(typo.name)} the step is {shown})"
+    return Outcome(UNCHECKED, f"{reason}; as written: {outcome.verdict} ({outcome.reason})", kind="typo")
+
+
+def _step_names(item: _Parsed) -> set:
+    """The names a step uses: as read (z^{l} is one name, not z), or, for a step not read, its letters."""
+    if item.reading is not None:
+        return set(item.reading.names)
+    return step_letters([item.lhs_side, item.rhs_side])[0]
 
 
 def _decided_matrix_step(item: _Parsed, context: Context, rng, step_seconds: float, assumptions, parsed) -> Outcome:

@@ -42,15 +42,24 @@ def value(text: str) -> Fraction:
 
 # --- 1. a false verdict only when the reading is certain --------------------------------------
 
-def test_layer_indices_are_unchecked_with_the_construct_and_its_position():
+def test_layer_indices_are_read_as_names_never_as_powers():
+    # issue 14: z^l_j is component j of the layer-l name z^{l} (tests/writeup/test_indices.py)
     step = one(r"z^l_j = \sum_k w^l_{jk} a^{l-1}_k + b^l_j")
+    assert step.verdict == UNCHECKED and step.reason_kind == "definition" and "{z^{l}}_{j}" in step.reason
+    # a superscript that is neither a layer/sample pattern nor declared: unchecked with the declaration
+    step = one(r"\frac{\partial z^k_j}{\partial z^k_j} = 1 + z^k")
     assert step.verdict == UNCHECKED and step.reason_kind == "superscript index"
-    assert "z^{l}" in step.reason and step.reason_at == (1, 4)
-    assert '--let "z^{l}: index"' in step.reason
+    assert "z^{k}" in step.reason and step.reason_at == (1, 35)
+    assert '--let "z^{k}: index"' in step.reason
 
 
-@pytest.mark.parametrize("latex", [r"x^{(i)} = y^{(i)}", r"a^{[l]} = b", r"W^T x = y", r"W^\top x = y",
-                                   r"X^{\mathsf{T}} y = z", r"\delta^{L} = a - y"])
+@pytest.mark.parametrize("latex", [r"x^{(i)} = y^{(i)}", r"a^{[l]} = b", r"\delta^{L} = a - y"])
+def test_index_superscripts_make_names(latex):
+    step = one(latex)
+    assert step.verdict == UNCHECKED and step.reason_kind == "definition"
+
+
+@pytest.mark.parametrize("latex", [r"W^T x = y", r"W^\top x = y", r"X^{\mathsf{T}} y = z"])
 def test_superscripts_that_are_not_powers_are_never_read_as_powers(latex):
     step = one(latex)
     assert step.verdict == UNCHECKED and step.reason_kind in ("superscript index", "transpose")
