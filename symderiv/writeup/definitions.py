@@ -91,12 +91,38 @@ def adopt_text_definitions(parsed: list, context: Context, lines) -> None:
         elif isinstance(lhs, sp.Indexed):
             _adopt_indexed(item, lhs, rhs, context)
         elif isinstance(lhs, AppliedUndef_type()):
-            _adopt_function(item, lhs, rhs, context)
+            if _names_a_value_of_a_function(lhs, rhs, position, first_use, context):
+                if isinstance(rhs, sp.Indexed):
+                    _adopt_indexed(item, rhs, lhs, context)
+                else:
+                    _adopt_symbol(item, rhs, lhs, context, lines)
+            else:
+                _adopt_function(item, lhs, rhs, context)
         elif isinstance(lhs, sp.Pow) and isinstance(lhs.base, (sp.Symbol, sp.Indexed)) and lhs.exp.is_Number \
                 and getattr(lhs.base, "name", str(lhs.base)).split("[")[0] not in context.let_names:
             item.unusable = f"the definition of {to_latex(lhs)} (a name with a superscript, like a variance)"
         elif _introduces_name(item, position, used_elsewhere, first_use, context):
             _adopt_symbol(item, rhs, lhs, context, lines)
+
+
+def _names_a_value_of_a_function(lhs, rhs, position: int, first_use: dict, context: Context) -> bool:
+    """``f(args) = NAME`` where NAME (a plain name or an entry ``p^{(i)}`` of a family, not one of the
+    arguments) is written here for the first time and defined nowhere: the step introduces NAME, the
+    value of f there. (Read as a definition of f, f would be constant and NAME a free name, so the
+    step beside it, ``p = \frac{1}{1 + e^{-z}}``, would be reported false.)"""
+    import sympy as sp
+
+    if lhs.func.__name__ in context.function_args:
+        return False
+    if isinstance(rhs, sp.Symbol) and not rhs.is_integer:
+        name = rhs.name
+    elif isinstance(rhs, sp.Indexed) and all(isinstance(i, sp.Symbol) for i in rhs.indices):
+        name = str(rhs.base)
+    else:
+        return False
+    return name not in context.let_names and first_use.get(name) == position \
+        and name not in context.indexed_definitions and not lhs.has(rhs) \
+        and all(getattr(key, "name", str(key)) != name for key in context.definitions)
 
 
 def _introduces_name(item, position: int, used_elsewhere: dict, first_use: dict, context: Context) -> bool:

@@ -594,6 +594,11 @@ def _statements(content: str) -> list[tuple[int, str, str | None]]:
             chains.append((row_offset, cleaned))
             continue
         if continues:
+            justification = _justification_start(chains[-1][1])
+            if justification is not None:
+                # "&= a \quad\because \frac{d}{dx}\ln x = \frac{1}{x} \\ &= b": b continues a, not
+                # the justification; the justification stays a chain of its own (its statements unchanged)
+                _split_off_justification(chains, justification, ambiguous)
             previous_offset, previous = chains[-1]
             padding = row_offset - (previous_offset + len(previous))
             chains[-1] = (previous_offset, previous + " " * max(padding, 1) + cleaned)
@@ -617,6 +622,30 @@ def _statements(content: str) -> list[tuple[int, str, str | None]]:
 
 
 AMBIGUOUS_COLUMN = "<a row continuing one of several columns>"
+
+_TRAILING_SPACE = re.compile(r"(?:\s|\\q?quad(?![a-zA-Z])|\\[ ,;:!]|~|,)+$")
+_JUSTIFICATION_WORDS = ("since", "because", "as", "by", "using")
+
+
+def _justification_start(chain: str) -> int | None:
+    """Where a justification (``\because …``, ``\text{since …}``) begins in a chain, if it has one."""
+    for match in _top_level_positions(chain, _STATEMENT_SEPARATOR):
+        separator = match.group().lstrip(", \t\n")
+        words = _separator_words(match.group()).split()
+        if separator.startswith("\\because") or (words and words[0] in _JUSTIFICATION_WORDS):
+            return match.start()
+    return None
+
+
+def _split_off_justification(chains: list, start: int, ambiguous: set) -> None:
+    """The last chain becomes two: the justification from ``start`` on (placed before it, a chain
+    of its own) and the claim before it, which stays last so that the next row continues it."""
+    offset, chain = chains[-1]
+    chains[-1] = (offset, _TRAILING_SPACE.sub("", chain[:start]))  # offsets kept: the next row is padded
+    chains.insert(len(chains) - 1, (offset + start, chain[start:]))
+    if len(chains) - 2 in ambiguous:  # the claim moved one place on
+        ambiguous.discard(len(chains) - 2)
+        ambiguous.add(len(chains) - 1)
 
 
 def _relation_columns(row: str) -> int:
