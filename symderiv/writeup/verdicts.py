@@ -578,10 +578,13 @@ def _captured_letters(restriction: Restriction, reading: _Reading, integer_names
 def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, rng, lines: Lines) -> StepResult:
     step = item.step
     started = cpu_seconds()
+    started_work = work_units()
     reading = item.reading
 
     def result(outcome: Outcome, at: int | None = None, restrictions=None) -> StepResult:
-        return _step_result(item, outcome, lines, at, restrictions, context, round(cpu_seconds() - started, 3))
+        work = work_units() - started_work  # the decision's, without the printing of the difference
+        return replace(_step_result(item, outcome, lines, at, restrictions, context, round(cpu_seconds() - started, 3)),
+                       work_units=work)
 
     if item.error is not None:
         return result(Outcome(UNCHECKED, item.error.args[0], kind=item.error.kind), item.error.offset)
@@ -821,7 +824,7 @@ def _step_result(item: _Parsed, outcome: Outcome, lines: Lines, at, restrictions
 
 def _difference(outcome: Outcome, context: Context, sides=()):
     try:
-        with cpu_time_limit(DIFFERENCE_SECONDS):
+        with step_budget(DIFFERENCE_SECONDS):  # counted as work: the same difference is printed on every run
             resolver = Resolver(context)
             rewrites = symbolic.concrete_function_rewrites(context, list(sides), resolver)
             simplest = symbolic.simplest_difference(outcome.difference, rewrites)
