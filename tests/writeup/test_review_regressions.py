@@ -342,6 +342,39 @@ def test_values_in_the_next_sentence_do_not_restrict_the_display_before():
     assert steps(text)[0].conditions == ()
 
 
+def test_the_suggestion_for_a_derivative_of_an_undeclared_name_never_leads_to_a_false_alarm():
+    # colah: u and v are independent, so u dv/du + v du/du = v; with the old suggestion v = v(u) it was FALSE
+    text = "$$ \\frac{\\partial}{\\partial u}uv = u\\frac{\\partial v}{\\partial u} + v\\frac{\\partial u}{\\partial u} = v $$\n"
+    found = steps(text)
+    assert all(s.verdict == UNCHECKED and '--let "v: independent"' in s.reason for s in found)
+    assert "v = v(u)\"" not in " ".join(s.reason for s in found)
+    assert [s.verdict for s in steps(text, lets=["v: independent"])] == [PROVED, PROVED]
+    # where the step is false with v independent, the dependency is still what is suggested
+    (step,) = steps("$$ \\frac{\\partial}{\\partial u} (u v) = u\\frac{\\partial v}{\\partial u} $$")
+    assert step.verdict == UNCHECKED and '--let "v = v(u)"' in step.reason
+
+
+def test_an_identity_whose_left_side_sympy_shortens_to_a_name_is_checked_not_a_definition():
+    for text in ("2x - x = x", "\\log(e^{x}) = x", "\\frac{x^2}{x} = x", "x \\cdot 1 = x"):
+        (step,) = steps(f"$$ {text} $$")
+        assert step.verdict == PROVED, (text, step.reason)
+    (step,) = steps("$$ 3x - x = x $$")
+    assert step.verdict == FALSE
+    (step,) = steps("$$ x^2 = 4 $$")  # an equation to solve (or a variance-like name): never an identity
+    assert step.verdict == UNCHECKED and "equation to solve" in step.reason
+
+
+def test_a_derivative_before_a_bracket_and_a_division_is_false_only_under_both_scopes():
+    (step,) = steps("$$ \\frac{d}{dx} (x^2)/x = 1 $$")  # d/dx (x^2/x) = 1: right under one scope
+    assert step.verdict == UNCHECKED and "whole operand" in step.reason
+    (step,) = steps("$$ \\frac{d}{dx} (x^2)/x = 5 $$")
+    assert step.verdict != PROVED
+    (step,) = steps("$$ \\frac{d}{dx} (x^2)(x) = 3x^2 $$")  # juxtaposed: the bracket is the operand (issue 12)
+    assert step.verdict == FALSE
+    (step,) = steps("$$ \\frac{d}{dt}\\left(t^2\\right)t = 2t^2 $$")
+    assert step.verdict == PROVED
+
+
 # --- minors: code that is not math, and no internal exception text in reasons ---------------------------------
 
 def test_verbatim_iffalse_and_tilde_fences_hold_no_math():
@@ -364,6 +397,34 @@ def test_an_inverse_function_is_not_a_reciprocal():
     assert step.verdict == PROVED
     (step,) = steps("$$ \\sin^{-1}(x) = \\arcsin(x) $$")
     assert step.verdict == PROVED
+
+
+def test_undeclared_capitals_multiplied_together_are_not_read_as_commuting_numbers():
+    # false for matrices, true for numbers: never proved, never false, the reason says what to declare
+    for text in ("(A + B)^2 = A^2 + 2 A B + B^2", "A B = B A", "(A B)^{-1} = A^{-1} B^{-1}", "A B C = C B A"):
+        (step,) = steps(f"$$ {text} $$")
+        assert step.verdict == UNCHECKED and step.reason_kind == "declaration needed", text
+        assert "may be" in step.reason and "scalar" in step.reason and "n x n" in step.reason, text
+    (step,) = steps("$$ A^{-1} A = I $$")  # right for a matrix (I the identity): never false
+    assert step.verdict == UNCHECKED and "A may be a matrix" in step.reason
+
+
+def test_capital_steps_that_hold_without_commuting_stay_proved():
+    # true whether the capitals are numbers or matrices: the order of the factors is kept
+    for text in ("(A B)^{-1} = B^{-1} A^{-1}", "\\frac{d}{dx} (L N x^2) = 2 L N x", "(A + 1)^2 = A^2 + 2A + 1",
+                 "\\frac{C}{N} = C N^{-1}"):
+        (step,) = steps(f"$$ {text} $$")
+        assert step.verdict == PROVED, (text, step.reason)
+    # cs231n: C is a constant (it sits in a logarithm), and a denominator is no factor of a product
+    (step,) = steps("$$ \\frac{Ce^{f_{y_i}}}{C\\sum_j e^{f_j}} = \\frac{e^{f_{y_i} + \\log C}}{\\sum_j e^{f_j + \\log C}} $$")
+    assert step.verdict == PROVED
+
+
+def test_a_capital_declared_a_scalar_commutes():
+    (step,) = steps("$$ (A + B)^2 = A^2 + 2 A B + B^2 $$", lets=["A: scalar", "B: scalar"])
+    assert step.verdict == PROVED
+    (step,) = steps("$$ A B = B A $$", lets=["A: n x n", "B: n x n"])
+    assert step.verdict == FALSE  # as matrices, with an explicit counterexample
 
 
 # --- B1, the other direction: a definition or value in the same display, or right after it -------------------
