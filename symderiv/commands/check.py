@@ -101,6 +101,9 @@ def _print_step(out, step) -> None:
               f"{_clip(step.rhs_source)}{condition}\n")
     if step.reason:
         out.write(f"{'':17}{step.reason}\n")
+    in_file = [m for m in step.meanings if m.source.startswith("line ")]
+    if in_file and step.verdict != "unchecked":  # a verdict that rests on the file's own definitions says so
+        out.write(f"{'':17}using  " + ";  ".join(f"{m.name}: {m.kind} ({m.source})" for m in in_file) + "\n")
     example = step.counterexample
     if example is not None:
         if example.functions:

@@ -88,7 +88,9 @@ class Resolver:
             body = self.context.concrete_functions.get(expr.func.__name__)
             if body is not None:
                 if len(body.variables) != len(arguments):
-                    raise Unsupported(f"{expr.func.__name__} applied to {len(arguments)} arguments")
+                    count = len(arguments)
+                    raise Unsupported(f"{expr.func.__name__} applied to {count} argument{'' if count == 1 else 's'}, "
+                                      f"but defined with {len(body.variables)}")
                 return self._resolve(body(*arguments), keep, depth + 1)
             return expr.func(*arguments)
         if isinstance(expr, (sp.Sum, sp.Product)):

@@ -375,6 +375,16 @@ def test_a_derivative_before_a_bracket_and_a_division_is_false_only_under_both_s
     assert step.verdict == PROVED
 
 
+def test_the_text_report_says_which_of_the_files_definitions_a_verdict_rests_on(tmp_path, capsys):
+    from symderiv.cli import main
+
+    path = tmp_path / "defined.md"
+    path.write_text("Let $u = x^2$.\n\n$$ \\frac{du}{dx} = 2x $$\n")
+    assert main(["check", str(path)]) == 0
+    shown = capsys.readouterr().out
+    assert "proved" in shown and "using  u: definition (line 1)" in shown
+
+
 # --- minors: code that is not math, and no internal exception text in reasons ---------------------------------
 
 def test_verbatim_iffalse_and_tilde_fences_hold_no_math():
