@@ -67,6 +67,8 @@ def adopt_text_definitions(parsed: list, context: Context, lines) -> None:
                 first_use.setdefault(name, position)
     for position, item in enumerate(parsed):
         if getattr(item, "matrix", None) is not None:
+            if item.matrix == ("unread",) and _is_definition_shaped(item):
+                _note_unread_definition(item, context)  # f(x) = x^2 with x a declared vector: f is not known
             continue  # read as matrix algebra (matrix_steps), its definitions included
         if not _is_definition_shaped(item):
             if _introduces_name(item, position, used_elsewhere, first_use, context):
