@@ -354,6 +354,13 @@ def test_the_suggestion_for_a_derivative_of_an_undeclared_name_never_leads_to_a_
     assert step.verdict == UNCHECKED and '--let "v = v(u)"' in step.reason
 
 
+def test_the_gradient_of_a_scalar_declared_only_by_its_shape_is_not_zero():
+    # the softmax note: following the suggestion --let "L: 1" made g = \\nabla_s L FALSE (L read as a constant)
+    lets = ["\\mathbf{s} \\in \\mathbb{R}^K", "\\mathbf{g} \\in \\mathbb{R}^K", "L: 1"]
+    (step,) = steps("$$ \\mathbf{g} = \\nabla_{\\mathbf{s}} L $$", lets=lets)
+    assert step.verdict == UNCHECKED and step.reason_kind == "declaration needed"
+
+
 def test_an_identity_whose_left_side_sympy_shortens_to_a_name_is_checked_not_a_definition():
     for text in ("2x - x = x", "\\log(e^{x}) = x", "\\frac{x^2}{x} = x", "x \\cdot 1 = x"):
         (step,) = steps(f"$$ {text} $$")
