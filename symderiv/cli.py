@@ -17,6 +17,11 @@ Exceeding either is exit 2 with one line naming the bound. The modules a
 command needs (its ``PRELOAD`` names, and what its ``preload(args)`` returns)
 are imported before the CPU budget starts, so a budget never expires halfway
 through an import.
+
+A command whose module sets ``FIXED_HASH_SEED`` (``check``) re-executes the
+``symderiv`` process once with that ``PYTHONHASHSEED``, so the same input gives
+the same verdicts in every process (string hashing decides the order of
+SymPy's terms, and so the work a step needs).
 """
 
 from __future__ import annotations
@@ -171,6 +176,8 @@ def main(argv: Sequence[str] | None = None, *, cap_memory: bool | None = None) -
         parser.print_help()
         return EXIT_BAD_INPUT
     module = _command_module(COMMANDS[args.command][0])
+    if argv is None and getattr(module, "FIXED_HASH_SEED", None) is not None:
+        _run_with_fixed_hash_seed(module.FIXED_HASH_SEED)  # returns only where re-executing is impossible
     cpu_limit = _command_cpu_limit(module)
     memory_cap = None
     try:
@@ -206,6 +213,25 @@ def main(argv: Sequence[str] | None = None, *, cap_memory: bool | None = None) -
             raise
         _fail(f"internal error: {type(exc).__name__}: {exc} (set SYMDERIV_DEBUG=1 for a traceback)")
         return 3
+
+
+def _run_with_fixed_hash_seed(seed: str) -> None:
+    """Re-execute this process once with ``PYTHONHASHSEED=seed`` unless it already runs with it.
+
+    Hash randomisation changes the order of SymPy's terms from process to process, and so the work
+    a step needs: a command whose verdicts are decided by a work budget (``FIXED_HASH_SEED`` in its
+    module) must not depend on it. Only the ``symderiv`` process itself does this (``main()`` with
+    no ``argv``); where the interpreter cannot be re-executed (not POSIX, no ``sys.executable``)
+    the command runs as it is."""
+    if os.environ.get("PYTHONHASHSEED") == seed or os.name != "posix" or not sys.executable:
+        return
+    environment = dict(os.environ, PYTHONHASHSEED=seed)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execve(sys.executable, list(sys.orig_argv), environment)
+    except OSError:
+        return
 
 
 def _fail(message: str) -> None:

@@ -46,8 +46,12 @@ MAX_EXPANSION_WORK = 100_000
 MAX_CANCEL_OPS = 1600
 #: simplify (the costliest rewrite, with no bound of its own) on at most this many
 SIMPLIFY_MAX_OPS = 400
-#: the CPU-time budget of one zero test (nested inside any budget of the caller)
+#: the budget of one zero test (nested inside any budget of the caller): work units (see
+#: symderiv.budget.work_limit; 30 a second of CPU, as symderiv check counts them) decide when it stops,
+#: so a busy machine does not turn a proof into "too large"; the CPU time is only a safety net
 ZERO_TEST_CPU_SECONDS = 2.5
+ZERO_TEST_WORK_UNITS = 75
+ZERO_TEST_CPU_SAFETY = 3.0
 
 
 class Zero(StrEnum):
@@ -88,21 +92,29 @@ class _Stop(Exception):
     """A work bound: the expansion would be too large (the reason names the bound)."""
 
 
-def zero_test(difference, up_to: Grade = Grade.SIMPLIFY, cpu_seconds: float | None = ZERO_TEST_CPU_SECONDS) -> ZeroTest:
-    """Is ``difference`` (a SymPy expression) identically zero? See the module docstring."""
-    from symderiv.budget import BudgetExceeded, cpu_time_limit
+def zero_test(difference, up_to: Grade = Grade.SIMPLIFY, cpu_seconds: float | None = ZERO_TEST_CPU_SECONDS,
+              work_units: int | None = ZERO_TEST_WORK_UNITS) -> ZeroTest:
+    """Is ``difference`` (a SymPy expression) identically zero? See the module docstring.
+
+    With ``work_units`` the test stops after that much work (deterministic) and ``cpu_seconds`` times
+    ``ZERO_TEST_CPU_SAFETY`` of CPU time; without, after ``cpu_seconds``."""
+    from symderiv.budget import BudgetExceeded, WorkBudgetExceeded, cpu_time_limit, work_limit
 
     if difference == 0:
         return ZeroTest(Zero.PROVED, Grade.STRUCTURAL, difference)
     if up_to < Grade.EXPAND:
         return ZeroTest(Zero.UNKNOWN, Grade.STRUCTURAL, difference)
     trace = _Trace(difference)
+    safety = cpu_seconds * ZERO_TEST_CPU_SAFETY if cpu_seconds and work_units else cpu_seconds
     try:
-        with cpu_time_limit(cpu_seconds):
+        with cpu_time_limit(safety), work_limit(work_units):
             return _graded(difference, up_to, trace)
-    except BudgetExceeded:
+    except WorkBudgetExceeded as spent:
         return ZeroTest(Zero.TOO_LARGE, trace.grade, trace.remainder(),
-                        f"the exact proof used its CPU-time budget of {cpu_seconds:g} s")
+                        f"the exact proof used its budget of {spent.limit:g} units of work")
+    except BudgetExceeded as spent:
+        return ZeroTest(Zero.TOO_LARGE, trace.grade, trace.remainder(),
+                        f"the exact proof used its CPU-time budget of {spent.limit:g} s")
     except RecursionError:
         return ZeroTest(Zero.TOO_LARGE, trace.grade, difference, "expressions nested too deeply for SymPy")
     except _Stop as stop:

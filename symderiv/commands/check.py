@@ -18,6 +18,9 @@ from symderiv.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 # Each step has its own CPU bound (--timeout) and the file a CPU budget; the dispatcher's
 # wall-clock guard would make a verdict depend on the machine's load, so it is disabled.
 TIME_LIMIT_S = None
+#: the ``symderiv check`` process re-executes itself once with this PYTHONHASHSEED (see cli.py): hash
+#: randomisation changes SymPy's term order, and so the work a step needs and a near-budget verdict
+FIXED_HASH_SEED = "0"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,6 +101,9 @@ def _print_step(out, step) -> None:
               f"{_clip(step.rhs_source)}{condition}\n")
     if step.reason:
         out.write(f"{'':17}{step.reason}\n")
+    in_file = [m for m in step.meanings if m.source.startswith("line ")]
+    if in_file and step.verdict != "unchecked":  # a verdict that rests on the file's own definitions says so
+        out.write(f"{'':17}using  " + ";  ".join(f"{m.name}: {m.kind} ({m.source})" for m in in_file) + "\n")
     example = step.counterexample
     if example is not None:
         if example.functions:

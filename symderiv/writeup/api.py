@@ -13,6 +13,12 @@ prints and never exits.
 - ``lets``/``assume``: the ``--let``/``--assume`` texts. ``timeout``: CPU seconds per step;
   ``budget``: CPU seconds for the file. ``latex``: read as LaTeX (default: from the file's
   extension; Markdown for text).
+
+Budgets count work (:mod:`symderiv.budget`). Unlike the CLI, which re-executes itself with a
+fixed ``PYTHONHASHSEED`` and starts from cold caches, a call here runs in the caller's process:
+its hash seed and what SymPy has already cached or imported change the work a step needs, so a
+step near its budget may be decided here and unchecked by the CLI, or the reverse (docs/check.md,
+"Python API").
 """
 
 from __future__ import annotations

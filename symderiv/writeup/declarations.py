@@ -10,6 +10,9 @@ Forms (each ``LHS = RHS`` in LaTeX, or ``LHS: KEYWORD``):
 - ``x^{n}: power``: every superscript on x is an exponent.
 - ``W: m x n``, ``x: n``, ``W \\in \\mathbb{R}^{m \\times n}``: W is a matrix, x a column vector
   (see :mod:`matrices`); ``layout: numerator`` for derivatives by vectors and matrices.
+- ``v: independent``: v is an independent variable: its derivative by any other variable is 0
+  (without it, ``\\partial v/\\partial u`` of an undeclared v is unchecked).
+- ``A: scalar``: the capital A is a number, never a matrix (see :mod:`capitals`).
 - ``z^{l}: index``: superscripts on z are labels: ``z^{l}``, ``z^{l+1}`` are
   separate names (each may carry subscripts, ``z^{l}_j``).
 - ``index: p, q``: a superscript made of these letters is an index on any name
@@ -24,13 +27,16 @@ from __future__ import annotations
 
 import re
 
+from symderiv.writeup.capitals import scalar_declaration
 from symderiv.writeup.indices import index_letters_declaration
 from symderiv.writeup.latex_parser import Unsupported, parse_side, parse_side_tracked
 from symderiv.writeup.matrices import layout_declaration, shape_declaration
 from symderiv.writeup.matrix_steps import matrix_declaration
 from symderiv.writeup.meaning import Context, Converter, NameRef, ParenValue, real_symbol
+from symderiv.writeup.resolve import INDEPENDENT
 from symderiv.writeup.shapes import name_of, unwrap
 
+_INDEPENDENT_FORM = re.compile(r"^\s*(.+?)\s*:\s*independent\s*$", re.S)
 _NOTATION_FORM = re.compile(r"^(?P<lhs>.+?)\s*:\s*(?P<keyword>power|exponent|index|label)\s*$", re.S)
 
 
@@ -75,6 +81,17 @@ def add_declaration(context: Context, text: str, source: str = "--let") -> None:
     if layout is not None:
         context.layout = layout
         context.origins["layout"] = (f"{layout} layout", source)
+        return
+    scalar = scalar_declaration(text)
+    if scalar is not None:
+        context.origins[scalar] = ("scalar", source)
+        return
+    independent = _INDEPENDENT_FORM.match(text)
+    if independent:
+        name = name_of(unwrap(parse_side(independent.group(1))))
+        if name is None or name.startswith("@"):
+            raise Unsupported("write a name before ': independent', as in 'v: independent'")
+        context.origins[name] = (INDEPENDENT, source)
         return
     shape = shape_declaration(text)
     if shape is not None:

@@ -36,6 +36,11 @@ from symderiv.writeup.meaning import Context, real_symbol
 from symderiv.writeup.shapes import latex_name
 from symderiv.writeup.printing import to_latex
 
+def _written_as_expression(source: str) -> bool:
+    """A left side written with an operation (``2x - x``, ``x \\cdot 1``, ``\\frac{x^2}{x}``, ``\\log(e^x)``), not a name."""
+    return bool(re.search(r"[-+*/(]|\\cdot|\\times|\\frac|^\s*[0-9]", source))
+
+
 def _is_definition_shaped(item) -> bool:
     step = item.step
     return step.first_in_chain and step.relation in ("=", ":=") and not step.conditions \
@@ -62,6 +67,8 @@ def adopt_text_definitions(parsed: list, context: Context, lines) -> None:
                 first_use.setdefault(name, position)
     for position, item in enumerate(parsed):
         if getattr(item, "matrix", None) is not None:
+            if item.matrix == ("unread",) and _is_definition_shaped(item):
+                _note_unread_definition(item, context)  # f(x) = x^2 with x a declared vector: f is not known
             continue  # read as matrix algebra (matrix_steps), its definitions included
         if not _is_definition_shaped(item):
             if _introduces_name(item, position, used_elsewhere, first_use, context):
@@ -82,6 +89,8 @@ def adopt_text_definitions(parsed: list, context: Context, lines) -> None:
             item.conclusion = (f"{to_latex(lhs)} = … is concluded here (after '{conclusion}'): it is neither a "
                                "definition nor an identity to check")
             continue
+        if isinstance(lhs, sp.Symbol) and not lhs.is_integer and _written_as_expression(item.step.lhs):
+            continue  # 2x - x = x, \log(e^x) = x: SymPy made the left side a name; as written it is a claim
         if isinstance(lhs, sp.Symbol) and not lhs.is_integer:
             if lhs in rhs.free_symbols:
                 item.unusable = (f"{to_latex(lhs)} appears on both sides (an update rule or an equation to solve "
@@ -100,7 +109,8 @@ def adopt_text_definitions(parsed: list, context: Context, lines) -> None:
                 _adopt_function(item, lhs, rhs, context)
         elif isinstance(lhs, sp.Pow) and isinstance(lhs.base, (sp.Symbol, sp.Indexed)) and lhs.exp.is_Number \
                 and getattr(lhs.base, "name", str(lhs.base)).split("[")[0] not in context.let_names:
-            item.unusable = f"the definition of {to_latex(lhs)} (a name with a superscript, like a variance)"
+            item.unusable = (f"{to_latex(lhs)} = … is the definition of a name with a superscript (like a variance "
+                             f"\\sigma^2) or an equation to solve: neither is an identity to check")
         elif _introduces_name(item, position, used_elsewhere, first_use, context):
             _adopt_symbol(item, rhs, lhs, context, lines)
 

@@ -401,7 +401,9 @@ class Reader:
     def _gradient(self, operand, wrt):
         if wrt not in self.shapes:
             raise Unsupported(f"a gradient with respect to {wrt}, whose shape is not declared", kind="matrix")
-        if operand[0] == "scalar" and operand[1].is_Symbol:
+        undefined_name = operand[0] == "name" and operand[1] not in self.definitions \
+            and tuple(self.shapes.get(operand[1], ())) == (1, 1)  # --let "L: 1" alone: a scalar, not a constant
+        if (operand[0] == "scalar" and operand[1].is_Symbol) or undefined_name:
             name = str(operand[1])
             raise Unsupported(f"the derivative of {latex_name(name)}, which no definition expresses in "
                               f"{latex_name(wrt)} (write its definition in the file or with --let)",

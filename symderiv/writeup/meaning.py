@@ -144,9 +144,15 @@ class Context:
 
 # --- cached sympy atoms -------------------------------------------------------------
 
+#: names read as non-commuting symbols while a step is read again as matrix algebra (see capitals.py)
+NONCOMMUTING_NAMES: set = set()
+
+
 def real_symbol(name: str):
     import sympy as sp
 
+    if name in NONCOMMUTING_NAMES:
+        return sp.Symbol(name, commutative=False)
     return sp.Symbol(name, real=True)
 
 
@@ -377,7 +383,7 @@ class Converter:
                 return self._product_of(factors), True
             if isinstance(value, DiffOp):
                 rest = values[position + 1:]
-                if rest and isinstance(rest[0], ParenValue):
+                if rest and isinstance(rest[0], ParenValue) and not self._whole_rest_wanted(value, rest, following):
                     # \frac{d}{dt}\left(A\right) B is (dA/dt) B: a bracket ends the operand.
                     factors.append(self._derivative(self._as_expr(rest[0], tree), value.variables, value.node))
                     position += 2
@@ -396,6 +402,15 @@ class Converter:
             expr, position = self._unit(values, position)
             factors.append(expr)
         return self._product_of(factors), False
+
+    def _whole_rest_wanted(self, value, rest, following) -> bool:
+        """``\\frac{d}{dx} (x^2)/x``: with an explicit /, \\cdot or \\times after the bracket, the bracket may be
+        the whole operand or only its start (a doubt: the step is false only if false under both readings).
+        A juxtaposed factor (``\\frac{d}{dt}(A) B``) is outside the operand: issue 12 names that reading."""
+        if not following:
+            return False
+        return self.doubt(("scope", self.position(value.node)), "the bracket after the derivative read as its "
+                          "whole operand", "the derivative read as applying to everything after it", value.node)
 
     def _rest(self, values, following, tree, what: str):
         if not values and not following:

@@ -42,6 +42,7 @@ class StepResult(StepVerdict):
     condition: str | None = None  # the case condition as shown ("i = j", "otherwise")
     difference: str | None = None  # lhs - rhs, simplified, LaTeX
     seconds: float = 0.0  # CPU seconds spent on the step
+    work_units: int = 0  # work spent deciding it (symderiv.budget.work_units): what its budget counts
     lhs_source: str = ""  # as written in the file (whitespace collapsed)
     rhs_source: str = ""
     column: int = 0  # of the relation sign
@@ -72,6 +73,7 @@ class StepResult(StepVerdict):
             "reason_at": None if self.reason_at is None else list(self.reason_at),
             "meanings": [m.as_dict() for m in self.meanings],
             "cpu_seconds": self.seconds,
+            "work_units": self.work_units,
         }
 
 

@@ -64,7 +64,7 @@ class Resolver:
                     raise Unsupported(f"cannot differentiate with respect to {variable}")
             for variable in variables:
                 depends = inner.has(variable.base) if isinstance(variable, sp.Indexed) else variable in inner.free_symbols
-                if not depends and inner.free_symbols:
+                if not depends and inner.free_symbols and not _declared_independent(inner, self.context):
                     # SymPy would say 0: nothing declared makes the numerator depend on the
                     # variable. That is almost always a missing declaration, not a claim.
                     raise Unsupported(_missing_dependency(expr.expr, variable), kind="declaration needed")
@@ -88,7 +88,9 @@ class Resolver:
             body = self.context.concrete_functions.get(expr.func.__name__)
             if body is not None:
                 if len(body.variables) != len(arguments):
-                    raise Unsupported(f"{expr.func.__name__} applied to {len(arguments)} arguments")
+                    count = len(arguments)
+                    raise Unsupported(f"{expr.func.__name__} applied to {count} argument{'' if count == 1 else 's'}, "
+                                      f"but defined with {len(body.variables)}")
                 return self._resolve(body(*arguments), keep, depth + 1)
             return expr.func(*arguments)
         if isinstance(expr, (sp.Sum, sp.Product)):
@@ -98,6 +100,16 @@ class Resolver:
         if not expr.args:
             return expr
         return expr.func(*[self._resolve(a, keep, depth) for a in expr.args])
+
+
+def _declared_independent(inner, context) -> bool:
+    """Every name in ``inner`` is declared an independent variable (``--let "v: independent"``): its
+    derivative by another variable is 0, as SymPy says."""
+    return all(context.origins.get(getattr(s, "name", ""), ("",))[0] == INDEPENDENT for s in inner.free_symbols)
+
+
+#: the kind recorded in ``context.origins`` by ``--let "v: independent"``
+INDEPENDENT = "independent variable (declared)"
 
 
 def _missing_dependency(numerator, variable) -> str:

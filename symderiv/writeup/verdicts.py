@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from symderiv.budget import BudgetExceeded, cpu_seconds, cpu_time_limit, work_limit, work_units
 from symderiv.errors import InputError
 from symderiv.writeup import symbolic
+from symderiv.writeup.capitals import capital_reading
 from symderiv.writeup.conditions import Restriction, StepRestrictions, parse_restrictions
 from symderiv.writeup.declarations import add_declaration, notation_declaration
 from symderiv.writeup.definitions import (adopt_text_definitions, definition_out_of_scope, definitions_at,
@@ -440,6 +441,14 @@ def _einstein(expr):
     return expr.replace(lambda e: isinstance(e, sp.Mul) and bool(_repeated_indices(e)), summed)
 
 
+def _read_again(item: _Parsed, context: Context):
+    """Both sides read again as they are read now (capitals.py sets non-commuting names first)."""
+    context.start_step()
+    context.step_letters, context.step_plain_letters, context.step_bare_names = \
+        step_letters([item.lhs_side, item.rhs_side])
+    return (_side(item.lhs_side, item.step.lhs_offset, context), _side(item.rhs_side, item.step.rhs_offset, context))
+
+
 def _side(side, offset: int, context: Context):
     try:
         return Converter(context, tracked=side.tracked).expression(side.tree)
@@ -580,10 +589,13 @@ def _captured_letters(restriction: Restriction, reading: _Reading, integer_names
 def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, rng, lines: Lines) -> StepResult:
     step = item.step
     started = cpu_seconds()
+    started_work = work_units()
     reading = item.reading
 
     def result(outcome: Outcome, at: int | None = None, restrictions=None) -> StepResult:
-        return _step_result(item, outcome, lines, at, restrictions, context, round(cpu_seconds() - started, 3))
+        work = work_units() - started_work  # the decision's, without the printing of the difference
+        return replace(_step_result(item, outcome, lines, at, restrictions, context, round(cpu_seconds() - started, 3)),
+                       work_units=work)
 
     if item.error is not None:
         return result(Outcome(UNCHECKED, item.error.args[0], kind=item.error.kind), item.error.offset)
@@ -612,6 +624,7 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
                       restrictions=restrictions)
     except Unsupported as exc:
         outcome = Outcome(UNCHECKED, str(exc), kind=exc.kind or "not read yet")
+        outcome = _dependency_or_not(outcome, item, context, restrictions, rng, step_seconds)
         return result(_typo_hint(item, outcome, context, restrictions, rng, step_seconds), restrictions=restrictions)
     except (RecursionError, MemoryError, OverflowError):
         return result(Outcome(UNCHECKED, "expression too large or too deeply nested", kind="too large"))
@@ -621,6 +634,8 @@ def _decide(item: _Parsed, context: Context, assumptions, step_seconds: float, r
                               "cannot evaluate this step (an index left symbolic or a construct the "
                               "evaluator does not handle)",
                               kind="cannot evaluate"))
+    outcome = capital_reading(outcome, reading.lhs, reading.rhs, f"{step.lhs} {step.rhs}", context,
+                              lambda: _read_again(item, context))
     outcome = _qualify(item, outcome, restrictions, context)
     family = entangled_family(item.reading, Resolver(context).full) if outcome.verdict != UNCHECKED else None
     if family:
@@ -689,6 +704,39 @@ def _step_names(item: _Parsed) -> set:
     if item.reading is not None:
         return set(item.reading.names)
     return step_letters([item.lhs_side, item.rhs_side])[0]
+
+
+_DEPENDENCY_SUGGESTED = re.compile(r'\(declare it, e\.g\. --let "([^"=]+?) = \1\(([^"()]+)\)"\)')
+
+
+def _dependency_or_not(outcome: Outcome, item: _Parsed, context: Context, restrictions, rng,
+                       step_seconds: float) -> Outcome:
+    """``\\partial v/\\partial u`` of an undeclared v: the suggestion ``v = v(u)`` is printed only if the step is
+    not true with v independent of u (colah: ``u \\partial v/\\partial u + v = v`` is right for independent
+    u and v, false with v = v(u)); otherwise the declaration that reads it as written is suggested."""
+    from symderiv.writeup.resolve import INDEPENDENT
+
+    suggested = _DEPENDENCY_SUGGESTED.search(outcome.reason) if outcome.kind == "declaration needed" else None
+    if suggested is None or item.reading is None:
+        return outcome
+    name = suggested.group(1).strip()
+    key = next((n for n in item.reading.names if latex_name(n) == name), name)
+    if key in context.origins:
+        return outcome
+    context.origins[key] = (INDEPENDENT, "a trial reading")
+    try:
+        with step_budget(step_seconds):
+            independent = _judge_reading(item.reading, context, restrictions, rng, item.step)
+    except (BudgetExceeded, Exception):  # noqa: BLE001 - only a refinement of the suggestion
+        return outcome
+    finally:
+        del context.origins[key]
+    if independent.verdict not in (PROVED, HOLDS):
+        return outcome
+    independent_of = suggested.group(2).strip()
+    return Outcome(UNCHECKED, f"{name} does not depend on {independent_of} through any declaration: true if {name} is "
+                   f"an independent variable (its derivative 0), not checked with {name} = {name}({independent_of}); "
+                   f'declare which is meant (e.g. --let "{name}: independent")', kind="declaration needed")
 
 
 def _decided_matrix_step(item: _Parsed, context: Context, rng, step_seconds: float, assumptions, parsed) -> Outcome:
@@ -890,7 +938,7 @@ def _step_result(item: _Parsed, outcome: Outcome, lines: Lines, at, restrictions
 
 def _difference(outcome: Outcome, context: Context, sides=()):
     try:
-        with cpu_time_limit(DIFFERENCE_SECONDS):
+        with step_budget(DIFFERENCE_SECONDS):  # counted as work: the same difference is printed on every run
             resolver = Resolver(context)
             rewrites = symbolic.concrete_function_rewrites(context, list(sides), resolver)
             simplest = symbolic.simplest_difference(outcome.difference, rewrites)
