@@ -38,7 +38,9 @@ from symderiv.writeup.printing import to_latex
 
 def _written_as_expression(source: str) -> bool:
     """A left side written with an operation (``2x - x``, ``x \\cdot 1``, ``\\frac{x^2}{x}``, ``\\log(e^x)``), not a name."""
-    return bool(re.search(r"[-+*/(]|\\cdot|\\times|\\frac|^\s*[0-9]", source))
+    # super- and subscripts are part of a name (x^{(i)}, w^{l+1}_{jk}), not operations on it
+    name_part = re.sub(r"[\^_](?:\{(?:[^{}]|\{[^{}]*\})*\}|\\?[a-zA-Z0-9])", "", source)
+    return bool(re.search(r"[-+*/(]|\\cdot|\\times|\\frac|^\s*[0-9]", name_part))
 
 
 def _is_definition_shaped(item) -> bool:
