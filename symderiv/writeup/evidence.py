@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 
 from symderiv.writeup import notation
-from symderiv.writeup.indices import summed_superscripts, written_with_subscript
+from symderiv.writeup.indices import item_scripts, summed_superscripts, written_with_subscript
 from symderiv.writeup.latex_parser import Unsupported
 from symderiv.writeup.meaning import Notation
 from symderiv.writeup.shapes import letter_run, name_of, superscript_shape, unwrap
@@ -77,16 +77,6 @@ def _items(tree):
             if hasattr(child, "data"):
                 stack.append((child, siblings if node.data == "item" else None,
                               in_superscript or child.data == "sup_script"))
-
-
-def _scripts(item):
-    subscript = superscript = None
-    for script in item.children[1:]:
-        if script.data == "sub_script":
-            subscript = script.children[0]
-        elif script.data == "sup_script":
-            superscript = script.children[0]
-    return subscript, superscript
 
 
 def _followed_by_bracket(item, siblings) -> bool:
@@ -165,7 +155,7 @@ def _side_evidence(side, line: int, found: Notation) -> None:
     for item, siblings, in_superscript in _items(side.tree):
         base = item.children[0]
         name = _safe_name(base)
-        subscript, superscript = _scripts(item)
+        subscript, superscript = item_scripts(item)
         if name is not None and not in_superscript:
             if not _followed_by_bracket(item, siblings):
                 found.bare_names.add(name)

@@ -321,14 +321,20 @@ def _bound_letter(subscript) -> set:
     return set()
 
 
-def written_with_subscript(item, shapes):
-    """(name, written superscript) for an item with both a letter superscript and a subscript, else None."""
+def item_scripts(item):
+    """(subscript, superscript) trees of a parsed item (``z^l_j``), each None when it has none."""
     subscript = superscript = None
     for script in item.children[1:]:
         if script.data == "sub_script":
             subscript = script.children[0]
         elif script.data == "sup_script":
             superscript = script.children[0]
+    return subscript, superscript
+
+
+def written_with_subscript(item, shapes):
+    """(name, written superscript) for an item with both a letter superscript and a subscript, else None."""
+    subscript, superscript = item_scripts(item)
     if subscript is None or superscript is None or superscript_shape(superscript, shapes) != "symbolic":
         return None
     return shapes.source_text(superscript) or None
